@@ -1,0 +1,3 @@
+"""cogkit: Cog-compatible model containers, built natively on BuildKit."""
+
+__version__ = "0.1.0"
