@@ -1,0 +1,1 @@
+"""One module per `cogkit` subcommand; see cogkit/cli.py for the registration contract."""
