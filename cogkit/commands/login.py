@@ -1,0 +1,78 @@
+"""`cogkit login`: check registry credentials, then store them where Docker and `cogkit push` look."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "login",
+        help="log in to a container registry",
+        description="Verify credentials against a registry (GET /v2/) and store them in the Docker "
+        "credential store or ~/.docker/config.json, where `cogkit push` and builds find them.",
+    )
+    parser.add_argument(
+        "registry",
+        nargs="?",
+        default=None,
+        help="registry host[:port] (default: the host of `image:` in cog.yaml, else docker.io)",
+    )
+    parser.add_argument("-u", "--username", help="user name (prompted for when omitted on a terminal)")
+    parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    parser.add_argument("--insecure", action="store_true", help="talk plain HTTP to a non-loopback registry")
+    parser.set_defaults(func=run)
+
+
+def _default_registry() -> str:
+    """The registry of cog.yaml's `image:`, so `cogkit login && cogkit push` just works."""
+    from pathlib import Path
+
+    from cogkit.docker_config import DOCKER_HUB
+
+    path = Path("cog.yaml")
+    if not path.exists():
+        return DOCKER_HUB
+    try:
+        import yaml
+
+        image = (yaml.safe_load(path.read_text()) or {}).get("image")
+    except Exception:
+        return DOCKER_HUB
+    if isinstance(image, str) and "/" in image:
+        first = image.split("/", 1)[0]
+        if "." in first or ":" in first or first == "localhost":
+            return first
+    return DOCKER_HUB
+
+
+def run(args: argparse.Namespace) -> int:
+    import getpass
+
+    from cogkit.docker_config import Credentials, normalize_registry, store_credentials
+    from cogkit.errors import CogkitError
+    from cogkit.registry_check import verify_credentials
+
+    registry = normalize_registry(args.registry or _default_registry())
+    interactive = sys.stdin.isatty()
+    username = args.username
+    if not username:
+        if args.password_stdin or not interactive:
+            raise CogkitError("a username is needed", hint="pass --username USER")
+        username = input(f"Username for {registry}: ").strip()
+    if args.password_stdin:
+        password = sys.stdin.read().rstrip("\r\n")
+    elif interactive:
+        password = getpass.getpass(f"Password for {username}@{registry}: ")
+    else:
+        raise CogkitError(
+            "no password given and stdin is not a terminal", hint="pipe it in with --password-stdin"
+        )
+    if not password:
+        raise CogkitError("the password is empty", hint="pipe it in with --password-stdin")
+    creds = Credentials(username, password)
+    verify_credentials(registry, creds, insecure=args.insecure)
+    where = store_credentials(registry, creds)
+    print(f"Login succeeded: {username}@{registry} (stored in {where})")
+    return 0

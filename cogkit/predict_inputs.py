@@ -1,0 +1,445 @@
+"""Turn `-i name=value` flags and `--json` into a prediction's input, checked against the model's schema.
+
+Cog users type every value as a string; the model's OpenAPI schema says what each input really is.
+Coercing and validating here, before a container starts, means a typo costs milliseconds, not a
+model load, and the message names the input and what it expects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import mimetypes
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from cogkit.errors import InputError
+
+RawInputs = dict[str, str | list[str]]
+
+
+def parse_input_flags(flags: Iterable[str]) -> RawInputs:
+    """`["a=1", "b=@x.png", "a=2"]` → `{"a": ["1", "2"], "b": "@x.png"}` (repeats build a list)."""
+    raw: RawInputs = {}
+    for flag in flags:
+        name, sep, value = flag.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise InputError(
+                f"cannot parse input {flag!r}: expected name=value",
+                hint="write -i name=value, or -i name=@path/to/file for a file",
+            )
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if name in raw:
+            previous = raw[name]
+            raw[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            raw[name] = value
+    return raw
+
+
+def load_json_inputs(spec: str, stdin: TextIO | None = None, base_dir: Path | None = None) -> dict[str, Any]:
+    """`--json '{...}'`, `--json @file.json` or `--json @-` (stdin); `@path` strings inside become data URLs.
+
+    Accepts either the bare input object or a whole prediction request (`{"input": {...}}`).
+    """
+    if spec == "@-":
+        text = (stdin or sys.stdin).read()
+        where = "stdin"
+    elif spec.startswith("@"):
+        path = Path(spec[1:])
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read --json file {path}: {exc.strerror}", hint="check the path"
+            ) from None
+        where = str(path)
+    else:
+        text, where = spec, "--json"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{where} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+            hint="""pass an object, e.g. --json '{"prompt": "hi"}'""",
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{where} must be a JSON object of inputs, got {type(data).__name__}",
+            hint="""pass an object, e.g. --json '{"prompt": "hi"}'""",
+        )
+    if set(data) >= {"input"} and isinstance(data.get("input"), dict):
+        data = data["input"]
+    return {name: _expand_at_paths(value, base_dir) for name, value in data.items()}
+
+
+def _expand_at_paths(value: Any, base_dir: Path | None) -> Any:
+    if isinstance(value, str) and value.startswith("@") and len(value) > 1:
+        return file_to_data_url(value[1:], base_dir)
+    if isinstance(value, list):
+        return [_expand_at_paths(v, base_dir) for v in value]
+    if isinstance(value, dict):
+        return {k: _expand_at_paths(v, base_dir) for k, v in value.items()}
+    return value
+
+
+def file_to_data_url(path_text: str, base_dir: Path | None = None) -> str:
+    """Read a file into a `data:<mime>;base64,...` URL, the form every Cog server accepts for Path inputs."""
+    path = Path(path_text).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(
+            f"file not found: {path_text}", hint="paths after @ are relative to the current directory"
+        ) from None
+    except OSError as exc:
+        raise InputError(
+            f"cannot read {path_text}: {exc.strerror}", hint="check the file's permissions"
+        ) from None
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+# ----------------------------------------------------------------------------- schema access
+
+
+def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
+    """Follow `$ref` and single-element `allOf` wrappers (how Cog schemas point at enum components)."""
+    out: dict[str, Any] = {}
+    seen = 0
+    stack = [node]
+    while stack and seen < 32:
+        seen += 1
+        current = stack.pop()
+        ref = current.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = schema
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, Mapping) else {}
+            stack.append(target)
+        for key, value in current.items():
+            if key == "allOf" and isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, Mapping))
+            elif key != "$ref":
+                out.setdefault(key, value)
+    return out
+
+
+def input_component(schema: Mapping[str, Any] | None, mode: str = "predict") -> dict[str, Any] | None:
+    """The `Input` (or `TrainingInput`) object schema, or None when the model publishes no schema."""
+    if not schema:
+        return None
+    components = schema.get("components", {}).get("schemas", {})
+    name = "TrainingInput" if mode == "train" else "Input"
+    node = components.get(name)
+    if node is None:
+        return None
+    return _resolve(schema, node)
+
+
+def input_properties(
+    schema: Mapping[str, Any] | None, mode: str = "predict"
+) -> dict[str, dict[str, Any]] | None:
+    component = input_component(schema, mode)
+    if component is None:
+        return None
+    return {name: _resolve(schema or {}, prop) for name, prop in component.get("properties", {}).items()}
+
+
+def _ordered_names(props: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    return sorted(props, key=lambda n: (props[n].get("x-order", 1 << 30), n))
+
+
+def _variants(schema: Mapping[str, Any], prop: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A property's alternatives: anyOf/oneOf members (Optional, Union), or the property itself."""
+    alternatives = prop.get("anyOf") or prop.get("oneOf")
+    if isinstance(alternatives, list) and alternatives:
+        resolved = [_resolve(schema, a) for a in alternatives if isinstance(a, Mapping)]
+        return [a for a in resolved if a.get("type") != "null"] or [dict(prop)]
+    return [dict(prop)]
+
+
+def _is_file(prop: Mapping[str, Any]) -> bool:
+    return prop.get("type") == "string" and prop.get("format") == "uri"
+
+
+def describe_type(schema: Mapping[str, Any], prop: Mapping[str, Any]) -> str:
+    parts = []
+    for variant in _variants(schema, prop):
+        kind = variant.get("type", "any")
+        if _is_file(variant):
+            kind = "file"
+        elif kind == "array":
+            kind = f"list of {describe_type(schema, _resolve(schema, variant.get('items', {})))}"
+        parts.append(str(kind))
+    return " or ".join(dict.fromkeys(parts))
+
+
+# ----------------------------------------------------------------------------- coercion
+
+_TRUE = {"true", "1", "yes", "y", "on", "t"}
+_FALSE = {"false", "0", "no", "n", "off", "f"}
+
+
+def _coerce_scalar(name: str, value: str, prop: Mapping[str, Any], base_dir: Path | None) -> Any:
+    kind = prop.get("type")
+    if _is_file(prop):
+        return file_to_data_url(value[1:], base_dir) if value.startswith("@") else value
+    if kind == "integer":
+        try:
+            return int(value.strip())
+        except ValueError:
+            raise InputError(
+                f"input {name!r} must be an integer, got {value!r}", hint=f"e.g. -i {name}=3"
+            ) from None
+    if kind == "number":
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            number = float(text)
+        except ValueError:
+            raise InputError(
+                f"input {name!r} must be a number, got {value!r}", hint=f"e.g. -i {name}=0.5"
+            ) from None
+        if not math.isfinite(number):
+            raise InputError(
+                f"input {name!r} must be a finite number, got {value!r}", hint=f"e.g. -i {name}=0.5"
+            )
+        return number
+    if kind == "boolean":
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise InputError(f"input {name!r} must be true or false, got {value!r}", hint=f"e.g. -i {name}=true")
+    if kind == "object":
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            raise InputError(
+                f"input {name!r} must be a JSON object, got {value!r}",
+                hint=f"""e.g. -i '{name}={{"key": "value"}}'""",
+            ) from None
+        if not isinstance(parsed, dict):
+            raise InputError(
+                f"input {name!r} must be a JSON object, got {value!r}",
+                hint=f"""e.g. -i '{name}={{"key": "value"}}'""",
+            )
+        return parsed
+    if kind == "array":  # a single -i for a list input
+        stripped = value.strip()
+        if stripped.startswith("["):
+            try:
+                parsed = json.loads(stripped)
+            except json.JSONDecodeError:
+                parsed = None
+            if isinstance(parsed, list):
+                return parsed
+        return [value]
+    return value
+
+
+def _coerce_value(
+    schema: Mapping[str, Any],
+    name: str,
+    value: str | list[str],
+    prop: Mapping[str, Any],
+    base_dir: Path | None,
+) -> Any:
+    variants = _variants(schema, prop)
+    array_variant = next((v for v in variants if v.get("type") == "array"), None)
+    if isinstance(value, list):
+        if array_variant is None:
+            if variants and any(v.get("type") for v in variants):
+                raise InputError(
+                    f"input {name!r} takes one value ({describe_type(schema, prop)}), "
+                    f"but -i {name} was given {len(value)} times",
+                    hint=f"pass -i {name}=... once",
+                )
+            return value
+        items = _resolve(schema, array_variant.get("items", {}))
+        return [_coerce_value(schema, f"{name}[{i}]", v, items, base_dir) for i, v in enumerate(value)]
+    errors: list[InputError] = []
+    # Try scalar variants first so `Union[int, List[int]]` with `-i x=3` sends 3, not [3].
+    for variant in sorted(variants, key=lambda v: v.get("type") == "array"):
+        try:
+            coerced = _coerce_scalar(name, value, variant, base_dir)
+        except InputError as exc:
+            errors.append(exc)
+            continue
+        if variant.get("type") == "array" and isinstance(coerced, list):
+            items = _resolve(schema, variant.get("items", {}))
+            if not any(isinstance(v, str) for v in coerced):
+                return coerced
+            return [
+                _coerce_value(schema, f"{name}[{i}]", v, items, base_dir) if isinstance(v, str) else v
+                for i, v in enumerate(coerced)
+            ]
+        return coerced
+    if len(errors) == 1:
+        raise errors[0]
+    raise InputError(
+        f"input {name!r} must be {describe_type(schema, prop)}, got {value!r}",
+        hint="run `cogkit predict --help`; the model's inputs are listed in its schema",
+    )
+
+
+def coerce_inputs(
+    raw: RawInputs, schema: Mapping[str, Any] | None, *, mode: str = "predict", base_dir: Path | None = None
+) -> dict[str, Any]:
+    """Typed values for the request body. Without a schema: strings, with `@file` read as data URLs."""
+    props = input_properties(schema, mode)
+    result: dict[str, Any] = {}
+    for name, value in raw.items():
+        if props is None or name not in props:
+            # Unknown names are reported by validate_inputs; without a schema keep Cog's behaviour.
+            if isinstance(value, list):
+                result[name] = [file_to_data_url(v[1:], base_dir) if v.startswith("@") else v for v in value]
+            else:
+                result[name] = file_to_data_url(value[1:], base_dir) if value.startswith("@") else value
+            continue
+        result[name] = _coerce_value(schema or {}, name, value, props[name], base_dir)
+    return result
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _type_ok(schema: Mapping[str, Any], value: Any, prop: Mapping[str, Any]) -> bool:
+    for variant in _variants(schema, prop):
+        kind = variant.get("type")
+        if kind is None:
+            return True
+        if kind == "string" and isinstance(value, str):
+            return True
+        if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
+            return True
+        if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
+            return True
+        if kind == "boolean" and isinstance(value, bool):
+            return True
+        if kind == "object" and isinstance(value, dict):
+            return True
+        if kind == "array" and isinstance(value, list):
+            items = _resolve(schema, variant.get("items", {}))
+            if all(_type_ok(schema, v, items) for v in value):
+                return True
+    return False
+
+
+def _check_constraints(name: str, value: Any, prop: Mapping[str, Any]) -> None:
+    enum = prop.get("enum")
+    if isinstance(enum, list) and enum and value not in enum:
+        choices = ", ".join(json.dumps(c) for c in enum)
+        raise InputError(
+            f"input {name!r} must be one of {choices}; got {json.dumps(value)}",
+            hint=f"pick one of the listed values for {name}",
+        )
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        low, high = prop.get("minimum"), prop.get("maximum")
+        if isinstance(low, int | float) and value < low:
+            raise InputError(
+                f"input {name!r} must be at least {low}, got {value}",
+                hint=f"pass a value between {low} and {high if high is not None else 'any'}",
+            )
+        if isinstance(high, int | float) and value > high:
+            raise InputError(
+                f"input {name!r} must be at most {high}, got {value}",
+                hint=f"pass a value between {low if low is not None else 'any'} and {high}",
+            )
+    if isinstance(value, str) and not value.startswith("data:"):
+        min_len, max_len = prop.get("minLength"), prop.get("maxLength")
+        if isinstance(min_len, int) and len(value) < min_len:
+            raise InputError(
+                f"input {name!r} must be at least {min_len} characters long",
+                hint=f"got {len(value)} characters",
+            )
+        if isinstance(max_len, int) and len(value) > max_len:
+            raise InputError(
+                f"input {name!r} must be at most {max_len} characters long",
+                hint=f"got {len(value)} characters",
+            )
+        pattern = prop.get("pattern")
+        if isinstance(pattern, str) and re.search(pattern, value) is None:
+            raise InputError(f"input {name!r} does not match the pattern {pattern!r}", hint=f"got {value!r}")
+
+
+def validate_inputs(
+    payload: Mapping[str, Any], schema: Mapping[str, Any] | None, *, mode: str = "predict"
+) -> None:
+    """Reject unknown names, missing required inputs, wrong types and violated constraints, readably."""
+    component = input_component(schema, mode)
+    if component is None or schema is None:
+        return
+    props = {name: _resolve(schema, p) for name, p in component.get("properties", {}).items()}
+    names = _ordered_names(props)
+    for name in payload:
+        if name not in props:
+            valid = ", ".join(names) if names else "(this model takes no inputs)"
+            raise InputError(
+                f"unknown input {name!r}; valid inputs: {valid}",
+                hint="check the spelling; inputs are the predict() arguments",
+            )
+    missing = [n for n in component.get("required", []) if n not in payload]
+    if missing:
+        flags = " ".join(f"-i {n}=..." for n in missing)
+        raise InputError(
+            f"missing required input{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
+            hint=f"pass {flags}",
+        )
+    for name, value in payload.items():
+        prop = props[name]
+        if value is None and (
+            prop.get("nullable")
+            or any(
+                _resolve(schema, a).get("type") == "null"
+                for a in prop.get("anyOf", [])
+                if isinstance(a, Mapping)
+            )
+        ):
+            continue
+        if not _type_ok(schema, value, prop):
+            raise InputError(
+                f"input {name!r} must be {describe_type(schema, prop)}, got {json.dumps(value)[:80]}",
+                hint=f"e.g. -i {name}=... with a {describe_type(schema, prop)}",
+            )
+        variants = _variants(schema, prop)
+        if isinstance(value, list):
+            array = next((v for v in variants if v.get("type") == "array"), {})
+            items = _resolve(schema, array.get("items", {}))
+            for i, element in enumerate(value):
+                _check_constraints(f"{name}[{i}]", element, items)
+        else:
+            for variant in variants:
+                if variant.get("type") != "array":
+                    _check_constraints(name, value, variant)
+                    break
+
+
+def describe_inputs(schema: Mapping[str, Any] | None, mode: str = "predict") -> str:
+    """One line per input: `name: type (default ...) - description`, for help and error hints."""
+    props = input_properties(schema, mode)
+    if not props:
+        return "(no inputs)"
+    lines = []
+    for name in _ordered_names(props):
+        prop = props[name]
+        line = f"  {name}: {describe_type(schema or {}, prop)}"
+        if "default" in prop:
+            line += f" (default {json.dumps(prop['default'])})"
+        if prop.get("description"):
+            line += f" - {prop['description']}"
+        lines.append(line)
+    return "\n".join(lines)
