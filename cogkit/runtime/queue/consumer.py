@@ -1,0 +1,356 @@
+"""The queue worker: takes prediction requests from a Redis Streams consumer group and runs them.
+
+Delivery guarantees come from Redis' pending entries list (PEL), not from this process:
+- an entry is read with XREADGROUP and stays pending until the script that stores its
+  terminal state acks it, so a worker that dies leaves its entries pending;
+- a live worker refreshes the idle time of the entries it holds (XCLAIM JUSTID) every third
+  of the visibility timeout, so only a dead or partitioned worker's entries go idle for longer
+  than that, and XAUTOCLAIM hands exactly those to another worker;
+- the begin script refuses a prediction that already has a terminal state or that another
+  live run holds the lease of, so a reclaimed or duplicated entry is never run twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from cogkit.runtime.queue.backend import PredictionBackend
+from cogkit.runtime.queue.cancel import CancelWatcher
+from cogkit.runtime.queue.protocol import (
+    DEFAULT_EVENTS_MAXLEN,
+    DEFAULT_GROUP,
+    DEFAULT_STATE_TTL,
+    Job,
+    failed_state,
+    lease_key,
+    parse_entry,
+)
+from cogkit.runtime.queue.store import TRANSIENT_ERRORS, StateStore, backoff
+from cogkit.runtime.types import CANCELED, PredictionResponse, now_iso
+
+log = logging.getLogger("cogkit.queue")
+
+
+def default_consumer_name() -> str:
+    """Unique per process, stable for its lifetime: the PEL records entries per consumer."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(slots=True)
+class WorkerOptions:
+    stream: str
+    group: str = DEFAULT_GROUP
+    consumer: str = ""
+    concurrency: int = 1
+    prefetch: int | None = None  # extra entries held beyond running ones; default: concurrency
+    visibility_timeout: float = 30.0
+    state_ttl: int = DEFAULT_STATE_TTL
+    events_maxlen: int = DEFAULT_EVENTS_MAXLEN
+    drain_timeout: float | None = None  # SIGTERM: how long to wait for in-flight predictions
+    block_ms: int = 1000
+
+    def __post_init__(self) -> None:
+        self.consumer = self.consumer or default_consumer_name()
+        if self.prefetch is None:
+            self.prefetch = self.concurrency
+        if self.concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if self.visibility_timeout <= 0:
+            raise ValueError("visibility timeout must be positive")
+
+
+class QueueWorker:
+    """Consumes one stream with one consumer name until stopped; see the module docstring."""
+
+    def __init__(self, redis: aioredis.Redis, backend: PredictionBackend, options: WorkerOptions) -> None:
+        self.redis = redis
+        self.backend = backend
+        self.opts = options
+        self.store = StateStore(
+            redis,
+            options.stream,
+            options.group,
+            state_ttl=options.state_ttl,
+            events_maxlen=options.events_maxlen,
+        )
+        self.cancels = CancelWatcher(redis)
+        self.capacity = options.concurrency + (options.prefetch or 0)
+        self.lease_ms = int(options.visibility_timeout * 1000)
+        self._held: dict[str, Job] = {}  # entry id -> job: every entry pending on this consumer
+        self._leases: dict[str, str] = {}  # prediction id -> lease token, while we run it
+        self._running = 0
+        self._room = asyncio.Event()  # an entry was released: maybe read more
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._unstarted: set[str] = set()  # held entries waiting for a slot
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.exit_code = 0
+        self.completed = 0
+
+    # ------------------------------------------------------------------ lifecycle
+    def stop(self, exit_code: int | None = None) -> None:
+        """Stop taking entries; in-flight predictions finish (SIGTERM handler)."""
+        if exit_code is not None:
+            self.exit_code = exit_code
+        if not self._stopping.is_set():
+            log.info("stopping: no new entries; %d prediction(s) in flight", self._running)
+        self._stopping.set()
+        self._slot_freed.set()
+        self._room.set()
+
+    async def run(self) -> int:
+        """Consume until stop() and return the process exit code."""
+        await self._ensure_group()
+        self.store.start()
+        helpers = [
+            asyncio.create_task(self.cancels.run(), name="queue-cancel-watcher"),
+            asyncio.create_task(self._heartbeat(), name="queue-heartbeat"),
+            asyncio.create_task(self._reclaim_loop(), name="queue-reclaimer"),
+        ]
+        log.info(
+            "consuming stream %r as %s/%s (concurrency %d, visibility timeout %gs)",
+            self.opts.stream,
+            self.opts.group,
+            self.opts.consumer,
+            self.opts.concurrency,
+            self.opts.visibility_timeout,
+        )
+        try:
+            await self._read_loop()
+            await self._drain()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+        return self.exit_code
+
+    async def _drain(self) -> None:
+        await self._release(list(self._unstarted))
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            log.info("draining %d in-flight prediction(s)", self._running)
+            _, late = await asyncio.wait(pending, timeout=self.opts.drain_timeout)
+            if late:
+                log.warning("drain timeout: leaving %d entr(y/ies) pending for another worker", len(late))
+                await self._release(list(self._held))
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+                return
+        await self.store.close()
+
+    # ------------------------------------------------------------------ reading
+    async def _ensure_group(self) -> None:
+        async for attempt in backoff():
+            with attempt:
+                try:
+                    # From "0": entries queued before the first worker started are work too.
+                    await self.redis.xgroup_create(self.opts.stream, self.opts.group, id="0", mkstream=True)
+                except ResponseError as exc:
+                    if "BUSYGROUP" not in str(exc):
+                        raise
+
+    async def _read_loop(self) -> None:
+        while not self._stopping.is_set():
+            free = self.capacity - len(self._held)
+            if free <= 0:
+                self._room.clear()
+                await self._room.wait()
+                continue
+            entries = await self._read(free)
+            if entries and not self._stopping.is_set():
+                self._dispatch(entries)
+            elif entries:
+                self._dispatch_for_release(entries)
+
+    async def _read(self, count: int) -> list[Any]:
+        async for attempt in backoff():
+            with attempt:
+                try:
+                    reply = await self.redis.xreadgroup(
+                        self.opts.group,
+                        self.opts.consumer,
+                        {self.opts.stream: ">"},
+                        count=count,
+                        block=self.opts.block_ms,
+                    )
+                except ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    log.warning("consumer group missing (Redis lost its data?); recreating it")
+                    await self._ensure_group()
+                    return []
+                return [e for _, entries in reply or [] for e in entries]
+        raise AssertionError("unreachable")
+
+    async def _reclaim_loop(self) -> None:
+        """Adopt entries whose worker stopped refreshing them for a visibility timeout."""
+        interval = max(0.1, min(self.opts.visibility_timeout / 4, 5.0))
+        min_idle = self.lease_ms
+        while not self._stopping.is_set():
+            await asyncio.sleep(interval)
+            free = self.capacity - len(self._held)
+            if free <= 0 or self._stopping.is_set():
+                continue
+            try:
+                reply = await self.redis.xautoclaim(
+                    self.opts.stream, self.opts.group, self.opts.consumer, min_idle, "0-0", count=free
+                )
+            except TRANSIENT_ERRORS:
+                continue
+            except ResponseError as exc:
+                log.debug("xautoclaim: %s", exc)
+                continue
+            claimed = [(eid, fields) for eid, fields in reply[1] if fields is not None]
+            claimed = [(eid, f) for eid, f in claimed if _text(eid) not in self._held]
+            if claimed:
+                log.info("reclaimed %d entr(y/ies) left pending by a stopped worker", len(claimed))
+                if self._stopping.is_set():
+                    self._dispatch_for_release(claimed)
+                else:
+                    self._dispatch(claimed)
+
+    def _dispatch(self, entries: list[Any]) -> None:
+        for entry_id, fields in entries:
+            job = parse_entry(self.opts.stream, entry_id, fields or {})
+            self._held[job.entry_id] = job
+            task = asyncio.create_task(self._handle(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _dispatch_for_release(self, entries: list[Any]) -> None:
+        task = asyncio.create_task(self._release([_text(e) for e, _ in entries]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ one job
+    async def _handle(self, job: Job) -> None:
+        entry, pid = job.entry_id, job.prediction_id
+        token = f"{self.opts.consumer}/{entry}"
+        if not await self._take_slot(entry):
+            self._held.pop(entry, None)
+            return  # stopping: released for another worker
+        slot = True
+        try:
+            verdict = await self.store.begin(pid, token, self.lease_ms)
+            if verdict == "done":
+                log.info("prediction %s already finished; acking duplicate entry %s", pid, entry)
+                await self.store.ack(entry, pid, token)
+                return
+            if verdict == "busy":
+                # Another live run owns it: leave the entry pending (it is re-examined after a
+                # visibility timeout, and acked once that run has stored its terminal state).
+                log.info("prediction %s is running elsewhere; leaving entry %s pending", pid, entry)
+                return
+            self._leases[pid] = token
+            if job.error is not None or job.request is None:
+                log.warning("entry %s: %s", entry, job.error)
+                await self.store.finish(entry, failed_state(job, job.error or "malformed entry"), token)
+                return
+            if verdict == "canceled":
+                await self.store.finish(entry, _canceled_before_start(job), token)
+                return
+            cancel = self.cancels.watch(pid)
+            try:
+                state = await self.backend.run(job.request, self.store.publish, cancel)
+            finally:
+                self.cancels.unwatch(pid)
+                self._free_slot()
+                slot = False
+            stored = await self.store.finish(entry, state, token)
+            self.completed += 1
+            if not stored:
+                log.warning("prediction %s had a terminal state already; kept the first one", pid)
+            if not self.backend.healthy:
+                log.error("the predictor process is gone; stopping (entries left pending)")
+                self.stop(exit_code=1)
+        finally:
+            if slot:
+                self._free_slot()
+            self._leases.pop(pid, None)
+            self._held.pop(entry, None)
+            self._room.set()
+
+    async def _take_slot(self, entry: str) -> bool:
+        self._unstarted.add(entry)
+        try:
+            while self._running >= self.opts.concurrency and not self._stopping.is_set():
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+            if self._stopping.is_set():
+                return False
+            self._running += 1
+            return True
+        finally:
+            self._unstarted.discard(entry)
+
+    def _free_slot(self) -> None:
+        self._running -= 1
+        self._slot_freed.set()
+
+    # ------------------------------------------------------------------ ownership upkeep
+    async def _heartbeat(self) -> None:
+        """Keep our entries and leases fresh so no other worker reclaims live work."""
+        interval = max(0.05, self.opts.visibility_timeout / 3)
+        while True:
+            await asyncio.sleep(interval)
+            held = list(self._held)
+            leases = dict(self._leases)
+            if not held and not leases:
+                continue
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    if held:
+                        pipe.xclaim(
+                            self.opts.stream, self.opts.group, self.opts.consumer, 0, held, justid=True
+                        )
+                    for pid in leases:
+                        pipe.pexpire(lease_key(pid), self.lease_ms)
+                    await pipe.execute(raise_on_error=False)
+            except TRANSIENT_ERRORS as exc:
+                log.debug("heartbeat failed: %s", exc)
+
+    async def _release(self, entry_ids: list[str]) -> None:
+        """Hand entries back: mark them idle for longer than the visibility timeout, so any
+        worker's next XAUTOCLAIM takes them without waiting (there is no 'unclaim' in Redis)."""
+        if not entry_ids:
+            return
+        try:
+            await self.redis.xclaim(
+                self.opts.stream,
+                self.opts.group,
+                self.opts.consumer,
+                0,
+                entry_ids,
+                idle=self.lease_ms * 2,
+                justid=True,
+            )
+            log.info("released %d unstarted entr(y/ies) for other workers", len(entry_ids))
+        except (*TRANSIENT_ERRORS, ResponseError) as exc:
+            log.warning("could not release entries (they are reclaimed after the timeout): %s", exc)
+        for entry in entry_ids:
+            self._held.pop(entry, None)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _canceled_before_start(job: Job) -> PredictionResponse:
+    now = now_iso()
+    request = job.request
+    return PredictionResponse(
+        id=job.prediction_id,
+        input=request.input if request else None,
+        status=CANCELED,
+        created_at=(request.created_at if request else None) or now,
+        completed_at=now,
+    )

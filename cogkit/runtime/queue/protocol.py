@@ -1,0 +1,145 @@
+"""The Redis wire protocol of the prediction queue: key names, entry fields, entry parsing.
+
+Everything a client or another implementation needs to interoperate lives here, so the
+worker, the client and docs/queue.md cannot drift apart:
+
+- a job is an entry on the queue stream whose `request` field is a Cog PredictionRequest as
+  JSON (an optional `id` field attributes even an unparsable request to its prediction);
+- `prediction:<id>` holds the prediction's state (the HTTP response JSON) with a TTL;
+- `prediction:<id>:events` is a stream of updates, each carrying the full state;
+- `prediction:<id>:cancel` existing means "cancel this prediction";
+- `prediction:<id>:lease` names the worker currently running it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from cogkit.runtime.types import (
+    ALL_WEBHOOK_EVENTS,
+    FAILED,
+    TERMINAL_STATUSES,
+    PredictionRequest,
+    PredictionResponse,
+    json_encoder,
+    now_iso,
+)
+
+REQUEST_FIELD = "request"
+ID_FIELD = "id"
+EVENT_FIELD = "event"
+STATE_FIELD = "state"
+
+DEFAULT_STREAM = "cog-predictions"
+DEFAULT_GROUP = "cogkit"
+DEFAULT_STATE_TTL = 24 * 3600
+DEFAULT_EVENTS_MAXLEN = 1000
+CANCEL_TTL = 24 * 3600
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "Job",
+    "cancel_key",
+    "encode_state",
+    "events_key",
+    "failed_state",
+    "lease_key",
+    "parse_entry",
+    "state_key",
+]
+
+
+def state_key(prediction_id: str) -> str:
+    return f"prediction:{prediction_id}"
+
+
+def events_key(prediction_id: str) -> str:
+    return f"prediction:{prediction_id}:events"
+
+
+def cancel_key(prediction_id: str) -> str:
+    return f"prediction:{prediction_id}:cancel"
+
+
+def lease_key(prediction_id: str) -> str:
+    return f"prediction:{prediction_id}:lease"
+
+
+@dataclass(slots=True)
+class Job:
+    """One queue entry, parsed. `error` set means the entry is malformed and must end as failed."""
+
+    entry_id: str
+    prediction_id: str
+    request: PredictionRequest | None
+    error: str | None = None
+
+
+_decoder = msgspec.json.Decoder(PredictionRequest)
+
+
+def _text(value: bytes | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.decode("utf-8", "replace")
+
+
+def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> Job:
+    """Turn a raw stream entry into a Job; never raises, so a bad entry cannot wedge the worker.
+
+    A request without an id gets one derived from the stream and entry id: a reclaimed entry
+    must map to the same prediction, or the "never run twice" check could not work.
+    """
+    entry = _text(entry_id) or ""
+    raw = {_text(k): v for k, v in fields.items()}
+    given_id = _text(raw.get(ID_FIELD))
+    fallback_id = given_id or f"{stream}-{entry}"
+    body = raw.get(REQUEST_FIELD)
+    if body is None:
+        return Job(entry, fallback_id, None, f"malformed queue entry: no `{REQUEST_FIELD}` field")
+    try:
+        request = _decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        return Job(entry, fallback_id, None, f"malformed prediction request: {exc}")
+    except msgspec.DecodeError as exc:
+        return Job(entry, fallback_id, None, f"malformed prediction request: invalid JSON ({exc})")
+    if given_id and request.id and request.id != given_id:
+        return Job(
+            entry, given_id, request, f"entry id {given_id!r} does not match request id {request.id!r}"
+        )
+    request.id = request.id or fallback_id
+    if request.input is None:
+        return Job(entry, request.id, request, "malformed prediction request: `input` is required")
+    if request.webhook_events_filter is not None:
+        unknown = set(request.webhook_events_filter) - set(ALL_WEBHOOK_EVENTS)
+        if unknown:
+            return Job(entry, request.id, request, f"unknown webhook events: {sorted(unknown)}")
+    return Job(entry, request.id, request)
+
+
+def failed_state(job: Job, error: str) -> PredictionResponse:
+    """The terminal state of a prediction that never reached the predictor."""
+    now = now_iso()
+    request = job.request
+    return PredictionResponse(
+        id=job.prediction_id,
+        input=request.input if request else None,
+        status=FAILED,
+        error=error,
+        created_at=(request.created_at if request else None) or now,
+        completed_at=now,
+    )
+
+
+def encode_state(state: PredictionResponse | dict[str, Any]) -> bytes:
+    """The same JSON the HTTP server returns for this prediction."""
+    return json_encoder.encode(state)
+
+
+def encode_request(request: PredictionRequest) -> bytes:
+    """A request as a client puts it on the queue (omitting unset fields keeps entries small)."""
+    payload = {f: getattr(request, f) for f in request.__struct_fields__ if getattr(request, f) is not None}
+    return json_encoder.encode(payload)

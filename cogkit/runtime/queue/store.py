@@ -1,0 +1,218 @@
+"""Prediction state in Redis, written by one group-commit writer that never drops a write.
+
+Every state transition of every in-flight prediction goes through one queue of operations.
+A single task drains it into one pipeline per round trip, so N concurrent predictions cost
+one round trip, not N (this is what makes >1,000 jobs/s possible from one Python process).
+When Redis is unreachable the batch is retried with backoff until it is stored: a computed
+result is never lost, and its entry is acked only by the same atomic script that stores it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
+
+from cogkit.runtime.queue import scripts
+from cogkit.runtime.queue.protocol import (
+    DEFAULT_EVENTS_MAXLEN,
+    DEFAULT_STATE_TTL,
+    cancel_key,
+    encode_state,
+    events_key,
+    lease_key,
+    state_key,
+)
+from cogkit.runtime.types import PredictionResponse
+
+log = logging.getLogger("cogkit.queue")
+
+# Errors that mean "Redis is (temporarily) not there": retry. Anything else is a bug or a
+# server-side refusal and goes to the caller.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+def backoff(max_wait: float = 2.0) -> AsyncRetrying:
+    """Reconnect policy shared by every Redis call of the worker: jittered exponential, forever."""
+    return AsyncRetrying(
+        retry=retry_if_exception_type(TRANSIENT_ERRORS),
+        wait=wait_exponential_jitter(initial=0.05, max=max_wait),
+        before_sleep=lambda rs: log.warning(
+            "redis unavailable (%s); retrying (attempt %d)", rs.outcome.exception(), rs.attempt_number
+        ),
+        reraise=True,
+    )
+
+
+@dataclass(slots=True, eq=False)
+class _Op:
+    kind: str  # begin | update | finish | ack
+    prediction_id: str
+    keys: list[str]
+    args: list[Any]
+    future: asyncio.Future[Any] | None = None
+    dropped: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class StateStore:
+    """Atomic state transitions of predictions, batched across predictions, retried until stored."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        stream: str,
+        group: str,
+        *,
+        state_ttl: int = DEFAULT_STATE_TTL,
+        events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
+    ) -> None:
+        self.redis = redis
+        self.stream = stream
+        self.group = group
+        self.state_ttl = state_ttl
+        self.events_maxlen = events_maxlen
+        self._scripts = {
+            "begin": scripts.BEGIN,
+            "update": scripts.UPDATE,
+            "finish": scripts.FINISH,
+            "ack": scripts.ACK,
+        }
+        self._shas = {kind: hashlib.sha1(text.encode()).hexdigest() for kind, text in self._scripts.items()}
+        self._ops: list[_Op] = []
+        self._unflushed_update: dict[str, _Op] = {}
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ operations
+    async def begin(self, prediction_id: str, token: str, lease_ms: int) -> str:
+        """Take the run lease unless the prediction is finished, leased elsewhere or cancelled."""
+        keys = [state_key(prediction_id), lease_key(prediction_id), cancel_key(prediction_id)]
+        result = await self._submit(_Op("begin", prediction_id, keys, [token, lease_ms]))
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    def publish(self, state: PredictionResponse, event: str) -> None:
+        """Store and publish a non-terminal update, without waiting (a newer one supersedes it)."""
+        pid = state.id or ""
+        payload = encode_state(state)
+        pending = self._unflushed_update.get(pid)
+        if pending is not None:
+            pending.args[0] = payload
+            pending.args[3] = event
+            return
+        op = _Op(
+            "update",
+            pid,
+            [state_key(pid), events_key(pid)],
+            [payload, self.state_ttl, self.events_maxlen, event],
+        )
+        self._unflushed_update[pid] = op
+        self._enqueue(op)
+
+    async def finish(self, entry_id: str, state: PredictionResponse, token: str) -> bool:
+        """Store the terminal state and ack the entry in one step; returns False if another won."""
+        pid = state.id or ""
+        superseded = self._unflushed_update.pop(pid, None)
+        if superseded is not None:
+            superseded.dropped = True  # the terminal state carries everything it had
+        keys = [state_key(pid), events_key(pid), lease_key(pid), self.stream]
+        args = [encode_state(state), self.state_ttl, self.events_maxlen, self.group, entry_id, token]
+        return bool(await self._submit(_Op("finish", pid, keys, args)))
+
+    async def ack(self, entry_id: str, prediction_id: str, token: str) -> None:
+        """Ack an entry whose prediction is already terminal."""
+        keys = [lease_key(prediction_id), self.stream]
+        await self._submit(_Op("ack", prediction_id, keys, [self.group, entry_id, token]))
+
+    async def flush(self) -> None:
+        """Wait until every queued operation is stored."""
+        while self._ops or not self._idle.is_set():
+            self._wakeup.set()
+            await self._idle.wait()
+            await asyncio.sleep(0)
+
+    # ------------------------------------------------------------------ writer
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="queue-state-writer")
+
+    async def close(self) -> None:
+        await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def _enqueue(self, op: _Op) -> None:
+        self._ops.append(op)
+        self._idle.clear()
+        self._wakeup.set()
+
+    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+        op.future = asyncio.get_running_loop().create_future()
+        self._enqueue(op)
+        return op.future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            if not self._ops:
+                self._idle.set()
+                continue
+            batch, self._ops = self._ops, []
+            self._unflushed_update.clear()
+            batch = [op for op in batch if not op.dropped]
+            try:
+                results = await self._execute(batch)
+            except Exception as exc:  # not transient: fail the waiters, keep the writer alive
+                log.exception("state write failed")
+                for op in batch:
+                    if op.future is not None and not op.future.done():
+                        op.future.set_exception(exc)
+            else:
+                for op, result in zip(batch, results, strict=True):
+                    if op.future is None or op.future.done():
+                        if isinstance(result, Exception):
+                            log.error("state %s for %s failed: %s", op.kind, op.prediction_id, result)
+                        continue
+                    if isinstance(result, Exception):
+                        op.future.set_exception(result)
+                    else:
+                        op.future.set_result(result)
+            if not self._ops:
+                self._idle.set()
+
+    async def _execute(self, batch: list[_Op]) -> list[Any]:
+        """One pipeline of EVALSHAs; scripts are (re)loaded when Redis lost them (e.g. a restart).
+
+        Every script is idempotent, so re-running a batch after a dropped connection is safe.
+        """
+        async for attempt in backoff():
+            with attempt:
+                results = await self._pipeline(batch)
+                if any(isinstance(r, NoScriptError) for r in results):
+                    for kind, text in self._scripts.items():
+                        self._shas[kind] = await self.redis.script_load(text)
+                    results = await self._pipeline(batch)
+                return results
+        raise AssertionError("unreachable")
+
+    async def _pipeline(self, batch: list[_Op]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for op in batch:
+                pipe.evalsha(self._shas[op.kind], len(op.keys), *op.keys, *op.args)
+            return await pipe.execute(raise_on_error=False)
