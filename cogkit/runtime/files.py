@@ -1,0 +1,296 @@
+"""File inputs and outputs: URL and data-URL inputs to local files, file outputs to URLs.
+
+Inputs are fetched by the parent (server) process, concurrently and with a size limit, so the
+predictor only ever sees local paths and a slow download never holds a worker slot's CPU.
+Outputs become `data:` URLs by default (Cog's sync behaviour), a multipart PUT when the request
+carries `output_file_prefix`, or a raw PUT to `--upload-url` for async predictions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from cogkit.errors import InputError
+from cogkit.runtime import httpclient
+
+MAX_FILENAME_BYTES = 200  # Cog truncates input file names to this length
+DEFAULT_MAX_INPUT_FILE_BYTES = int(os.environ.get("COG_MAX_INPUT_FILE_SIZE", str(1 << 30)))
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_mimetypes = None
+
+
+class FileUploadError(Exception):
+    """An output file could not be uploaded (an infrastructure failure, not the model's)."""
+
+
+def _mime():
+    global _mimetypes
+    if _mimetypes is None:
+        import mimetypes
+
+        mimetypes.init()
+        _mimetypes = mimetypes
+    return _mimetypes
+
+
+def sanitize_filename(name: str, fallback: str = "file") -> str:
+    """A safe basename: no directories, no odd characters, at most 200 bytes, extension kept."""
+    name = unquote(name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).lstrip(".")
+    if not name:
+        name = fallback
+    if len(name.encode()) > MAX_FILENAME_BYTES:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:16] if dot and stem else ""
+        keep = MAX_FILENAME_BYTES - (len(ext) + 1 if ext else 0)
+        name = (stem if ext else name)[:keep] + (f".{ext}" if ext else "")
+    return name
+
+
+def file_fields(schema: dict[str, Any] | None) -> tuple[frozenset[str], frozenset[str]]:
+    """Names of `Input` properties that hold one file and those that hold a list of files."""
+    single: set[str] = set()
+    many: set[str] = set()
+    try:
+        props = schema["components"]["schemas"]["Input"]["properties"]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return frozenset(), frozenset()
+    for name, prop in props.items():
+        variants = [prop, *prop.get("anyOf", ()), *prop.get("allOf", ()), *prop.get("oneOf", ())]
+        for v in variants:
+            if v.get("format") == "uri":
+                single.add(name)
+            items = v.get("items")
+            if isinstance(items, dict) and (
+                items.get("format") == "uri" or any(i.get("format") == "uri" for i in items.get("anyOf", ()))
+            ):
+                many.add(name)
+    return frozenset(single), frozenset(many)
+
+
+class InputFiles:
+    """Materialises file inputs of one prediction into a private temp dir and removes it after."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_INPUT_FILE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._dir: str | None = None
+        self._count = 0
+
+    def _target(self, name: str) -> str:
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="cogkit-input-")
+        self._count += 1
+        sub = os.path.join(self._dir, str(self._count))
+        os.mkdir(sub)
+        return os.path.join(sub, name)
+
+    async def resolve(self, inputs: dict[str, Any], single: Iterable[str], many: Iterable[str]) -> None:
+        """Replace URL values of file fields with local paths, downloading all of them concurrently."""
+        jobs: list[tuple[str, int | None, str]] = []
+        for key in single:
+            value = inputs.get(key)
+            if isinstance(value, str) and _is_remote(value):
+                jobs.append((key, None, value))
+        for key in many:
+            value = inputs.get(key)
+            if isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, str) and _is_remote(item):
+                        jobs.append((key, i, item))
+        if not jobs:
+            return
+        tasks = [asyncio.ensure_future(self._fetch(url)) for _, _, url in jobs]
+        try:
+            paths = await asyncio.gather(*tasks)
+        except BaseException:
+            for t in tasks:
+                t.cancel()
+            raise
+        for (key, index, _), path in zip(jobs, paths, strict=True):
+            if index is None:
+                inputs[key] = path
+            else:
+                inputs[key][index] = path
+
+    async def _fetch(self, url: str) -> str:
+        if url.startswith("data:"):
+            return await asyncio.to_thread(self._write_data_url, url) if len(url) > 1 << 20 else (
+                self._write_data_url(url)
+            )
+        return await self._download(url)
+
+    def _write_data_url(self, url: str) -> str:
+        header, sep, payload = url[5:].partition(",")
+        if not sep:
+            raise InputError("invalid data URL: missing ','")
+        parts = header.split(";")
+        mime = parts[0] or "text/plain"
+        try:
+            data = base64.b64decode(payload, validate=False) if "base64" in parts[1:] else unquote(
+                payload
+            ).encode("latin-1", "replace")
+        except (binascii.Error, ValueError) as exc:
+            raise InputError(f"invalid base64 in data URL: {exc}") from None
+        if len(data) > self.max_bytes:
+            raise InputError(f"input file is larger than the limit of {self.max_bytes} bytes")
+        ext = _mime().guess_extension(mime) or ""
+        path = self._target(f"file{ext}")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return path
+
+    async def _download(self, url: str) -> str:
+        import aiohttp
+
+        name = sanitize_filename(urlsplit(url).path)
+        try:
+            async with httpclient.session().get(url, timeout=aiohttp.ClientTimeout(total=None,
+                                                sock_connect=10, sock_read=30)) as resp:
+                if resp.status >= 400:
+                    raise InputError(f"could not download {_redact(url)}: HTTP {resp.status}")
+                if resp.content_length is not None and resp.content_length > self.max_bytes:
+                    raise InputError(f"input file {_redact(url)} is larger than {self.max_bytes} bytes")
+                if "." not in name:
+                    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
+                    name += (_mime().guess_extension(ctype) or "") if ctype else ""
+                path = self._target(name)
+                size = 0
+                with open(path, "wb") as fh:
+                    async for chunk in resp.content.iter_chunked(1 << 16):
+                        size += len(chunk)
+                        if size > self.max_bytes:
+                            raise InputError(
+                                f"input file {_redact(url)} is larger than {self.max_bytes} bytes")
+                        fh.write(chunk)
+                return path
+        except aiohttp.ClientError as exc:
+            raise InputError(f"could not download {_redact(url)}: {exc}") from None
+
+    def cleanup(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def _is_remote(value: str) -> bool:
+    return value.startswith(("http://", "https://", "data:"))
+
+
+def _redact(url: str) -> str:
+    """URL without query string (signed URLs carry credentials there)."""
+    if url.startswith("data:"):
+        return "data URL"
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+# ------------------------------------------------------------------------------------ outputs
+
+
+def has_files(value: Any) -> bool:
+    if isinstance(value, os.PathLike):
+        return True
+    if isinstance(value, list):
+        return any(has_files(v) for v in value)
+    if isinstance(value, dict):
+        return any(has_files(v) for v in value.values())
+    return False
+
+
+def guess_mime(path: str) -> str:
+    return _mime().guess_type(path)[0] or "application/octet-stream"
+
+
+def data_url(path: str) -> str:
+    """`data:<mime>;base64,...` for a file; Cog's default encoding of sync file outputs."""
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    return f"data:{guess_mime(path)};base64,{base64.b64encode(raw).decode('ascii')}"
+
+
+class OutputFiles:
+    """Turns file outputs into URLs: data URL, multipart PUT to a prefix, or PUT to --upload-url."""
+
+    def __init__(self, prediction_id: str | None, output_file_prefix: str | None = None,
+                 upload_url: str | None = None) -> None:
+        self.prediction_id = prediction_id
+        self.prefix = output_file_prefix
+        self.upload_url = upload_url
+
+    async def convert(self, value: Any) -> Any:
+        if isinstance(value, os.PathLike):
+            return await self.one(os.fspath(value))
+        if isinstance(value, list):
+            return [await self.convert(v) for v in value]
+        if isinstance(value, dict):
+            return {k: await self.convert(v) for k, v in value.items()}
+        return value
+
+    async def one(self, path: str) -> str:
+        if self.prefix:
+            return await self._put_multipart(path)
+        if self.upload_url:
+            return await self._put_signed(path)
+        size = os.path.getsize(path)
+        if size > 16 << 20:
+            return await asyncio.to_thread(data_url, path)  # keep the loop (health checks) responsive
+        return data_url(path)
+
+    async def _put_multipart(self, path: str) -> str:
+        import aiohttp
+
+        url = self.prefix + os.path.basename(path)  # type: ignore[operator]
+        form = aiohttp.FormData()
+        with open(path, "rb") as fh:
+            form.add_field("file", fh, filename=os.path.basename(path), content_type=guess_mime(path))
+            try:
+                async with httpclient.session().put(url, data=form,
+                                                    timeout=aiohttp.ClientTimeout(total=60)) as resp:
+                    if resp.status >= 400:
+                        raise FileUploadError(f"upload to {_redact(url)} failed: HTTP {resp.status}")
+            except aiohttp.ClientError as exc:
+                raise FileUploadError(f"upload to {_redact(url)} failed: {exc}") from None
+        return url
+
+    async def _put_signed(self, path: str) -> str:
+        import aiohttp
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        name = os.path.basename(path)
+        url = self.upload_url.rstrip("/") + "/" + name  # type: ignore[union-attr]
+        headers = {"Content-Type": guess_mime(path)}
+        if self.prediction_id:
+            headers["X-Prediction-ID"] = self.prediction_id
+
+        class _Retryable(Exception):
+            pass
+
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(4), reraise=True,
+                                               wait=wait_exponential(multiplier=0.1, max=2),
+                                               retry=retry_if_exception_type(
+                                                   (_Retryable, aiohttp.ClientError))):
+                with attempt:
+                    with open(path, "rb") as fh:
+                        async with httpclient.session().put(
+                            url, data=fh, headers=headers,
+                            timeout=aiohttp.ClientTimeout(sock_connect=10, sock_read=15),
+                        ) as resp:
+                            if resp.status in (408, 429) or resp.status >= 500:
+                                raise _Retryable(f"HTTP {resp.status}")
+                            if resp.status >= 400:
+                                raise FileUploadError(f"upload to {_redact(url)} failed: HTTP {resp.status}")
+                            final = resp.headers.get("Location") or str(resp.url)
+        except (_Retryable, aiohttp.ClientError) as exc:
+            raise FileUploadError(f"upload to {_redact(url)} failed: {exc}") from None
+        parts = urlsplit(final)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

@@ -1,0 +1,41 @@
+"""One shared aiohttp ClientSession for webhooks, input downloads and output uploads.
+
+Cog creates two `requests.Session`s per prediction; one pooled session per process keeps
+connections warm and costs nothing on the prediction path until a URL is actually used.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
+
+_session: aiohttp.ClientSession | None = None
+
+
+def user_agent() -> str:
+    from cogkit import __version__
+
+    return os.environ.get("COG_USER_AGENT") or f"cogkit/{__version__}"
+
+
+def session() -> aiohttp.ClientSession:
+    """The process-wide client session, created on first use inside the running loop."""
+    global _session
+    if _session is None or _session.closed:
+        import aiohttp
+
+        _session = aiohttp.ClientSession(
+            headers={"User-Agent": user_agent()},
+            connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=True),
+        )
+    return _session
+
+
+async def close() -> None:
+    global _session
+    if _session is not None and not _session.closed:
+        await _session.close()
+    _session = None

@@ -1,0 +1,465 @@
+"""PredictionRunner: the one implementation of predict, cancel, logs, files, metrics and webhooks.
+
+Both transports use it: the aiohttp server (cogkit.runtime.server) and the Redis queue worker.
+A transport only translates its wire format into a `PredictionRequest` and the runner's answer
+back; everything observable about a prediction lives here, so the two behave identically.
+
+Usage (any asyncio transport)::
+
+    runner = PredictionRunner(worker, upload_url=None, webhook_sender=WebhookSender())
+    runner.validate(request)                      # raises InputValidationError -> 422 / failed job
+    pred = runner.submit(request, respond_async=True, on_update=cb)   # starts it, returns at once
+    pred.response                                 # live PredictionResponse (mutated as events arrive)
+    pred.encode()                                 # JSON bytes of the current state
+    final = await pred.wait()                     # terminal PredictionResponse
+    resp = await runner.run(request)              # sync: runs in the caller's task, returns terminal
+    await runner.cancel(prediction_id)            # True if it was in flight
+    await runner.drain(grace)                     # graceful shutdown: no new work, wait in-flight
+
+Capacity is the worker's concurrency. With `queue_size=0` (Cog's behaviour) a submit beyond it
+raises `RunnerBusy` (HTTP 409); with `queue_size=N` up to N more wait FIFO for a slot. A slot is
+released *before* the prediction's waiters are woken, so a client that waited for its previous
+response can always start the next one (coglet releases after responding: spurious 409s).
+
+`on_update(pred, event, data)` is called synchronously for "start", "log" (text), "output"
+(chunk, for iterator outputs), "metric" ((name, value)) and "completed" (None); it must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from cogkit.runtime import files
+from cogkit.runtime.types import (
+    CANCELED,
+    FAILED,
+    PROCESSING,
+    STARTING,
+    SUCCEEDED,
+    TERMINAL_STATUSES,
+    PredictionRequest,
+    PredictionResponse,
+    json_encoder,
+    now_iso,
+)
+from cogkit.runtime.webhooks import WebhookChannel, WebhookSender
+
+log = logging.getLogger("cogkit.runner")
+
+UpdateCallback = Callable[["Prediction", str, Any], None]
+
+
+class RunnerBusy(Exception):
+    """All slots (and the wait queue, if any) are taken: Cog answers 409."""
+
+
+class RunnerUnavailable(Exception):
+    """Setup has not finished, failed, the worker is defunct, or the runner is draining: 503."""
+
+
+class InputValidationError(Exception):
+    """Input does not match the predictor's schema; `errors` has Cog's 422 `detail` items."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("; ".join(str(e.get("msg")) for e in errors))
+        self.errors = errors
+
+
+class _CanceledBeforeStart(Exception):
+    pass
+
+
+class Prediction:
+    """One prediction: its live response plus what the runner needs to drive and observe it."""
+
+    __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_done", "_listeners",
+                 "_webhook", "_waiter", "cancel_requested", "respond_async", "_started_mono",
+                 "iterator_output", "_id")
+
+    def __init__(self, request: PredictionRequest, pid: str, inputs: dict[str, Any]) -> None:
+        self.request = request
+        self._id = pid
+        self.response = PredictionResponse(
+            id=pid, input=inputs, status=STARTING, created_at=request.created_at or now_iso()
+        )
+        self._log_parts: list[str] = []
+        self._logs_joined = 0
+        self._done: asyncio.Future[PredictionResponse] = asyncio.get_running_loop().create_future()
+        self._listeners: list[UpdateCallback] = []
+        self._webhook: WebhookChannel | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self.cancel_requested = False
+        self.respond_async = False
+        self._started_mono = 0.0
+        self.iterator_output = False
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def done(self) -> bool:
+        return self._done.done()
+
+    def add_listener(self, callback: UpdateCallback) -> None:
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: UpdateCallback) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    async def wait(self) -> PredictionResponse:
+        """The terminal response (shielded: a cancelled waiter does not cancel the prediction)."""
+        return await asyncio.shield(self._done)
+
+    def snapshot(self) -> PredictionResponse:
+        """The live response with logs materialised (logs are kept as parts to stay O(n))."""
+        parts = self._log_parts
+        if self._logs_joined != len(parts):
+            joined = "".join(parts)
+            parts[:] = [joined]
+            self._logs_joined = 1
+            self.response.logs = joined
+        return self.response
+
+    def encode(self) -> bytes:
+        return json_encoder.encode(self.snapshot())
+
+    def _emit(self, event: str, data: Any) -> None:
+        for cb in self._listeners:
+            try:
+                cb(self, event, data)
+            except Exception:
+                log.exception("prediction listener failed")
+        if self._webhook is not None and (hook_event := _WEBHOOK_EVENT[event]) is not None:
+            self._webhook.notify(hook_event)
+
+
+_WEBHOOK_EVENT = {"start": "start", "log": "logs", "output": "output", "metric": None,
+                  "completed": "completed"}
+
+
+class PredictionRunner:
+    """Drives predictions through a Worker; transport-agnostic (see module docstring)."""
+
+    def __init__(
+        self,
+        worker: Any,
+        *,
+        upload_url: str | None = None,
+        webhook_sender: WebhookSender | None = None,
+        queue_size: int = 0,
+        concurrency: int | None = None,
+        schema: dict[str, Any] | None = None,
+        validator: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+        max_input_file_bytes: int = files.DEFAULT_MAX_INPUT_FILE_BYTES,
+    ) -> None:
+        self.worker = worker
+        self.upload_url = upload_url
+        self.webhooks = webhook_sender or WebhookSender()
+        self.queue_size = max(0, queue_size)
+        self.capacity = max(1, int(concurrency or getattr(worker, "concurrency", 1) or 1))
+        self.max_input_file_bytes = max_input_file_bytes
+        self._validator = validator
+        self._busy = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._inflight: dict[str, Prediction] = {}
+        self._accepting = True
+        self._counter = 0
+        self._id_prefix = f"pred_{os.getpid():x}{int(time.time() * 1000):x}_"
+        self.set_schema(schema)
+
+    # ------------------------------------------------------------------ state for health checks
+    def set_schema(self, schema: dict[str, Any] | None) -> None:
+        """Schema of the predictor (OpenAPI); tells which inputs are files and which keys exist."""
+        self.schema = schema
+        self._file_single, self._file_many = files.file_fields(schema)
+        try:
+            self._known_inputs: frozenset[str] | None = frozenset(
+                schema["components"]["schemas"]["Input"]["properties"]  # type: ignore[index]
+            )
+        except (KeyError, TypeError):
+            self._known_inputs = None
+
+    @property
+    def busy(self) -> bool:
+        return self._busy >= self.capacity
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def get(self, prediction_id: str) -> Prediction | None:
+        return self._inflight.get(prediction_id)
+
+    # ------------------------------------------------------------------------------- admission
+    def validate(self, request: PredictionRequest) -> dict[str, Any]:
+        """Validated inputs (unknown keys dropped and logged, as Cog); raises InputValidationError."""
+        inputs = request.input if request.input is not None else {}
+        known = self._known_inputs
+        if known is not None:
+            unknown = [k for k in inputs if k not in known]
+            if unknown:
+                log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(unknown)))
+                inputs = {k: v for k, v in inputs.items() if k in known}
+        if self._validator is not None and self.schema is not None:
+            try:
+                inputs = self._validator(self.schema, inputs)
+            except InputValidationError:
+                raise
+            except Exception as exc:  # a validator with its own error type: keep its details
+                errors = getattr(exc, "errors", None)
+                if callable(errors):
+                    errors = errors()
+                if not isinstance(errors, list):
+                    errors = [{"loc": ["body", "input"], "msg": str(exc), "type": "value_error"}]
+                raise InputValidationError(errors) from None
+        return inputs
+
+    def _check_available(self) -> None:
+        if not self._accepting:
+            raise RunnerUnavailable("the server is shutting down")
+        state = getattr(self.worker, "state", "READY")
+        if state not in ("READY", "BUSY"):
+            if state == "STARTING":
+                raise RunnerUnavailable("Setup has not finished yet")
+            raise RunnerUnavailable(f"the model is not available (worker state {state})")
+
+    def _new(self, request: PredictionRequest, inputs: dict[str, Any] | None,
+             on_update: UpdateCallback | None, trace_headers: dict[str, str] | None,
+             respond_async: bool) -> Prediction:
+        if inputs is None:
+            inputs = self.validate(request)
+        pid = request.id
+        if not pid:
+            self._counter += 1
+            pid = f"{self._id_prefix}{self._counter:x}"
+        pred = Prediction(request, pid, inputs)
+        pred.respond_async = respond_async
+        if on_update is not None:
+            pred._listeners.append(on_update)
+        if request.webhook:
+            pred._webhook = self.webhooks.channel(request.webhook, request.webhook_events_filter,
+                                                  pred.encode, trace_headers)
+        # Take a slot now if one is free: admission is atomic and the 202 already says "processing".
+        if self._busy < self.capacity:
+            self._busy += 1
+            self._mark_started(pred)
+        elif len(self._waiters) >= self.queue_size:
+            raise RunnerBusy("Already running a prediction")
+        else:
+            pred._waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(pred._waiter)
+        self._inflight[pid] = pred
+        return pred
+
+    def submit(self, request: PredictionRequest, *, inputs: dict[str, Any] | None = None,
+               on_update: UpdateCallback | None = None, trace_headers: dict[str, str] | None = None,
+               respond_async: bool = True) -> Prediction:
+        """Start a prediction in the background and return it at once (the async path).
+
+        A request whose id is already in flight returns that prediction (idempotent PUT).
+        Raises InputValidationError, RunnerBusy or RunnerUnavailable before anything starts.
+        """
+        if request.id and (existing := self._inflight.get(request.id)) is not None:
+            return existing
+        self._check_available()
+        pred = self._new(request, inputs, on_update, trace_headers, respond_async)
+        asyncio.get_running_loop().create_task(self._execute(pred))
+        return pred
+
+    async def run(self, request: PredictionRequest, *, inputs: dict[str, Any] | None = None,
+                  on_update: UpdateCallback | None = None,
+                  trace_headers: dict[str, str] | None = None) -> PredictionResponse:
+        """Run a prediction to completion in the caller's task (the sync path: no extra task hop)."""
+        if request.id and (existing := self._inflight.get(request.id)) is not None:
+            return await existing.wait()
+        self._check_available()
+        pred = self._new(request, inputs, on_update, trace_headers, False)
+        await self._execute(pred)
+        return pred.response
+
+    def start(self, request: PredictionRequest, **kwargs: Any) -> Prediction:
+        """Like run() but returns the Prediction first (for SSE): caller awaits `execute(pred)`."""
+        self._check_available()
+        return self._new(request, kwargs.get("inputs"), kwargs.get("on_update"),
+                         kwargs.get("trace_headers"), False)
+
+    async def execute(self, pred: Prediction) -> None:
+        await self._execute(pred)
+
+    # ----------------------------------------------------------------------------- slots
+    def _mark_started(self, pred: Prediction) -> None:
+        pred.response.status = PROCESSING
+        pred.response.started_at = now_iso()
+        pred._started_mono = time.perf_counter()
+
+    def _release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():
+                fut.set_result(None)  # hand our slot straight to the next in line
+                return
+        self._busy -= 1
+
+    # ------------------------------------------------------------------------------ cancel
+    async def cancel(self, prediction_id: str) -> bool:
+        """Request cancellation; True if the prediction was in flight."""
+        pred = self._inflight.get(prediction_id)
+        if pred is None or pred.done:
+            return False
+        pred.cancel_requested = True
+        waiter = pred._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(_CanceledBeforeStart())
+            return True
+        try:
+            res = self.worker.cancel(prediction_id)
+            if asyncio.iscoroutine(res):
+                await res
+        except Exception:
+            log.exception("worker cancel failed for %s", prediction_id)
+        return True
+
+    # --------------------------------------------------------------------------- execution
+    async def _execute(self, pred: Prediction) -> None:
+        resp = pred.response
+        holds_slot = pred._waiter is None
+        input_files: files.InputFiles | None = None
+        status, error, predict_time = FAILED, None, None
+        try:
+            if not holds_slot:
+                try:
+                    await pred._waiter  # type: ignore[misc]
+                except _CanceledBeforeStart:
+                    status = CANCELED
+                    raise
+                holds_slot = True
+                pred._waiter = None
+                self._mark_started(pred)
+            if pred.cancel_requested:
+                status = CANCELED
+                raise _CanceledBeforeStart()
+            pred._emit("start", None)
+            inputs = resp.input or {}
+            if self._file_single or self._file_many:
+                input_files = files.InputFiles(self.max_input_file_bytes)
+                inputs = dict(inputs)
+                for key in self._file_many:  # lists are replaced item by item; copy them
+                    if isinstance(inputs.get(key), list):
+                        inputs[key] = list(inputs[key])
+                await input_files.resolve(inputs, self._file_single, self._file_many)
+            status, error, predict_time = await self._consume(pred, inputs)
+        except _CanceledBeforeStart:
+            status = CANCELED
+        except asyncio.CancelledError:
+            status, error = CANCELED, "the server cancelled the prediction (shutdown)"
+            self._finish(pred, status, error, predict_time, holds_slot, input_files)
+            raise
+        except files.FileUploadError as exc:
+            status, error = FAILED, str(exc)
+        except Exception as exc:  # input download errors, worker crashes: fail this prediction only
+            from cogkit.errors import CogkitError
+
+            status = FAILED
+            error = exc.message if isinstance(exc, CogkitError) else f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, CogkitError):
+                log.exception("prediction %s failed in the runner", pred.id)
+        self._finish(pred, status, error, predict_time, holds_slot, input_files)
+
+    async def _consume(self, pred: Prediction,
+                       inputs: dict[str, Any]) -> tuple[str, str | None, float | None]:
+        resp = pred.response
+        outputs = None
+        status, error, predict_time = FAILED, "the worker ended the prediction without a result", None
+        for_upload = self.upload_url if pred.respond_async else None
+        async for ev in self.worker.predict(pred.id, inputs):
+            kind = ev.__class__.__name__
+            if kind == "Log":
+                pred._log_parts.append(ev.text)
+                pred._emit("log", ev.text)
+            elif kind == "OutputChunk":
+                value = ev.value
+                if files.has_files(value):
+                    if outputs is None:
+                        outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload)
+                    value = await outputs.convert(value)
+                if not pred.iterator_output:
+                    pred.iterator_output = True
+                    resp.output = []
+                resp.output.append(value)
+                pred._emit("output", value)
+            elif kind == "Output":
+                resp.output = ev.value
+            elif kind == "Metric":
+                if resp.metrics is None:
+                    resp.metrics = {}
+                resp.metrics[ev.name] = ev.value
+                pred._emit("metric", (ev.name, ev.value))
+            elif kind == "Done":
+                status = ev.status if ev.status in TERMINAL_STATUSES else FAILED
+                error = ev.error
+                predict_time = getattr(ev, "predict_time", None)
+                break
+        if not pred.iterator_output and files.has_files(resp.output):
+            outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload)
+            resp.output = await outputs.convert(resp.output)
+        return status, error, predict_time
+
+    def _finish(self, pred: Prediction, status: str, error: str | None, predict_time: float | None,
+                holds_slot: bool, input_files: files.InputFiles | None) -> None:
+        resp = pred.response
+        if status == FAILED and error is None:
+            error = "prediction failed"
+        if status == SUCCEEDED:
+            error = None
+        resp.status = status
+        resp.error = error
+        resp.completed_at = now_iso()
+        if predict_time is None and pred._started_mono:
+            predict_time = time.perf_counter() - pred._started_mono
+        if predict_time is not None:
+            if resp.metrics is None:
+                resp.metrics = {"predict_time": predict_time}
+            else:
+                resp.metrics["predict_time"] = predict_time
+        pred.snapshot()
+        if input_files is not None:
+            input_files.cleanup()
+        # Free capacity *before* anyone waiting on this prediction is woken (no spurious 409).
+        self._inflight.pop(pred.id, None)
+        if holds_slot:
+            self._release()
+        elif pred._waiter is not None and pred._waiter in self._waiters:
+            self._waiters.remove(pred._waiter)
+        pred._emit("completed", None)
+        if not pred._done.done():
+            pred._done.set_result(resp)
+
+    # ---------------------------------------------------------------------------- shutdown
+    def stop_accepting(self) -> None:
+        self._accepting = False
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop admitting work and wait up to `timeout` s for in-flight predictions; True if all ended."""
+        self._accepting = False
+        pending = [p._done for p in self._inflight.values()]
+        if not pending:
+            return True
+        done, not_done = await asyncio.wait(pending, timeout=timeout)
+        return not not_done
+
+    async def cancel_all(self) -> None:
+        for pid in list(self._inflight):
+            await self.cancel(pid)

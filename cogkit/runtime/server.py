@@ -1,0 +1,484 @@
+"""Cog-compatible HTTP server on aiohttp: routes, CLI arguments and lifecycle.
+
+Routes translate HTTP into PredictionRunner calls and back; no prediction logic lives here.
+The hot path (POST /predictions) is: read body -> msgspec decode -> validate -> runner.run ->
+msgspec encode, with no pydantic, no thread hops and no extra task.
+
+Start-up is ordered for a fast READY: parse args and cog.yaml, spawn the predictor child, and
+only then import aiohttp (≈100 ms), so the child boots while the parent imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from cogkit.runtime.types import (
+    HealthCheck,
+    PredictionRequest,
+    SetupResult,
+    json_encoder,
+    request_decoder,
+)
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from cogkit.runtime.runner import PredictionRunner
+
+log = logging.getLogger("cogkit.server")
+
+DEFAULT_BODY_LIMIT = 100 * 1024 * 1024  # coglet's limit; aiohttp's 1 MiB default breaks data URLs
+JSON = "application/json"
+
+
+# ----------------------------------------------------------------------------- configuration
+class ServerConfig(msgspec.Struct, kw_only=True):
+    host: str = "0.0.0.0"
+    port: int = 5000
+    mode: str = "predict"
+    predictor_ref: str = ""
+    concurrency: int = 1
+    upload_url: str | None = None
+    await_explicit_shutdown: bool = False
+    queue_size: int = 0
+    body_limit: int = DEFAULT_BODY_LIMIT
+    shutdown_grace: float = 30.0
+    cwd: str = "."
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m cog.server.http",
+                                description="Cog-compatible prediction server")
+    p.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
+    p.add_argument("--port", type=int, default=None, help="default: $PORT or 5000")
+    p.add_argument("--threads", type=int, default=None, help="accepted for Cog compatibility (no effect)")
+    p.add_argument("--upload-url", default=None, help="PUT file outputs of async predictions here")
+    p.add_argument("--await-explicit-shutdown", nargs="?", const=True, default=False, type=_bool,
+                   help="ignore SIGTERM; exit on POST /shutdown")
+    p.add_argument("--x-mode", "--mode", dest="mode", choices=("predict", "train"), default="predict")
+    p.add_argument("--queue-size", type=int, default=int(os.environ.get("COG_QUEUE_SIZE", "0")),
+                   help="requests that may wait for a slot instead of getting 409 (default 0, as Cog)")
+    p.add_argument("--body-limit", type=int,
+                   default=int(os.environ.get("COG_MAX_BODY_SIZE", str(DEFAULT_BODY_LIMIT))),
+                   help="maximum request body in bytes (default 100 MiB); larger bodies get 413")
+    p.add_argument("--shutdown-grace", type=float,
+                   default=float(os.environ.get("COG_SHUTDOWN_GRACE", "30")),
+                   help="seconds SIGTERM waits for in-flight predictions (default 30)")
+    p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def read_predictor_config(cwd: str, mode: str) -> tuple[str, int]:
+    """(predictor ref, concurrency) from env or ./cog.yaml; deliberately tiny (no pydantic config model)."""
+    from cogkit.errors import ConfigError
+
+    key = "predict" if mode == "predict" else "train"
+    ref = os.environ.get("COG_PREDICTOR" if mode == "predict" else "COG_TRAINER") or os.environ.get(
+        "COG_PREDICT_TYPE_STUB" if mode == "predict" else "COG_TRAIN_TYPE_STUB")
+    concurrency: Any = os.environ.get("COG_MAX_CONCURRENCY")
+    path = os.path.join(cwd, "cog.yaml")
+    if (not ref or concurrency is None) and os.path.exists(path):
+        import yaml
+
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        try:
+            with open(path) as fh:
+                data = yaml.load(fh, Loader=loader) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"cannot parse {path}: {exc}", "fix the YAML syntax") from None
+        ref = ref or data.get(key)
+        if concurrency is None:
+            concurrency = (data.get("concurrency") or {}).get("max")
+    if not ref:
+        raise ConfigError(f"no `{key}:` predictor configured",
+                          f"add `{key}: \"predict.py:Predictor\"` to cog.yaml, or set COG_PREDICTOR")
+    try:
+        conc = int(concurrency or 1)
+    except (TypeError, ValueError):
+        raise ConfigError(f"concurrency.max must be an integer, got {concurrency!r}") from None
+    return str(ref), max(1, conc)
+
+
+# ------------------------------------------------------------------------------------- server
+class Server:
+    """Owns the worker, the runner and the aiohttp application for one process."""
+
+    def __init__(self, config: ServerConfig, worker: Any) -> None:
+        self.config = config
+        self.worker = worker
+        self.runner: PredictionRunner | None = None
+        self.shutdown_event = asyncio.Event()
+        self._draining = False
+        self._exit_code = 0
+
+    # -- helpers --------------------------------------------------------------------------
+    @staticmethod
+    def _json(body: bytes, status: int = 200) -> web.Response:
+        from aiohttp import web
+
+        return web.Response(body=body, status=status, content_type=JSON)
+
+    @staticmethod
+    def _detail(status: int, detail: Any) -> web.Response:
+        from aiohttp import web
+
+        return web.Response(body=json_encoder.encode({"detail": detail}), status=status, content_type=JSON)
+
+    def _health_status(self) -> str:
+        state = getattr(self.worker, "state", "STARTING")
+        if state in ("READY", "BUSY"):
+            runner = self.runner
+            if runner is None:
+                return "STARTING"
+            return "BUSY" if runner.busy else "READY"
+        return state
+
+    # -- routes ---------------------------------------------------------------------------
+    async def index(self, request: web.Request) -> web.Response:
+        doc = {
+            "cog_version": _version(),
+            "docs_url": "/docs",
+            "openapi_url": "/openapi.json",
+            "shutdown_url": "/shutdown",
+            "healthcheck_url": "/health-check",
+            "predictions_url": "/predictions",
+            "predictions_idempotent_url": "/predictions/{prediction_id}",
+            "predictions_cancel_url": "/predictions/{prediction_id}/cancel",
+        }
+        if self.config.mode == "train":
+            doc.update(trainings_url="/trainings", trainings_idempotent_url="/trainings/{training_id}",
+                       trainings_cancel_url="/trainings/{training_id}/cancel")
+        return self._json(json_encoder.encode(doc))
+
+    async def health(self, request: web.Request) -> web.Response:
+        setup = getattr(self.worker, "setup", None)
+        body = HealthCheck(
+            status=self._health_status(),
+            setup=SetupResult(started_at=setup.started_at, completed_at=setup.completed_at,
+                              logs=setup.logs, status=setup.status) if setup is not None else None,
+        )
+        return self._json(json_encoder.encode(body))
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        schema = self.runner.schema if self.runner is not None else None
+        if schema is None:
+            return self._detail(503, "OpenAPI schema not available: setup has not finished")
+        return self._json(json_encoder.encode(schema))
+
+    async def shutdown(self, request: web.Request) -> web.Response:
+        asyncio.get_running_loop().call_soon(self.begin_shutdown, "POST /shutdown")
+        return self._json(b"{}")
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        runner = self.runner
+        found = runner is not None and await runner.cancel(request.match_info["id"])
+        return self._json(b"{}", 200 if found else 404)
+
+    async def predict(self, request: web.Request) -> web.StreamResponse:
+        """POST /predictions and PUT /predictions/{id} (and the /trainings equivalents)."""
+        from cogkit.runtime.runner import InputValidationError, RunnerBusy, RunnerUnavailable
+
+        runner = self.runner
+        try:
+            body = await request.read()
+        except Exception as exc:  # aiohttp raises HTTPRequestEntityTooLarge past client_max_size
+            if getattr(exc, "status", None) == 413:
+                return self._detail(413, f"request body exceeds the limit of {self.config.body_limit} bytes")
+            raise
+        try:
+            req = request_decoder.decode(body) if body else PredictionRequest()
+        except msgspec.ValidationError as exc:
+            return self._detail(422, [_msgspec_error(exc)])
+        except msgspec.DecodeError as exc:
+            return self._detail(422, [{"loc": ["body"], "msg": f"JSON decode error: {exc}",
+                                       "type": "json_invalid"}])
+        path_id = request.match_info.get("id")
+        if path_id is not None:
+            if req.id is not None and req.id != path_id:
+                return self._detail(422, [{"loc": ["body", "id"], "type": "value_error",
+                                           "msg": "prediction ID must match the ID supplied in the URL"}])
+            req.id = path_id
+            if runner is not None and (existing := runner.get(path_id)) is not None:
+                return self._json(existing.encode(), 202)  # idempotent repeat: same state, no restart
+        if runner is None:
+            return self._detail(503, "Setup has not finished yet")
+        headers = request.headers
+        respond_async = _prefers_async(headers.get("Prefer"))
+        trace = _trace_headers(headers)
+        try:
+            inputs = runner.validate(req)
+            if respond_async:
+                pred = runner.submit(req, inputs=inputs, trace_headers=trace, respond_async=True)
+                return self._json(pred.encode(), 202)
+            if "text/event-stream" in headers.get("Accept", ""):
+                return await self._predict_sse(request, req, inputs, trace)
+            resp = await runner.run(req, inputs=inputs, trace_headers=trace)
+        except InputValidationError as exc:
+            return self._detail(422, exc.errors)
+        except RunnerBusy as exc:
+            return self._detail(409, str(exc))
+        except RunnerUnavailable as exc:
+            return self._detail(503, str(exc))
+        finally:
+            if self.worker_defunct():
+                self._on_defunct()
+        return self._json(json_encoder.encode(resp))
+
+    async def _predict_sse(self, request: web.Request, req: PredictionRequest, inputs: dict[str, Any],
+                           trace: dict[str, str] | None) -> web.StreamResponse:
+        from aiohttp import web
+
+        from cogkit.runtime import sse
+
+        runner = self.runner
+        assert runner is not None
+        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        pred = runner.start(req, inputs=inputs, trace_headers=trace,
+                            on_update=lambda _p, ev, data: events.put_nowait((ev, data)))
+        task = asyncio.get_running_loop().create_task(runner.execute(pred))
+        stream = web.StreamResponse(status=200, headers=sse.HEADERS)
+        try:
+            await stream.prepare(request)
+            await sse.pump(stream, pred, events)
+            await stream.write_eof()
+        except (ConnectionResetError, asyncio.CancelledError):
+            await runner.cancel(pred.id)  # nobody is listening any more
+            raise
+        finally:
+            if not task.done():
+                await asyncio.wait([task], timeout=5)
+        return stream
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def worker_defunct(self) -> bool:
+        return getattr(self.worker, "state", None) == "DEFUNCT"
+
+    def _on_defunct(self) -> None:
+        if not self.config.await_explicit_shutdown and not self._draining:
+            log.error("the predictor process died; health is DEFUNCT and the server exits "
+                      "(start with --await-explicit-shutdown to keep it up)")
+            self._exit_code = 1
+            asyncio.get_running_loop().call_soon(self.begin_shutdown, "worker defunct")
+
+    def begin_shutdown(self, reason: str) -> None:
+        if not self.shutdown_event.is_set():
+            log.info("shutting down: %s", reason)
+            self.shutdown_event.set()
+
+    def on_sigterm(self) -> None:
+        if self.config.await_explicit_shutdown:
+            log.info("SIGTERM ignored (--await-explicit-shutdown); POST /shutdown to stop")
+            return
+        self.begin_shutdown("SIGTERM")
+
+    async def drain(self) -> None:
+        """Finish in-flight predictions (bounded by the grace period) and their terminal webhooks."""
+        self._draining = True
+        grace = self.config.shutdown_grace
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        runner = self.runner
+        if runner is not None:
+            if not await runner.drain(grace):
+                log.warning("grace period over; cancelling %d prediction(s)", runner.inflight)
+                await runner.cancel_all()
+                await runner.drain(5.0)
+            await runner.webhooks.drain(max(1.0, deadline - loop.time()))
+
+    def build_app(self) -> web.Application:
+        from aiohttp import web
+
+        app = web.Application(client_max_size=self.config.body_limit, handler_args={"max_field_size": 65536})
+        r = app.router
+        r.add_get("/", self.index)
+        r.add_get("/health-check", self.health)
+        r.add_get("/openapi.json", self.openapi)
+        r.add_post("/shutdown", self.shutdown)
+        kinds = ["predictions"] + (["trainings"] if self.config.mode == "train" else [])
+        for kind in kinds:
+            r.add_post(f"/{kind}", self.predict)
+            r.add_put(f"/{kind}/{{id}}", self.predict)
+            r.add_post(f"/{kind}/{{id}}/cancel", self.cancel)
+        return app
+
+    async def setup_worker(self) -> None:
+        """Run the predictor's setup and build the runner once it is READY."""
+        from cogkit.runtime.runner import PredictionRunner
+        from cogkit.runtime.webhooks import WebhookSender
+
+        try:
+            await self.worker.start()
+        except Exception as exc:
+            log.error("setup failed: %s", exc)
+        state = getattr(self.worker, "state", None)
+        if state in ("READY", "BUSY"):
+            validator = None
+            schema = getattr(self.worker, "schema", None)
+            try:
+                from cogkit.runtime.schema import validate_input as validator  # type: ignore[no-redef]
+            except ImportError:
+                log.warning("cogkit.runtime.schema.validate_input unavailable; inputs are not validated")
+            self.runner = PredictionRunner(
+                self.worker, upload_url=self.config.upload_url, webhook_sender=WebhookSender(),
+                queue_size=self.config.queue_size, concurrency=self.config.concurrency,
+                schema=schema, validator=validator,
+            )
+            _touch_k8s_ready()
+        else:
+            setup = getattr(self.worker, "setup", None)
+            log.error("setup failed (state %s): %s", state, getattr(setup, "error", None) or "see setup logs")
+            if not self.config.await_explicit_shutdown:
+                self._exit_code = 1
+                self.begin_shutdown("setup failed")
+
+
+async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] | None = None) -> int:
+    """Run the server until shutdown; returns the process exit code."""
+    from aiohttp import web
+
+    server = Server(config, worker)
+    app = server.build_app()
+    app_runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    await app_runner.setup()
+    site = web.TCPSite(app_runner, config.host, config.port, reuse_address=True, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        await app_runner.cleanup()
+        await _stop_worker(worker)
+        from cogkit.errors import CogkitError
+
+        raise CogkitError(f"Port {config.port} is already in use ({exc.strerror})",
+                          "stop the other server or set PORT to a free port") from None
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, server.on_sigterm)
+    loop.add_signal_handler(signal.SIGINT, server.begin_shutdown, "SIGINT")
+    setup_task = loop.create_task(server.setup_worker())
+    if ready is not None and not ready.done():
+        ready.set_result(None)
+    await server.shutdown_event.wait()
+    if not setup_task.done():
+        setup_task.cancel()
+    await server.drain()
+    await app_runner.cleanup()
+    await _stop_worker(worker)
+    from cogkit.runtime import httpclient
+
+    await httpclient.close()
+    return server._exit_code
+
+
+async def _stop_worker(worker: Any) -> None:
+    try:
+        await asyncio.wait_for(worker.stop(), 10)
+    except Exception as exc:
+        log.warning("stopping the worker: %s", exc)
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _version() -> str:
+    from cogkit import __version__
+
+    return __version__
+
+
+def _prefers_async(prefer: str | None) -> bool:
+    if not prefer:
+        return False
+    if prefer == "respond-async":
+        return True
+    return any(tok.strip().split("=")[0].strip() == "respond-async" for tok in prefer.split(","))
+
+
+def _trace_headers(headers: Any) -> dict[str, str] | None:
+    tp = headers.get("traceparent")
+    if tp is None:
+        return None
+    out = {"traceparent": tp}
+    ts = headers.get("tracestate")
+    if ts is not None:
+        out["tracestate"] = ts
+    return out
+
+
+def _msgspec_error(exc: msgspec.ValidationError) -> dict[str, Any]:
+    """Cog/FastAPI-shaped error item from a msgspec message like "Expected `x`, got `y` - at `$.input`"."""
+    msg = str(exc)
+    loc: list[Any] = ["body"]
+    text, sep, where = msg.rpartition(" - at `")
+    if sep:
+        msg = text
+        for part in where.rstrip("`").removeprefix("$").replace("[", ".").replace("]", "").split("."):
+            if part:
+                loc.append(int(part) if part.isdigit() else part)
+    return {"loc": loc, "msg": msg, "type": "type_error"}
+
+
+def _touch_k8s_ready() -> None:
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        try:
+            os.makedirs("/var/run/cog", exist_ok=True)
+            open("/var/run/cog/ready", "a").close()
+        except OSError as exc:
+            log.warning("cannot write readiness file: %s", exc)
+
+
+def make_worker(config: ServerConfig) -> Any:
+    from cogkit.runtime.worker import Worker
+
+    return Worker(predictor_ref=config.predictor_ref, mode=config.mode, concurrency=config.concurrency,
+                  cwd=config.cwd)
+
+
+def config_from_args(args: argparse.Namespace, cwd: str | None = None) -> ServerConfig:
+    cwd = cwd or os.getcwd()
+    if args.predictor:
+        os.environ.setdefault("COG_PREDICTOR" if args.mode == "predict" else "COG_TRAINER", args.predictor)
+    ref, concurrency = read_predictor_config(cwd, args.mode)
+    if args.predictor:
+        ref = args.predictor
+    port = args.port if args.port is not None else int(os.environ.get("PORT", "5000"))
+    return ServerConfig(host=args.host, port=port, mode=args.mode, predictor_ref=ref,
+                        concurrency=concurrency, upload_url=args.upload_url,
+                        await_explicit_shutdown=bool(args.await_explicit_shutdown),
+                        queue_size=args.queue_size, body_limit=args.body_limit,
+                        shutdown_grace=args.shutdown_grace, cwd=cwd)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m cog.server.http` and `cogkit serve --local`."""
+    from cogkit.errors import CogkitError
+
+    args = parse_args(argv)
+    level = os.environ.get("COG_LOG_LEVEL", "DEBUG" if args.verbose else "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    try:
+        config = config_from_args(args)
+        return asyncio.run(_main_async(config))
+    except CogkitError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+
+
+async def _main_async(config: ServerConfig) -> int:
+    worker = make_worker(config)
+    return await serve(config, worker)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
