@@ -1,0 +1,99 @@
+"""Loading valid configs: discovery, defaults, normalisation and what the layer compiler receives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cogkit.config import find_config, load_config
+from cogkit.errors import ConfigError
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_find_config_walks_up_from_a_subdirectory(tmp_path: Path) -> None:
+    config = write(tmp_path / "cog.yaml", "build: {}\n")
+    nested = tmp_path / "src" / "deep"
+    nested.mkdir(parents=True)
+    assert find_config(nested) == config
+
+
+def test_find_config_explicit_file_wins(tmp_path: Path) -> None:
+    write(tmp_path / "cog.yaml", "build: {}\n")
+    other = write(tmp_path / "alt" / "gpu.yaml", "build: {gpu: false}\n")
+    assert find_config(tmp_path, "alt/gpu.yaml") == other
+
+
+def test_find_config_missing_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError) as caught:
+        find_config(tmp_path / "empty")
+    assert "cog.yaml does not exist" in caught.value.message
+    assert caught.value.hint
+
+
+def test_full_config_normalised(tmp_path: Path) -> None:
+    write(tmp_path / "predict.py", "class Predictor: ...\n")
+    write(
+        tmp_path / "requirements.txt",
+        "--extra-index-url https://example.invalid/simple\nnumpy==1.26.4  # pinned\n-r more.txt\n",
+    )
+    write(tmp_path / "more.txt", "six\n")
+    config = load_config(
+        write(
+            tmp_path / "cog.yaml",
+            "build:\n"
+            "  python_version: 3.10\n"
+            "  python_requirements: requirements.txt\n"
+            "  system_packages: [zlib1g, ffmpeg, zlib1g]\n"
+            "  run:\n"
+            "    - echo one\n"
+            "    - command: cat /run/secrets/tok\n"
+            "      mounts: [{type: secret, id: tok, target: /run/secrets/tok}]\n"
+            "environment:\n  - GREETING=hello world\n  - EMPTY=\n"
+            "predict: predict.py:Predictor\n"
+            "image: r8.im/me/model\n",
+        )
+    )
+    assert config.python_version == "3.10"
+    assert config.system_packages == ["ffmpeg", "zlib1g"]
+    assert config.environment == {"GREETING": "hello world", "EMPTY": ""}
+    assert config.requirements.options == ["--extra-index-url https://example.invalid/simple"]
+    assert config.requirements.requirements == ["numpy==1.26.4", "six"]
+    assert [step.command for step in config.run] == ["echo one", "cat /run/secrets/tok"]
+    assert config.secret_ids == ["tok"]
+    assert config.raw["image"] == "r8.im/me/model"
+    assert config.cuda.cuda is None
+    assert config.warnings == []
+
+
+def test_empty_file_gets_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path / "cog.yaml", ""))
+    assert config.python_version == "3.11"
+    assert not config.gpu and not config.requirements
+
+
+def test_cpu_torch_is_rewritten_to_cpu_wheels(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path / "cog.yaml", "build:\n  python_packages: [torch==2.3.1, torchvision==0.18.1, numpy]\n"
+        )
+    )
+    assert config.requirements.render() == (
+        "--extra-index-url https://download.pytorch.org/whl/cpu\n"
+        "torch==2.3.1+cpu\ntorchvision==0.18.1+cpu\nnumpy\n"
+    )
+
+
+def test_gpu_torch_gets_newest_cuda_index(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path / "cog.yaml", "build:\n  gpu: true\n  python_packages: [torch==2.4.1]\n")
+    )
+    assert (config.cuda.cuda, config.cuda.cudnn) == ("12.4", "9")
+    assert config.requirements.options == ["--extra-index-url https://download.pytorch.org/whl/cu124"]
+    assert config.requirements.requirements == ["torch==2.4.1"]
