@@ -7,36 +7,35 @@ queue share one implementation of predict, cancel, logs, files and webhooks.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
 from cogkit.runtime.types import PredictionRequest, PredictionResponse
 
-# (live state, event name: "start" | "output" | "logs")
-UpdateCallback = Callable[[PredictionResponse, str], None]
+# (live state, event name: "start" | "output" | "logs", optional encoder of the live state).
+# The state object stays live: it is encoded when written, so it must not be replaced.
+UpdateCallback = Callable[[PredictionResponse, str, Callable[[], bytes] | None], None]
+
+
+class BackendUnavailable(Exception):
+    """The predictor cannot take work (setup failed, process gone): leave the entry for others."""
 
 
 class PredictionBackend(Protocol):
     """Runs predictions for the queue worker."""
 
-    async def start(self) -> None:
-        """Start the predictor and run its setup; raise if setup failed."""
-
-    async def run(
-        self, request: PredictionRequest, on_update: UpdateCallback, cancel: asyncio.Event
-    ) -> PredictionResponse:
+    async def run(self, request: PredictionRequest, on_update: UpdateCallback) -> PredictionResponse:
         """Run one prediction to its terminal state.
 
-        Prediction errors (bad input, predictor exceptions) come back as a `failed` state, never
-        as an exception. Setting `cancel` ends the prediction as `canceled`.
+        Prediction errors (bad input, predictor exceptions, a crashed predictor) come back as a
+        `failed` state, never as an exception; BackendUnavailable means "not run at all".
         """
         ...
+
+    async def cancel(self, prediction_id: str) -> None:
+        """Cancel a prediction that run() is running; it then ends as `canceled`."""
 
     @property
     def healthy(self) -> bool:
         """False once the predictor process is gone: the worker must stop taking work."""
         ...
-
-    async def stop(self) -> None:
-        """Stop the predictor process."""

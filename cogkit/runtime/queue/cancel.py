@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
@@ -22,17 +23,21 @@ POLL_INTERVAL = 0.2
 
 
 class CancelWatcher:
-    """Sets a prediction's cancel event once a client has asked for it."""
+    """Calls `on_cancel(prediction_id)` once a client has asked to cancel a watched prediction."""
 
-    def __init__(self, redis: aioredis.Redis, interval: float = POLL_INTERVAL) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        on_cancel: Callable[[str], Awaitable[None]],
+        interval: float = POLL_INTERVAL,
+    ) -> None:
         self.redis = redis
+        self.on_cancel = on_cancel
         self.interval = interval
-        self._watched: dict[str, asyncio.Event] = {}
+        self._watched: dict[str, bool] = {}  # prediction id -> cancel already delivered
 
-    def watch(self, prediction_id: str) -> asyncio.Event:
-        event = asyncio.Event()
-        self._watched[prediction_id] = event
-        return event
+    def watch(self, prediction_id: str) -> None:
+        self._watched[prediction_id] = False
 
     def unwatch(self, prediction_id: str) -> None:
         self._watched.pop(prediction_id, None)
@@ -44,7 +49,7 @@ class CancelWatcher:
                 await self.poll_once()
 
     async def poll_once(self) -> None:
-        ids = [pid for pid, ev in self._watched.items() if not ev.is_set()]
+        ids = [pid for pid, delivered in self._watched.items() if not delivered]
         if not ids:
             return
         try:
@@ -56,7 +61,10 @@ class CancelWatcher:
             log.debug("cancel poll failed: %s", exc)
             return
         for pid, exists in zip(ids, found, strict=True):
-            event = self._watched.get(pid)
-            if exists and event is not None:
+            if exists and pid in self._watched:
                 log.info("cancel requested for %s", pid)
-                event.set()
+                self._watched[pid] = True
+                try:
+                    await self.on_cancel(pid)
+                except Exception:
+                    log.exception("cancelling %s failed", pid)

@@ -23,6 +23,7 @@ from cogkit.runtime.queue.protocol import (
     cancel_key,
     encode_request,
     events_key,
+    schema_key,
     state_key,
 )
 from cogkit.runtime.types import PredictionRequest
@@ -74,6 +75,11 @@ class QueueClient:
             fields[ID_FIELD] = prediction_id
         entry = await self.redis.xadd(self.stream, fields)  # type: ignore[arg-type]
         return entry.decode() if isinstance(entry, bytes) else str(entry)
+
+    async def schema(self) -> dict[str, Any] | None:
+        """The model's OpenAPI schema as the workers published it (None before any worker ran)."""
+        raw = await self.redis.get(schema_key(self.stream))
+        return msgspec.json.decode(raw) if raw else None
 
     async def status(self, prediction_id: str) -> dict[str, Any] | None:
         """The stored state (the HTTP response JSON), or None if unknown or expired."""

@@ -22,7 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from cogkit.runtime.queue.backend import PredictionBackend
+from cogkit.runtime.queue.backend import BackendUnavailable, PredictionBackend
 from cogkit.runtime.queue.cancel import CancelWatcher
 from cogkit.runtime.queue.protocol import (
     DEFAULT_EVENTS_MAXLEN,
@@ -81,7 +81,7 @@ class QueueWorker:
             state_ttl=options.state_ttl,
             events_maxlen=options.events_maxlen,
         )
-        self.cancels = CancelWatcher(redis)
+        self.cancels = CancelWatcher(redis, backend.cancel)
         self.capacity = options.concurrency + (options.prefetch or 0)
         self.lease_ms = int(options.visibility_timeout * 1000)
         self._held: dict[str, Job] = {}  # entry id -> job: every entry pending on this consumer
@@ -258,9 +258,16 @@ class QueueWorker:
             if verdict == "canceled":
                 await self.store.finish(entry, _canceled_before_start(job), token)
                 return
-            cancel = self.cancels.watch(pid)
+            self.cancels.watch(pid)
             try:
-                state = await self.backend.run(job.request, self.store.publish, cancel)
+                state = await self.backend.run(job.request, self.store.publish)
+            except BackendUnavailable as exc:
+                log.error("the predictor cannot take work (%s); stopping, entry left for others", exc)
+                self._leases.pop(pid, None)
+                await self.store.release_lease(pid, token)
+                await self._release([entry])
+                self.stop(exit_code=1)
+                return
             finally:
                 self.cancels.unwatch(pid)
                 self._free_slot()

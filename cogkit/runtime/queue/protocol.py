@@ -8,7 +8,8 @@ worker, the client and docs/queue.md cannot drift apart:
 - `prediction:<id>` holds the prediction's state (the HTTP response JSON) with a TTL;
 - `prediction:<id>:events` is a stream of updates, each carrying the full state;
 - `prediction:<id>:cancel` existing means "cancel this prediction";
-- `prediction:<id>:lease` names the worker currently running it.
+- `prediction:<id>:lease` names the worker currently running it;
+- `<stream>:schema` holds the model's OpenAPI schema (written by every worker at start).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ __all__ = [
     "parse_entry",
     "state_key",
 ]
+
+
+def schema_key(stream: str) -> str:
+    """The model's OpenAPI schema, published by workers so clients can type `-i` values."""
+    return f"{stream}:schema"
 
 
 def state_key(prediction_id: str) -> str:

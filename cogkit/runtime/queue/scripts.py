@@ -71,3 +71,9 @@ ACK = """
 if redis.call('GET', KEYS[1]) == ARGV[3] then redis.call('DEL', KEYS[1]) end
 return redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
 """
+
+# KEYS: lease   ARGV: token — give the lease back without finishing (the entry goes to another worker)
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from cogkit.runtime.queue.protocol import (
     lease_key,
     state_key,
 )
-from cogkit.runtime.types import PredictionResponse
+from cogkit.runtime.types import TERMINAL_STATUSES, PredictionResponse
 
 log = logging.getLogger("cogkit.queue")
 
@@ -85,6 +86,7 @@ class StateStore:
             "update": scripts.UPDATE,
             "finish": scripts.FINISH,
             "ack": scripts.ACK,
+            "release": scripts.RELEASE,
         }
         self._shas = {kind: hashlib.sha1(text.encode()).hexdigest() for kind, text in self._scripts.items()}
         self._ops: list[_Op] = []
@@ -101,21 +103,25 @@ class StateStore:
         result = await self._submit(_Op("begin", prediction_id, keys, [token, lease_ms]))
         return result.decode() if isinstance(result, bytes) else str(result)
 
-    def publish(self, state: PredictionResponse, event: str) -> None:
-        """Store and publish a non-terminal update, without waiting (a newer one supersedes it)."""
+    def publish(
+        self, state: PredictionResponse, event: str, encode: Callable[[], bytes] | None = None
+    ) -> None:
+        """Store and publish a non-terminal update, without waiting.
+
+        The state is encoded when the batch is written, not now: a burst of log lines costs
+        one encode and one write per round trip, not one per line.
+        """
         pid = state.id or ""
-        payload = encode_state(state)
         pending = self._unflushed_update.get(pid)
         if pending is not None:
-            pending.args[0] = payload
+            pending.extra["encode"] = encode or (lambda: encode_state(state))
+            pending.extra["state"] = state
             pending.args[3] = event
             return
-        op = _Op(
-            "update",
-            pid,
-            [state_key(pid), events_key(pid)],
-            [payload, self.state_ttl, self.events_maxlen, event],
-        )
+        keys = [state_key(pid), events_key(pid)]
+        op = _Op("update", pid, keys, [b"", self.state_ttl, self.events_maxlen, event])
+        op.extra["encode"] = encode or (lambda: encode_state(state))
+        op.extra["state"] = state
         self._unflushed_update[pid] = op
         self._enqueue(op)
 
@@ -133,6 +139,10 @@ class StateStore:
         """Ack an entry whose prediction is already terminal."""
         keys = [lease_key(prediction_id), self.stream]
         await self._submit(_Op("ack", prediction_id, keys, [self.group, entry_id, token]))
+
+    async def release_lease(self, prediction_id: str, token: str) -> None:
+        """Give up a lease without a terminal state (the prediction was not run)."""
+        await self._submit(_Op("release", prediction_id, [lease_key(prediction_id)], [token]))
 
     async def flush(self) -> None:
         """Wait until every queued operation is stored."""
@@ -175,6 +185,13 @@ class StateStore:
                 continue
             batch, self._ops = self._ops, []
             self._unflushed_update.clear()
+            for op in batch:
+                if op.kind == "update":
+                    # The live state may have gone terminal meanwhile: only finish() writes that.
+                    if op.extra["state"].status in TERMINAL_STATUSES:
+                        op.dropped = True
+                    else:
+                        op.args[0] = op.extra["encode"]()
             batch = [op for op in batch if not op.dropped]
             try:
                 results = await self._execute(batch)

@@ -1,0 +1,239 @@
+"""Process entry point of the queue worker: `python -m cog.server.redis_queue` and `cogkit queue-worker`.
+
+Every flag has an environment-variable default, so `docker run IMAGE python -m
+cog.server.redis_queue` needs nothing but REDIS_URL (and a stream name if not the default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from cogkit.runtime.queue.protocol import DEFAULT_GROUP, DEFAULT_STATE_TTL, DEFAULT_STREAM
+
+log = logging.getLogger("cogkit.queue")
+
+
+def _env_float(name: str, default: float | None) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def add_worker_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags shared by both entry points (defaults from the environment)."""
+    env = os.environ.get
+    p.add_argument(
+        "--redis",
+        default=env("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379/0)",
+    )
+    p.add_argument(
+        "--stream",
+        default=env("COG_QUEUE_STREAM", DEFAULT_STREAM),
+        help=f"stream to consume (default: $COG_QUEUE_STREAM or {DEFAULT_STREAM})",
+    )
+    p.add_argument(
+        "--group",
+        default=env("COG_QUEUE_GROUP", DEFAULT_GROUP),
+        help=f"consumer group (default: $COG_QUEUE_GROUP or {DEFAULT_GROUP})",
+    )
+    p.add_argument(
+        "--consumer",
+        default=env("COG_QUEUE_CONSUMER", ""),
+        help="consumer name, unique per worker (default: $COG_QUEUE_CONSUMER or host-pid)",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="predictions at once (default: $COG_MAX_CONCURRENCY or cog.yaml concurrency.max)",
+    )
+    p.add_argument(
+        "--prefetch",
+        type=int,
+        default=None,
+        help="entries taken ahead of free slots (default: same as concurrency)",
+    )
+    p.add_argument(
+        "--visibility-timeout",
+        type=float,
+        default=_env_float("COG_QUEUE_VISIBILITY_TIMEOUT", 30.0),
+        help="seconds before a dead worker's entries are reclaimed (default 30)",
+    )
+    p.add_argument(
+        "--state-ttl",
+        type=int,
+        default=int(env("COG_QUEUE_STATE_TTL", str(DEFAULT_STATE_TTL))),
+        help="seconds prediction state is kept in Redis (default 86400)",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=_env_float("COG_SHUTDOWN_GRACE", 30.0),
+        help="on SIGTERM, seconds to let in-flight predictions finish (default 30)",
+    )
+    p.add_argument(
+        "--upload-url",
+        default=env("COG_UPLOAD_URL"),
+        help="PUT file outputs here instead of returning data URLs",
+    )
+    p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
+    p.add_argument("--x-mode", "--mode", dest="mode", choices=("predict", "train"), default="predict")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m cog.server.redis_queue",
+        description="Cog queue worker: run predictions from a Redis stream",
+    )
+    add_worker_arguments(p)
+    p.add_argument("-v", "--verbose", action="store_true")
+    return p.parse_args(argv)
+
+
+def connect(url: str) -> Any:
+    """A client whose reconnects are ours (tenacity in the store), not redis-py's hidden retries.
+
+    One silent retry remains: the first command on a pooled connection that Redis closed
+    (e.g. after a restart) fails at once, and retrying it on a fresh connection is always right.
+    """
+    import redis.asyncio as aioredis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return aioredis.Redis.from_url(
+        url,
+        socket_connect_timeout=2.0,
+        socket_timeout=10.0,  # > the 1 s XREADGROUP block
+        socket_keepalive=True,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=15,
+    )
+
+
+async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
+    """Start the predictor (setup), then consume until SIGTERM/SIGINT; returns the exit code."""
+    from cogkit.runtime.queue.consumer import QueueWorker, WorkerOptions
+    from cogkit.runtime.queue.runner_backend import RunnerBackend
+    from cogkit.runtime.runner import PredictionRunner
+    from cogkit.runtime.server import ServerConfig, make_worker, read_predictor_config
+    from cogkit.runtime.webhooks import WebhookSender
+
+    cwd = cwd or os.getcwd()
+    if args.predictor:
+        ref, concurrency = args.predictor, int(os.environ.get("COG_MAX_CONCURRENCY") or 1)
+    else:
+        ref, concurrency = read_predictor_config(cwd, args.mode)
+    concurrency = args.concurrency or concurrency
+    options = WorkerOptions(
+        stream=args.stream,
+        group=args.group,
+        consumer=args.consumer,
+        concurrency=concurrency,
+        prefetch=args.prefetch,
+        visibility_timeout=args.visibility_timeout,
+        state_ttl=args.state_ttl,
+        drain_timeout=args.drain_timeout,
+    )
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+
+    # The same worker construction as the HTTP server (one predictor child process).
+    worker = make_worker(ServerConfig(predictor_ref=ref, mode=args.mode, concurrency=concurrency, cwd=cwd))
+    try:
+        await worker.start()
+    except Exception as exc:
+        log.error("setup failed: %s", exc)
+    if getattr(worker, "state", None) not in ("READY", "BUSY"):
+        setup = getattr(worker, "setup", None)
+        log.error("setup failed: %s", getattr(setup, "error", None) or "see the setup logs above")
+        await _stop(worker)
+        return 1
+    validator = None
+    try:
+        from cogkit.runtime.schema import validate_input as validator  # type: ignore[no-redef]
+    except ImportError:
+        log.warning("cogkit.runtime.schema.validate_input unavailable; inputs are not validated")
+    sender = WebhookSender()
+    runner = PredictionRunner(
+        worker,
+        upload_url=args.upload_url,
+        webhook_sender=sender,
+        queue_size=options.prefetch or 0,
+        concurrency=concurrency,
+        schema=getattr(worker, "schema", None),
+        validator=validator,
+    )
+    redis = connect(args.redis)
+    if runner.schema is not None:
+        await _publish_schema(redis, options.stream, runner.schema)
+    queue = QueueWorker(redis, RunnerBackend(runner), options)
+    stopper = loop.create_task(_stop_on(stop_requested, queue))
+    try:
+        code = await queue.run()
+        # Terminal webhooks of finished predictions still go out, as the HTTP server's drain does.
+        await sender.drain(max(1.0, options.drain_timeout or 10.0))
+    finally:
+        stopper.cancel()
+        await redis.aclose()
+        await _stop(worker)
+    log.info("queue worker stopped after %d prediction(s)", queue.completed)
+    return code
+
+
+async def _publish_schema(redis: Any, stream: str, schema: dict[str, Any]) -> None:
+    from cogkit.runtime.queue.protocol import schema_key
+    from cogkit.runtime.queue.store import backoff
+    from cogkit.runtime.types import json_encoder
+
+    async for attempt in backoff():
+        with attempt:
+            await redis.set(schema_key(stream), json_encoder.encode(schema))
+
+
+async def _stop_on(event: asyncio.Event, queue: Any) -> None:
+    await event.wait()
+    queue.stop()
+    event.clear()
+    await event.wait()  # a second signal: leave now, entries stay pending for other workers
+    log.warning("second signal: exiting without draining")
+    os._exit(130)
+
+
+async def _stop(worker: Any) -> None:
+    try:
+        await asyncio.wait_for(worker.stop(), 10)
+    except Exception as exc:
+        log.warning("stopping the worker: %s", exc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m cog.server.redis_queue`."""
+    from cogkit.errors import CogkitError
+
+    args = parse_args(argv)
+    configure_logging(args.verbose)
+    try:
+        return asyncio.run(run_worker(args))
+    except CogkitError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exc.exit_code
+
+
+def configure_logging(verbose: bool = False) -> None:
+    level = os.environ.get("COG_LOG_LEVEL", "DEBUG" if verbose else "INFO").upper()
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
