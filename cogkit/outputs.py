@@ -72,15 +72,14 @@ class OutputWriter:
 
     def _target(self, mime: str, index: int | None, key: str | None) -> Path:
         ext = extension_for(mime)
+        label = ".".join(str(part) for part in (key, index) if part is not None)
         if self.output_path is not None:
             base = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path
-            if index is None and key is None:
+            if not label:
                 return base
             stem, suffix = base.with_suffix(""), base.suffix or ext
-            label = str(index) if index is not None else key
             return stem.parent / f"{stem.name}.{label}{suffix}"
-        label = "" if index is None and key is None else f".{index if index is not None else key}"
-        return self.directory / f"{self.default_stem}{label}{ext}"
+        return self.directory / f"{self.default_stem}{'.' + label if label else ''}{ext}"
 
     def _write_file(self, url: str, index: int | None = None, key: str | None = None) -> Path:
         mime, data = decode_data_url(url)
@@ -104,6 +103,15 @@ class OutputWriter:
             }
         return value
 
+    def _replace_single(self, value: Any) -> Any:
+        if is_data_url(value):
+            return str(_display(self._write_file(value), self.directory))
+        if isinstance(value, list):
+            return [self._replace_single(v) for v in value]
+        if isinstance(value, Mapping):
+            return {k: self._replace_single(v) for k, v in value.items()}
+        return value
+
     def write(self, output: Any, output_schema: Mapping[str, Any] | None = None) -> None:
         """Print or write `output`; `output_schema` (the Output component) marks concatenated token lists."""
         if output is None:
@@ -125,8 +133,21 @@ class OutputWriter:
             for i, item in enumerate(output):
                 self._write_file(item, index=i)
             return
-        replaced = self._replace_files(output)
+        if _count_files(output) == 1:  # one file, wherever it sits, gets the plain name (-o or output.<ext>)
+            replaced = self._replace_single(output)
+        else:
+            replaced = self._replace_files(output)
         self.stdout.write(json.dumps(replaced, indent=2) + "\n")
+
+
+def _count_files(value: Any) -> int:
+    if is_data_url(value):
+        return 1
+    if isinstance(value, list):
+        return sum(_count_files(v) for v in value)
+    if isinstance(value, Mapping):
+        return sum(_count_files(v) for v in value.values())
+    return 0
 
 
 def _is_concatenate(output_schema: Mapping[str, Any] | None) -> bool:
@@ -143,6 +164,8 @@ def _display(path: Path, directory: Path) -> Path:
 def output_component(schema: Mapping[str, Any] | None, mode: str = "predict") -> dict[str, Any] | None:
     if not schema:
         return None
-    name = "TrainingOutput" if mode == "train" else "Output"
-    node = schema.get("components", {}).get("schemas", {}).get(name)
+    components = schema.get("components", {}).get("schemas", {})
+    node = components.get("TrainingOutput") if mode == "train" else None
+    if node is None:
+        node = components.get("Output")
     return dict(node) if isinstance(node, Mapping) else None

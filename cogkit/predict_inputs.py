@@ -138,8 +138,9 @@ def input_component(schema: Mapping[str, Any] | None, mode: str = "predict") -> 
     if not schema:
         return None
     components = schema.get("components", {}).get("schemas", {})
-    name = "TrainingInput" if mode == "train" else "Input"
-    node = components.get(name)
+    node = components.get("TrainingInput") if mode == "train" else None
+    if node is None:  # a train-only schema may call its input component plain `Input`
+        node = components.get("Input")
     if node is None:
         return None
     return _resolve(schema, node)

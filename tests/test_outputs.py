@@ -59,8 +59,14 @@ def test_concatenate_iterator_joined(tmp_path: Path) -> None:
 def test_files_inside_objects_written_and_replaced_by_paths(tmp_path: Path) -> None:
     w = _writer(tmp_path)
     w.write({"weights": _url(b"W", "application/octet-stream"), "loss": 0.5})
-    assert json.loads(w.stdout.getvalue()) == {"weights": "output.weights.bin", "loss": 0.5}
-    assert (tmp_path / "output.weights.bin").read_bytes() == b"W"
+    assert json.loads(w.stdout.getvalue()) == {"weights": "output.bin", "loss": 0.5}
+    assert (tmp_path / "output.bin").read_bytes() == b"W"
+    w2 = _writer(tmp_path)
+    w2.write({"a": _url(b"A", "text/plain"), "b": [_url(b"B0"), _url(b"B1")]})
+    assert json.loads(w2.stdout.getvalue()) == {"a": "output.a.txt", "b": ["output.b.0.png", "output.b.1.png"]}
+    w3 = _writer(tmp_path, Path("weights"))
+    w3.write({"weights": _url(b"W", "application/octet-stream")})
+    assert (tmp_path / "weights").read_bytes() == b"W"
 
 
 def test_decode_plain_data_url() -> None:

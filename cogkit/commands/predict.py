@@ -1,0 +1,25 @@
+"""`cogkit predict [IMAGE]`: run one prediction in a container (or locally) and write its output."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cogkit.predict_flow import add_model_input_flags
+
+    parser = subparsers.add_parser(
+        "predict",
+        help="run a prediction",
+        description="Run a prediction. With IMAGE, runs that image; without, builds the project first. "
+        "Inputs are checked against the model's schema before anything starts.",
+    )
+    parser.add_argument("image", nargs="?", default=None, help="image to run (default: build this project)")
+    add_model_input_flags(parser, output_default=None)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cogkit.predict_flow import run_model
+
+    return run_model(args, "predict")

@@ -1,0 +1,262 @@
+"""Container lifecycle for predict/serve/train/run, through python-on-whales.
+
+Every engine failure a user can hit (no daemon, no image, port taken, no GPU) becomes a
+CogkitError here, so the commands never see a DockerException or a traceback. Containers are
+labelled `run.cogkit.cli=<command>` so a leftover from a crash is easy to find and remove.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cogkit.errors import CogkitError, EngineError
+
+if TYPE_CHECKING:
+    from python_on_whales import Container, DockerClient
+
+MODEL_PORT = 5000
+SCHEMA_LABEL = "run.cog.openapi_schema"
+CONFIG_LABEL = "run.cog.config"
+
+
+class ImageNotFoundError(CogkitError):
+    """The image named on the command line does not exist locally."""
+
+
+class PortInUseError(CogkitError):
+    """The host port asked for is already taken."""
+
+
+class GPUUnavailableError(CogkitError):
+    """The model wants a GPU and this machine has none usable from containers."""
+
+
+@dataclass
+class ImageInfo:
+    """What the CLI needs from an image before starting it."""
+
+    ref: str
+    id: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> dict[str, Any] | None:
+        raw = self.labels.get(SCHEMA_LABEL)
+        if not raw:
+            return None
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, dict) else None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        raw = self.labels.get(CONFIG_LABEL)
+        try:
+            value = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def wants_gpu(self) -> bool:
+        return bool((self.config.get("build") or {}).get("gpu"))
+
+
+def _docker_binary() -> str:
+    """COGKIT_DOCKER_CLI wins; otherwise the first `docker` on PATH."""
+    return os.environ.get("COGKIT_DOCKER_CLI") or shutil.which("docker") or "docker"
+
+
+_client: DockerClient | None = None
+
+
+def docker() -> DockerClient:
+    global _client
+    if _client is None:
+        from python_on_whales import DockerClient
+
+        _client = DockerClient(client_call=[_docker_binary()])
+    return _client
+
+
+def _stderr_of(exc: Exception) -> str:
+    return (getattr(exc, "stderr", None) or str(exc) or "").strip()
+
+
+def engine_error_from(exc: Exception, doing: str) -> CogkitError:
+    """Map a docker CLI failure to the one-line error a user can act on."""
+    text = _stderr_of(exc)
+    lowered = text.lower()
+    if (
+        "cannot connect to the docker daemon" in lowered
+        or "error during connect" in lowered
+        or "is the docker daemon running" in lowered
+        or "connection refused" in lowered
+        and "docker.sock" in lowered
+    ):
+        host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        return EngineError(
+            f"no container engine reachable at {host}",
+            hint="start dockerd (`bash scripts/setup.sh` does), or set DOCKER_HOST",
+        )
+    if "port is already allocated" in lowered or "address already in use" in lowered:
+        return PortInUseError(f"{doing}: the port is already in use", hint="pick another one with -p PORT")
+    if "could not select device driver" in lowered and "gpu" in lowered:
+        return GPUUnavailableError(
+            f"{doing}: the engine cannot give containers a GPU (no NVIDIA container runtime)",
+            hint="install the NVIDIA container toolkit, or pass --gpus '' to run on CPU deliberately",
+        )
+    first = next((line for line in text.splitlines() if line.strip()), "unknown error")
+    return EngineError(f"{doing}: {first}", hint="rerun with --debug for details")
+
+
+@contextlib.contextmanager
+def engine_errors(doing: str) -> Iterator[None]:
+    """Turn python-on-whales exceptions raised inside the block into CogkitErrors."""
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        yield
+    except DockerException as exc:
+        raise engine_error_from(exc, doing) from None
+    except FileNotFoundError as exc:
+        raise EngineError(
+            f"the docker CLI ({_docker_binary()}) is not installed",
+            hint="install docker, or point COGKIT_DOCKER_CLI at the client binary",
+        ) from exc
+
+
+def inspect_image(ref: str) -> ImageInfo:
+    from python_on_whales.exceptions import NoSuchImage
+
+    if "=" in ref and "/" not in ref.split("=", 1)[0]:
+        raise ImageNotFoundError(f"invalid image name {ref!r}", hint="did you forget -i? e.g. -i " + ref)
+    try:
+        with engine_errors(f"cannot inspect image {ref}"):
+            image = docker().image.inspect(ref)
+    except NoSuchImage:
+        raise ImageNotFoundError(
+            f"image not found: {ref}",
+            hint="build it with `cogkit build -t NAME`, or check the name with `docker images`",
+        ) from None
+    labels = dict((image.config.labels if image.config else None) or {})
+    return ImageInfo(ref=ref, id=image.id, labels=labels)
+
+
+def gpu_available() -> bool:
+    """True when an NVIDIA device is visible here (containers can then get `--gpus all`)."""
+    if os.environ.get("COGKIT_ASSUME_GPU") == "1":
+        return True
+    return Path("/dev/nvidia0").exists() or Path("/dev/nvidiactl").exists()
+
+
+def resolve_gpus(requested: str | None, wants_gpu: bool) -> str | None:
+    """The `--gpus` value for docker: explicit flag > `all` when cog.yaml asks and a GPU exists.
+
+    A model that needs a GPU on a machine without one is an error, never a silent CPU run.
+    `--gpus ''` (empty) opts into CPU explicitly.
+    """
+    if requested is not None:
+        return requested or None
+    if not wants_gpu:
+        return None
+    if not gpu_available():
+        raise GPUUnavailableError(
+            "this model sets build.gpu: true, but no NVIDIA GPU is visible on this machine",
+            hint="run it on a GPU host, or pass --gpus '' to run it on CPU deliberately",
+        )
+    return "all"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
+    bind_host = "" if host in ("0.0.0.0", "") else host
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((bind_host, port))
+        except OSError:
+            raise PortInUseError(
+                f"port {port} on {host or '0.0.0.0'} is already in use",
+                hint=f"stop whatever listens there, or pick another port with -p (e.g. -p {port + 1})",
+            ) from None
+
+
+def parse_env_flags(flags: Iterable[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for flag in flags:
+        name, sep, value = flag.partition("=")
+        if not sep or not name:
+            raise CogkitError(
+                f"cannot parse environment variable {flag!r}: expected KEY=VALUE", hint="write -e KEY=VALUE"
+            )
+        env[name] = value
+    return env
+
+
+def start_container(
+    image: str,
+    *,
+    publish: Sequence[tuple[str, int]] = (),
+    env: Mapping[str, str] | None = None,
+    gpus: str | None = None,
+    volumes: Sequence[tuple[str, str]] = (),
+    command: Sequence[str] = (),
+    workdir: str | None = None,
+    purpose: str = "predict",
+) -> Container:
+    """Start `image` detached, ports published as (host_ip:host_port, container_port)."""
+    kwargs: dict[str, Any] = {
+        "detach": True,
+        "publish": [(host, container) for host, container in publish],
+        "envs": dict(env or {}),
+        "volumes": list(volumes),
+        "labels": {"run.cogkit.cli": purpose},
+        "init": False,
+    }
+    if gpus:
+        kwargs["gpus"] = gpus
+    if workdir:
+        kwargs["workdir"] = workdir
+    with engine_errors(f"cannot start a container from {image}"):
+        return docker().run(image, list(command), **kwargs)
+
+
+def container_running(container: Container) -> bool:
+    with contextlib.suppress(Exception):
+        container.reload()
+        return bool(container.state.running)
+    return False
+
+
+def container_logs(container: Container, tail: int = 40) -> str:
+    with contextlib.suppress(Exception):
+        return docker().container.logs(container, tail=tail)
+    return ""
+
+
+def exit_code(container: Container) -> int | None:
+    with contextlib.suppress(Exception):
+        container.reload()
+        return container.state.exit_code
+    return None
+
+
+def remove_container(container: Container | str) -> None:
+    """Stop and remove, quietly: used on every exit path including Ctrl-C."""
+    with contextlib.suppress(Exception):
+        docker().container.remove(container, force=True, volumes=True)

@@ -1,0 +1,198 @@
+"""Talk to a running model server (in a container or in-process) over its Cog HTTP API.
+
+Stdlib `http.client` only: importing an async HTTP stack would cost more start-up time than the
+handful of requests the CLI makes. Readiness is polled on `/health-check`, which answers 200 with
+the server's status from the moment it listens.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cogkit.errors import CogkitError, InputError
+
+
+class SetupFailedError(CogkitError):
+    """The model's setup() raised or the worker died before READY."""
+
+
+class SetupTimeoutError(CogkitError):
+    """READY did not arrive within --setup-timeout."""
+
+
+class PredictionFailedError(CogkitError):
+    """The prediction finished with status failed or canceled."""
+
+
+class ModelClient:
+    def __init__(self, host: str, port: int, timeout: float | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout or self.timeout)
+        try:
+            payload = None if body is None else json.dumps(body).encode()
+            all_headers = {"Content-Type": "application/json", **(headers or {})}
+            conn.request(method, path, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            raw = response.read()
+        finally:
+            conn.close()
+        try:
+            data = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            data = raw.decode(errors="replace")
+        return response.status, data
+
+    def health(self, timeout: float = 1.0) -> dict[str, Any] | None:
+        """The /health-check body, or None while nothing listens yet."""
+        try:
+            status, data = self.request("GET", "/health-check", timeout=timeout)
+        except (OSError, http.client.HTTPException):
+            return None
+        return data if status == 200 and isinstance(data, dict) else None
+
+    def wait_ready(
+        self,
+        setup_timeout: float,
+        *,
+        still_running: Callable[[], bool] | None = None,
+        logs: Callable[[], str] | None = None,
+        on_tick: Callable[[str], None] | None = None,
+        interval: float = 0.02,
+        what: str = "the container",
+    ) -> dict[str, Any]:
+        """Poll until READY; SETUP_FAILED/DEFUNCT, an exited container or the timeout raise."""
+        deadline = time.monotonic() + setup_timeout
+        checks = 0
+        last_state = "starting"
+        while True:
+            health = self.health()
+            if health is not None:
+                last_state = str(health.get("status", "UNKNOWN"))
+                if last_state in ("READY", "BUSY"):
+                    return health
+                if last_state in ("SETUP_FAILED", "DEFUNCT"):
+                    setup = health.get("setup") or {}
+                    setup_logs = (setup.get("logs") or "") if isinstance(setup, dict) else ""
+                    raise SetupFailedError(
+                        "model setup failed" if last_state == "SETUP_FAILED" else "the model's worker died",
+                        hint=_with_logs("fix setup() in your predictor and retry", setup_logs or _call(logs)),
+                    )
+            checks += 1
+            if still_running is not None and checks % 10 == 0 and not still_running():
+                raise SetupFailedError(
+                    f"{what} exited before the model was ready",
+                    hint=_with_logs("its last log lines are below", _call(logs)),
+                )
+            if on_tick is not None:
+                on_tick(last_state.lower())
+            if time.monotonic() >= deadline:
+                raise SetupTimeoutError(
+                    f"the model was not ready after {setup_timeout:g}s (status {last_state})",
+                    hint=_with_logs("raise --setup-timeout if setup is just slow", _call(logs)),
+                )
+            time.sleep(interval if checks < 100 else 0.1)
+
+    def openapi(self) -> dict[str, Any] | None:
+        try:
+            status, data = self.request("GET", "/openapi.json", timeout=10)
+        except (OSError, http.client.HTTPException):
+            return None
+        return data if status == 200 and isinstance(data, dict) else None
+
+    def predict(
+        self, inputs: Mapping[str, Any], *, mode: str = "predict", context: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Run one prediction (or training) synchronously and return the response body."""
+        path = "/trainings" if mode == "train" else "/predictions"
+        body: dict[str, Any] = {"input": dict(inputs)}
+        if context:
+            body["context"] = dict(context)
+        try:
+            status, data = self.request("POST", path, body=body)
+        except (OSError, http.client.HTTPException) as exc:
+            raise PredictionFailedError(
+                f"lost the connection to the model: {exc}",
+                hint="the container may have crashed; see its logs with --debug",
+            ) from None
+        if status == 422:
+            raise InputError(
+                f"the model rejected the input: {validation_message(data)}",
+                hint="check the input names and types (cogkit predict --help)",
+            )
+        if status == 409:
+            raise PredictionFailedError(
+                "the model is busy with another prediction",
+                hint="wait for it to finish, or raise its concurrency",
+            )
+        if status == 404 and mode == "train":
+            raise CogkitError("this model has no training interface", hint="add `train:` to cog.yaml")
+        if not isinstance(data, dict):
+            raise PredictionFailedError(
+                f"the model answered HTTP {status}: {str(data)[:200]}", hint="rerun with --debug"
+            )
+        if status >= 400 and "status" not in data:
+            raise PredictionFailedError(
+                f"the model answered HTTP {status}: {validation_message(data)}", hint="rerun with --debug"
+            )
+        return data
+
+
+def validation_message(data: Any) -> str:
+    """Readable text for FastAPI/Cog-style 422 bodies: `{"detail": [{"loc": [...], "msg": ...}]}`."""
+    if isinstance(data, dict):
+        detail = data.get("detail", data.get("error", data))
+        if isinstance(detail, list):
+            parts = []
+            for item in detail:
+                if isinstance(item, dict):
+                    loc = [str(p) for p in item.get("loc", []) if p not in ("body", "input")]
+                    parts.append(f"{'.'.join(loc) + ': ' if loc else ''}{item.get('msg', item)}")
+                else:
+                    parts.append(str(item))
+            return "; ".join(parts)
+        return str(detail)
+    return str(data)
+
+
+def _call(fn: Callable[[], str] | None) -> str:
+    if fn is None:
+        return ""
+    try:
+        return fn()
+    except Exception:
+        return ""
+
+
+def _with_logs(hint: str, logs: str, lines: int = 25) -> str:
+    tail = [line for line in (logs or "").rstrip().splitlines() if line.strip()][-lines:]
+    if not tail:
+        return hint
+    return hint + "\n--- logs (last lines) ---\n" + "\n".join(tail)
+
+
+def failure_message(response: Mapping[str, Any], lines: int = 20) -> tuple[str, str]:
+    """(message, hint with the log tail) for a failed or canceled prediction."""
+    status = response.get("status", "failed")
+    error = response.get("error") or "(no error message)"
+    return f"prediction {status}: {error}", _with_logs(
+        "the model's logs are below", str(response.get("logs") or ""), lines
+    )

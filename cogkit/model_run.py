@@ -1,0 +1,268 @@
+"""Start a model (a container from an image, or the local Python environment) and reach READY.
+
+predict, train and serve all need the same thing: a model server on some port, its OpenAPI
+schema, its logs when something goes wrong, and a guaranteed clean-up (Ctrl-C included). The
+container and the local process are two implementations of that one shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cogkit.errors import CogkitError
+from cogkit.model_client import ModelClient
+from cogkit.spinner import Spinner
+
+DEFAULT_SETUP_TIMEOUT = 300.0
+
+
+@dataclass
+class RunningModel:
+    client: ModelClient
+    schema: dict[str, Any] | None
+    logs: Callable[[], str]
+    description: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def ensure_schema(self) -> dict[str, Any] | None:
+        """The image label's schema, else the live server's /openapi.json."""
+        if self.schema is None:
+            self.schema = self.client.openapi()
+        return self.schema
+
+
+def wait_until_ready(
+    model: RunningModel,
+    setup_timeout: float,
+    progress: str | None,
+    still_running: Callable[[], bool] | None,
+    what: str,
+) -> None:
+    spinner = Spinner(progress)
+    spinner.update(f"Starting {what}")
+    try:
+        model.client.wait_ready(
+            setup_timeout,
+            still_running=still_running,
+            logs=model.logs,
+            on_tick=lambda state: spinner.update(f"Waiting for {what} to be ready ({state})"),
+            what=what,
+        )
+    finally:
+        spinner.done()
+
+
+@contextlib.contextmanager
+def image_model(
+    image: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    gpus: str | None = None,
+    setup_timeout: float = DEFAULT_SETUP_TIMEOUT,
+    progress: str | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    volumes: Sequence[tuple[str, str]] = (),
+    command: Sequence[str] = (),
+    purpose: str = "predict",
+    schema: dict[str, Any] | None = None,
+    wait: bool = True,
+) -> Iterator[RunningModel]:
+    """Run `image` with its port 5000 published on host:port (a free port when None)."""
+    from cogkit import containers
+
+    if port is None:
+        host_port = containers.free_port("127.0.0.1" if host in ("0.0.0.0", "") else host)
+    else:
+        containers.ensure_port_free(port, host)
+        host_port = port
+    publish_host = f"{host}:{host_port}" if host else str(host_port)
+    container = containers.start_container(
+        image,
+        publish=[(publish_host, containers.MODEL_PORT)],
+        env=env,
+        gpus=gpus,
+        volumes=volumes,
+        command=command,
+        purpose=purpose,
+    )
+    try:
+        connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        model = RunningModel(
+            client=ModelClient(connect_host, host_port),
+            schema=schema,
+            logs=lambda: containers.container_logs(container, tail=60),
+            description=f"container {container.id[:12]} from {image}",
+            extra={"container": container},
+        )
+        if wait:
+            wait_until_ready(
+                model,
+                setup_timeout,
+                progress,
+                lambda: containers.container_running(container),
+                "the model container",
+            )
+        yield model
+    finally:
+        containers.remove_container(container)
+
+
+def _local_python_path(project_dir: Path) -> str:
+    """PYTHONPATH for the local server: the project, plus cogkit's `cog` shim when `cog` is not installed."""
+    parts = [str(project_dir)]
+    import importlib.util
+
+    if importlib.util.find_spec("cog") is None:
+        compat = Path(__file__).resolve().parent.parent / "compat"
+        if (compat / "cog").is_dir():
+            parts.append(str(compat))
+    existing = os.environ.get("PYTHONPATH")
+    if existing:
+        parts.append(existing)
+    return os.pathsep.join(parts)
+
+
+def local_server_command(
+    predictor: str,
+    *,
+    port: int,
+    host: str,
+    mode: str = "predict",
+    train_ref: str | None = None,
+    upload_url: str | None = None,
+) -> list[str]:
+    """The runtime's HTTP server, run by this very interpreter (so the user's env is the model's env)."""
+    cmd = [sys.executable, "-m", "cogkit.runtime.server", "--host", host, "--port", str(port)]
+    if mode == "train":
+        cmd += ["--x-mode", "train"]
+        if train_ref:
+            cmd += ["--predictor", train_ref]
+    elif predictor:
+        cmd += ["--predictor", predictor]
+    if upload_url:
+        cmd += ["--upload-url", upload_url]
+    return cmd
+
+
+@contextlib.contextmanager
+def local_model(
+    project_dir: Path,
+    config: Mapping[str, Any],
+    *,
+    env: Mapping[str, str] | None = None,
+    setup_timeout: float = DEFAULT_SETUP_TIMEOUT,
+    progress: str | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    upload_url: str | None = None,
+    mode: str = "predict",
+    schema: dict[str, Any] | None = None,
+    wait: bool = True,
+    capture_logs: bool = True,
+) -> Iterator[RunningModel]:
+    """Run the runtime's server as a child of this Python, in the project directory; no Docker."""
+    from cogkit import containers
+
+    if port is None:
+        port = containers.free_port()
+    else:
+        containers.ensure_port_free(port, host)
+    predictor = str(config.get("predict") or "")
+    train_ref = str(config.get("train") or "") or None
+    if mode == "train" and not train_ref:
+        raise CogkitError("cog.yaml has no `train:` entry", hint='add e.g. train: "train.py:train"')
+    if not predictor and not train_ref:
+        raise CogkitError("cog.yaml has no `predict:` entry", hint='add e.g. predict: "predict.py:Predictor"')
+    child_env = dict(os.environ)
+    for item in config.get("environment") or []:
+        key, _, value = str(item).partition("=")
+        child_env[key] = value
+    child_env.update(env or {})
+    child_env["PYTHONPATH"] = _local_python_path(project_dir)
+    child_env.setdefault("PYTHONUNBUFFERED", "1")
+    log_file = (
+        tempfile.NamedTemporaryFile(prefix="cogkit-local-", suffix=".log", delete=False)
+        if capture_logs
+        else None
+    )
+    cmd = local_server_command(
+        predictor, port=port, host=host, mode=mode, train_ref=train_ref, upload_url=upload_url
+    )
+    proc = subprocess.Popen(
+        cmd,
+        cwd=project_dir,
+        env=child_env,
+        stdout=log_file or None,
+        stderr=subprocess.STDOUT if log_file else None,
+        start_new_session=True,
+    )
+
+    def logs() -> str:
+        if log_file is None:
+            return ""
+        log_file.flush()
+        return Path(log_file.name).read_text(errors="replace")[-20000:]
+
+    try:
+        model = RunningModel(
+            client=ModelClient("127.0.0.1" if host in ("0.0.0.0", "") else host, port),
+            schema=schema,
+            logs=logs,
+            description=f"local process {proc.pid}",
+            extra={"process": proc},
+        )
+        if wait:
+            wait_until_ready(model, setup_timeout, progress, lambda: proc.poll() is None, "the model process")
+        yield model
+    finally:
+        _stop_process(proc)
+        if log_file is not None:
+            log_file.close()
+            with contextlib.suppress(OSError):
+                os.unlink(log_file.name)
+
+
+def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def local_schema(
+    project_dir: Path, config: Mapping[str, Any], mode: str = "predict"
+) -> dict[str, Any] | None:
+    """The model's OpenAPI schema from its source (no import, no container), if the runtime offers it."""
+    ref = config.get("train" if mode == "train" else "predict")
+    if not ref or ":" not in str(ref):
+        return None
+    file_part, _, name = str(ref).rpartition(":")
+    try:
+        from cogkit.runtime.schema import openapi_from_source
+    except ImportError:
+        return None
+    try:
+        schema = openapi_from_source(project_dir / file_part, name, mode)
+    except CogkitError:
+        raise
+    except Exception:
+        return None  # the live server's /openapi.json is the fallback
+    return json.loads(json.dumps(schema)) if schema is not None else None

@@ -1,0 +1,214 @@
+"""The shared body of `cogkit predict` and `cogkit train`: inputs → model → output.
+
+Order matters for the user: parse and validate every input against the schema first (cheap,
+clear errors), then start the model, then print or write the output. The schema comes from the
+image label, or the project's source in --local mode; only when neither has one is the live
+server's /openapi.json used (validation then happens after start, still before the request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from cogkit.errors import CogkitError
+
+
+def add_model_input_flags(parser: argparse.ArgumentParser, *, output_default: str | None) -> None:
+    parser.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input: name=value, or name=@file to send a file; repeat a name for a list",
+    )
+    parser.add_argument(
+        "--json", metavar="JSON|@FILE|@-", help="all inputs as a JSON object, from a file, or from stdin (@-)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=output_default,
+        metavar="PATH",
+        help="where to write a file output"
+        + (f" (default: {output_default})" if output_default else " (default: output.<ext>)"),
+    )
+    parser.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable for the model (repeatable)",
+    )
+    parser.add_argument(
+        "--setup-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for setup() to finish (default: 300)",
+    )
+    parser.add_argument(
+        "--gpus",
+        default=None,
+        help="GPUs for the container, docker syntax (default: all when cog.yaml sets gpu: true; '' for none)",
+    )
+    parser.add_argument(
+        "--local", action="store_true", help="run in the current Python environment, without Docker"
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="config_file",
+        default=None,
+        metavar="COG_YAML",
+        help="path to cog.yaml (default: found from the current directory upwards)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "tty", "plain", "quiet"),
+        default=argparse.SUPPRESS,
+        help="progress output (default: auto)",
+    )
+
+
+def collect_inputs(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """(raw -i values, or None for --json; parsed --json values). Fails fast on malformed flags."""
+    from cogkit.predict_inputs import load_json_inputs, parse_input_flags
+
+    if args.json is not None and args.input:
+        raise CogkitError("use either --json or -i, not both", hint="put every input in the --json object")
+    if args.json is not None:
+        return None, load_json_inputs(args.json, base_dir=Path.cwd())
+    return parse_input_flags(args.input), {}
+
+
+def prepare_payload(
+    raw: dict[str, Any] | None, json_inputs: dict[str, Any], schema: dict[str, Any] | None, mode: str
+) -> dict[str, Any]:
+    from cogkit.predict_inputs import coerce_inputs, validate_inputs
+
+    payload = json_inputs if raw is None else coerce_inputs(raw, schema, mode=mode, base_dir=Path.cwd())
+    validate_inputs(payload, schema, mode=mode)
+    return payload
+
+
+@contextlib.contextmanager
+def _interrupt_guard() -> Iterator[None]:
+    """Make SIGTERM behave like Ctrl-C so `finally` blocks remove the container either way."""
+    import signal
+
+    def raise_interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_model(args: argparse.Namespace, mode: str) -> int:
+    from cogkit.containers import parse_env_flags
+
+    env = parse_env_flags(args.env)
+    raw, json_inputs = collect_inputs(args)
+    progress = getattr(args, "progress", None)
+    with _interrupt_guard():
+        if args.local:
+            return _run_local(args, mode, raw, json_inputs, env, progress)
+        return _run_image(args, mode, raw, json_inputs, env, progress)
+
+
+def _run_local(
+    args: argparse.Namespace,
+    mode: str,
+    raw: dict[str, Any] | None,
+    json_inputs: dict[str, Any],
+    env: dict[str, str],
+    progress: str | None,
+) -> int:
+    from cogkit.model_run import local_model, local_schema
+    from cogkit.project import load_project
+
+    if args.image:
+        raise CogkitError(
+            "--local runs the project in this directory, not an image",
+            hint=f"drop the image name, or drop --local to run {args.image}",
+        )
+    project = load_project(args.config_file)
+    schema = local_schema(project.directory, project.raw, mode)
+    payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
+    with local_model(
+        project.directory,
+        project.raw,
+        env=env,
+        setup_timeout=args.setup_timeout,
+        progress=progress,
+        mode=mode,
+        schema=schema,
+    ) as model:
+        if payload is None:
+            payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
+        return _predict_and_write(model, payload, args, mode)
+
+
+def _run_image(
+    args: argparse.Namespace,
+    mode: str,
+    raw: dict[str, Any] | None,
+    json_inputs: dict[str, Any],
+    env: dict[str, str],
+    progress: str | None,
+) -> int:
+    from cogkit import containers
+    from cogkit.model_run import image_model
+
+    image = args.image
+    if image is None:
+        from cogkit.project import build_project_image
+
+        image = build_project_image(args.config_file, progress=progress)
+    info = containers.inspect_image(image)
+    schema = info.schema
+    payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
+    gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
+    command = train_command() if mode == "train" else ()
+    with image_model(
+        image,
+        env=env,
+        gpus=gpus,
+        setup_timeout=args.setup_timeout,
+        progress=progress,
+        schema=schema,
+        command=command,
+        purpose=mode,
+    ) as model:
+        if payload is None:
+            payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
+        return _predict_and_write(model, payload, args, mode)
+
+
+def train_command() -> list[str]:
+    """The image's server in training mode (serves /trainings as well as /predictions)."""
+    return ["python", "-m", "cog.server.http", "--x-mode", "train"]
+
+
+def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Namespace, mode: str) -> int:
+    from cogkit.model_client import PredictionFailedError, failure_message
+    from cogkit.outputs import OutputWriter, output_component
+
+    response = model.client.predict(payload, mode=mode)
+    status = response.get("status")
+    if status != "succeeded":
+        message, hint = failure_message(response)
+        raise PredictionFailedError(message, hint=hint)
+    writer = OutputWriter(output_path=Path(args.output) if args.output else None, stdout=sys.stdout)
+    writer.write(response.get("output"), output_component(model.schema, mode))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,41 @@
+"""The project a command runs in: its cog.yaml, directory, and (when needed) its built image.
+
+Commands without an IMAGE argument work on the nearest cog.yaml, as Cog does; this module is the
+one place that finds it and asks the build for an image, so every command reports the same
+"no cog.yaml" error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Project:
+    config_path: Path
+    directory: Path
+    raw: dict[str, Any]  # cog.yaml as parsed
+
+    @property
+    def gpu(self) -> bool:
+        return bool((self.raw.get("build") or {}).get("gpu"))
+
+
+def load_project(config_file: str | None = None) -> Project:
+    from cogkit.config.loader import find_config, load_config
+
+    path = find_config(Path.cwd(), config_file)
+    config = load_config(path)
+    return Project(config_path=path, directory=config.project_dir, raw=dict(config.raw or {}))
+
+
+def build_project_image(
+    config_file: str | None = None, *, progress: str | None = None, tag: str | None = None
+) -> str:
+    """Build the project's image with `cogkit build`'s engine and return its name."""
+    from cogkit.commands.build import build_image
+
+    project = load_project(config_file)
+    return build_image(project.config_path, tag=tag, progress=progress)
