@@ -10,11 +10,11 @@ import os
 import sys
 from typing import Any
 
-from cogkit.runtime.queue.protocol import DEFAULT_STREAM
+from cogkit.runtime.queue.defaults import DEFAULT_STREAM
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.runtime.queue.main import add_worker_arguments
+    from cogkit.runtime.queue.entrypoint import add_worker_arguments
 
     worker = subparsers.add_parser(
         "queue-worker",
@@ -86,7 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_worker(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cogkit.runtime.queue.main import configure_logging, run_worker
+    from cogkit.runtime.queue.entrypoint import configure_logging, run_worker
 
     configure_logging(getattr(args, "debug", False))
     return asyncio.run(run_worker(args))
@@ -94,7 +94,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
 def _client(args: argparse.Namespace, stream: str = DEFAULT_STREAM) -> Any:
     from cogkit.runtime.queue.client import QueueClient
-    from cogkit.runtime.queue.main import connect
+    from cogkit.runtime.queue.entrypoint import connect
 
     return QueueClient(connect(args.redis), stream)
 

@@ -19,6 +19,13 @@ from typing import Any
 
 import msgspec
 
+from cogkit.runtime.queue.defaults import (  # noqa: F401  (re-exported)
+    CANCEL_TTL,
+    DEFAULT_EVENTS_MAXLEN,
+    DEFAULT_GROUP,
+    DEFAULT_STATE_TTL,
+    DEFAULT_STREAM,
+)
 from cogkit.runtime.types import (
     ALL_WEBHOOK_EVENTS,
     FAILED,
@@ -34,11 +41,6 @@ ID_FIELD = "id"
 EVENT_FIELD = "event"
 STATE_FIELD = "state"
 
-DEFAULT_STREAM = "cog-predictions"
-DEFAULT_GROUP = "cogkit"
-DEFAULT_STATE_TTL = 24 * 3600
-DEFAULT_EVENTS_MAXLEN = 1000
-CANCEL_TTL = 24 * 3600
 
 __all__ = [
     "TERMINAL_STATUSES",

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from cogkit.runtime.queue.protocol import DEFAULT_GROUP, DEFAULT_STATE_TTL, DEFAULT_STREAM
+from cogkit.runtime.queue.defaults import DEFAULT_GROUP, DEFAULT_STATE_TTL, DEFAULT_STREAM
 
 log = logging.getLogger("cogkit.queue")
 
