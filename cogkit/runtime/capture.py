@@ -1,0 +1,82 @@
+"""File-descriptor-level capture of the child's stdout/stderr.
+
+fds 1 and 2 are dup2'd onto pipes, so output from print(), C extensions and subprocesses alike
+is captured. A reader thread forwards it as log frames; before a prediction reports Done the
+main thread drains the pipes itself (under the same lock), which orders every byte written
+during the prediction before its result without a round trip.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import select
+import sys
+import threading
+from collections.abc import Callable
+
+Sink = Callable[[str, str], None]  # (text, source)
+
+
+class OutputCapture:
+    """Owns the stdout/stderr pipes of this process and forwards what arrives to `sink`."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()
+        self._fds: dict[int, str] = {}
+        self._decoders = {}
+        self.original_stderr_fd = os.dup(2)
+        for target, source in ((1, "stdout"), (2, "stderr")):
+            read_fd, write_fd = os.pipe()
+            os.dup2(write_fd, target)
+            os.close(write_fd)
+            os.set_blocking(read_fd, False)
+            self._fds[read_fd] = source
+            self._decoders[read_fd] = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        # Python-level streams now write through the pipes; line buffering keeps logs flowing.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+            except (AttributeError, ValueError):
+                pass
+        self._thread = threading.Thread(target=self._pump, name="cogkit-log-pump", daemon=True)
+        self._thread.start()
+
+    def _read_available(self, fd: int) -> bool:
+        """Forward whatever fd holds right now; False on EOF. Caller holds the lock."""
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not data:
+                return False
+            text = self._decoders[fd].decode(data)
+            if text:
+                self._sink(text, self._fds[fd])
+            if len(data) < 1 << 16:
+                return True
+
+    def _pump(self) -> None:
+        poller = select.poll()
+        for fd in self._fds:
+            poller.register(fd, select.POLLIN)
+        while True:
+            for fd, _event in poller.poll():
+                with self._lock:
+                    if not self._read_available(fd):
+                        poller.unregister(fd)
+
+    def drain(self) -> None:
+        """Forward everything written so far (after flushing Python's own buffers)."""
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        with self._lock:
+            for fd in self._fds:
+                self._read_available(fd)

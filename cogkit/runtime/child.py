@@ -1,0 +1,515 @@
+"""The predictor process: `python -m cogkit.runtime.child` (started by cogkit.runtime.worker.Worker).
+
+It captures its own stdout/stderr at the fd level, imports and sets up the predictor, reports
+setup, then serves Predict frames: one at a time on the main thread for sync predictors (so a
+SIGUSR1 handler can raise CancelationException inside user code), or as asyncio tasks for async
+ones (cancelled with task.cancel()). Cancel frames arrive on their own socket, read by a
+dedicated thread. Nothing here imports aiohttp or pydantic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextvars
+import faulthandler
+import inspect
+import io
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from cogkit.runtime import compat_path, ipc
+from cogkit.runtime.capture import OutputCapture
+from cogkit.runtime.predictor import LoadedPredictor, OutputEncoder, check_output, load_predictor
+
+_log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("cogkit_log_owner", default=None)
+
+
+class Channel:
+    """The data socket: frames out under a lock (log pump thread and main thread both send)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._lock = threading.Lock()
+        self._encoder = ipc.FrameEncoder()
+
+    def send(self, msg: Any) -> None:
+        with self._lock:
+            self.sock.sendall(self._encoder.encode(msg))
+
+
+class CancelState:
+    """Which prediction runs on the main thread and whether it may be interrupted right now.
+
+    The SIGUSR1 handler raises CancelationException only inside user code (`cancelable`); a
+    cancel that lands elsewhere (e.g. while a chunk is being sent) is kept pending and raised
+    as soon as user code is re-entered, so it is never lost and never corrupts a frame.
+    """
+
+    def __init__(self, exc_type: type[BaseException]) -> None:
+        self.exc_type = exc_type
+        self.lock = threading.Lock()
+        self.current: str | None = None
+        self.requested: set[str] = set()
+        self.in_user_code = False
+        self.main_ident = threading.main_thread().ident
+
+    def on_signal(self, _signum: int, _frame: Any) -> None:
+        if self.in_user_code and self.current in self.requested:
+            self.in_user_code = False
+            raise self.exc_type()
+
+    def request(self, prediction_id: str) -> None:
+        with self.lock:
+            self.requested.add(prediction_id)
+            running = self.current == prediction_id
+        if running and self.main_ident is not None:
+            signal.pthread_kill(self.main_ident, signal.SIGUSR1)
+
+    def begin(self, prediction_id: str) -> None:
+        with self.lock:
+            self.current = prediction_id
+
+    def end(self) -> None:
+        with self.lock:
+            if self.current is not None:
+                self.requested.discard(self.current)
+            self.current = None
+            self.in_user_code = False
+
+    def enter(self) -> None:
+        """About to run user code: raise now if a cancel already arrived."""
+        if self.current in self.requested:
+            raise self.exc_type()
+        self.in_user_code = True
+
+    def leave(self) -> None:
+        self.in_user_code = False
+
+
+class Child:
+    """State shared by setup and the serving loops."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.channel = Channel(socket.socket(fileno=args.data_fd))
+        self.cancel_sock = socket.socket(fileno=args.cancel_fd)
+        self.owner: str | None = None  # prediction blamed for fd-level output
+        self.capture = OutputCapture(self._on_output)
+        faulthandler.enable(file=os.fdopen(self.capture.original_stderr_fd, "w", closefd=False))
+        self.predictor: LoadedPredictor | None = None
+        self.outputs = OutputEncoder(os.environ.get("COGKIT_OUTPUT_DIR") or None)
+        self.cancel_handlers: list[Any] = []
+
+    def _on_output(self, text: str, source: str) -> None:
+        self.channel.send(ipc.LogFrame(self.owner, text, source))
+
+    # --- setup ---------------------------------------------------------------------------------
+    def load(self) -> LoadedPredictor:
+        self.predictor = load_predictor(self.args.ref, self.args.mode)
+        if self.args.concurrency > 1 and not self.predictor.is_async:
+            raise RuntimeError(
+                f"concurrency {self.args.concurrency} requires an async {self.args.mode}() function"
+            )
+        return self.predictor
+
+    def schema(self) -> dict[str, Any] | None:
+        predictor = self.predictor
+        if predictor is None or predictor.signature is None:
+            return None
+        try:
+            from cogkit.runtime import schema
+        except ImportError:  # pragma: no cover - schema module is optional for the worker
+            return None
+        try:
+            return schema.openapi_document(**{predictor.mode: predictor.signature})
+        except Exception:  # noqa: BLE001 - a schema problem must not stop the model from serving
+            traceback.print_exc()
+            return None
+
+    def setup_args(self) -> dict[str, Any]:
+        predictor = self.predictor
+        assert predictor is not None
+        if not predictor.setup_takes_weights:
+            return {}
+        return {"weights": weights_for_setup(predictor.setup)}
+
+    def report_setup(self, error: str | None, is_async: bool) -> None:
+        self.capture.drain()
+        if error is not None:
+            self.channel.send(ipc.SetupFrame("failed", error=error))
+            return
+        schema = self.schema()
+        schema_error = self.predictor.signature_error if self.predictor is not None else None
+        self.channel.send(
+            ipc.SetupFrame("succeeded", schema=schema, is_async=is_async, schema_error=schema_error)
+        )
+
+    # --- cancel channel ------------------------------------------------------------------------
+    def start_cancel_reader(self, on_cancel: Any) -> None:
+        decoder = ipc.cancel_decoder()
+
+        def read_cancels() -> None:
+            while True:
+                try:
+                    payload = ipc.recv_frame(self.cancel_sock)
+                except OSError:
+                    payload = None
+                if payload is None:  # the parent is gone: do not outlive it
+                    os._exit(0)
+                on_cancel(decoder.decode(payload).id)
+
+        threading.Thread(target=read_cancels, name="cogkit-cancel", daemon=True).start()
+
+    # --- one prediction --------------------------------------------------------------------------
+    def finish(self, prediction_id: str, status: str, output: Any, has_output: bool, error: str | None,
+               predict_time: float, scope: Any) -> None:
+        self.capture.drain()
+        metrics = scope.metrics or None
+        self.channel.send(
+            ipc.DoneFrame(prediction_id, status, output, has_output, error, predict_time, metrics)
+        )
+
+
+def weights_for_setup(setup: Any) -> Any:
+    """The `weights` argument: COG_WEIGHTS (URL or path), else ./weights, else None."""
+    import cog
+
+    annotation = inspect.signature(setup).parameters["weights"].annotation
+    kind = getattr(annotation, "__name__", str(annotation))
+    source = os.environ.get("COG_WEIGHTS")
+    if not source:
+        if not os.path.exists("weights"):
+            return None
+        source = "weights"
+    if "str" in str(kind) and "Path" not in str(kind) and "File" not in str(kind):
+        return source
+    local = source
+    if source.startswith(("http://", "https://", "data:")):
+        local = _fetch(source)
+    if "File" in str(kind):
+        return open(local, "rb")  # noqa: SIM115 - handed to the predictor
+    return cog.Path(local)
+
+
+def _fetch(url: str) -> str:
+    """Download COG_WEIGHTS to a temp file (stdlib only: the child stays light)."""
+    import tempfile
+    import urllib.request
+
+    name = os.path.basename(url.split("?", 1)[0].rstrip("/")) if not url.startswith("data:") else "weights"
+    directory = tempfile.mkdtemp(prefix="cogkit-weights-")
+    target = os.path.join(directory, name or "weights")
+    with urllib.request.urlopen(url) as response, open(target, "wb") as out:  # noqa: S310
+        while chunk := response.read(1 << 20):
+            out.write(chunk)
+    return target
+
+
+def _close_files(values: dict[str, Any]) -> None:
+    for value in values.values():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, io.IOBase):
+                try:
+                    item.close()
+                except OSError:
+                    pass
+
+
+def _error_text(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# sync predictors: the main thread runs one prediction at a time
+
+
+def serve_sync(child: Child, setup_error: str | None) -> None:
+    import cog
+    from cog import scope as cog_scope
+
+    state = CancelState(cog.CancelationException)
+    signal.signal(signal.SIGUSR1, state.on_signal)
+    child.start_cancel_reader(state.request)
+    child.report_setup(setup_error, is_async=False)
+    if setup_error is not None:
+        return
+    predictor = child.predictor
+    assert predictor is not None
+    decoder = ipc.child_decoder()
+    sock = child.channel.sock
+    while True:
+        payload = ipc.recv_frame(sock)
+        if payload is None:
+            return
+        msg = decoder.decode(payload)
+        if isinstance(msg, ipc.Shutdown):
+            return
+        run_sync_prediction(child, predictor, state, msg, cog_scope)
+
+
+def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelState, msg: ipc.Predict,
+                        cog_scope: Any) -> None:
+    scope = cog_scope.Scope(msg.context)
+    token = cog_scope._activate(scope)
+    child.owner = msg.id
+    state.begin(msg.id)
+    status, output, has_output, error = "succeeded", None, False, None
+    inputs: dict[str, Any] = {}
+    exiting: SystemExit | None = None
+    started = time.perf_counter()
+    try:
+        inputs = predictor.prepare_inputs(msg.input)
+        state.enter()
+        try:
+            result = predictor.entry(**inputs)
+        finally:
+            state.leave()
+        if inspect.isgenerator(result) or (
+            isinstance(result, Iterator) and predictor.output_type is not None
+            and predictor.output_type.kind == "iterator"
+        ):
+            _stream_sync(child, state, msg.id, result)
+        else:
+            output = child.outputs.encode(check_output(result, predictor.output_type))
+            has_output = True
+    except state.exc_type:
+        status = "canceled"
+    except SystemExit as exc:
+        status, error = "failed", f"{predictor.mode}() called sys.exit({exc.code!r}); the worker is exiting"
+        exiting = exc
+    except BaseException as exc:  # noqa: BLE001 - any user failure fails only this prediction
+        traceback.print_exc()
+        status, error = "failed", _error_text(exc)
+    predict_time = time.perf_counter() - started
+    state.end()
+    _close_files(inputs)
+    cog_scope._deactivate(token)
+    child.finish(msg.id, status, output, has_output, error, predict_time, scope)
+    child.owner = None
+    if exiting is not None:  # honour sys.exit(): the parent sees the exit and goes DEFUNCT
+        os._exit(exiting.code if isinstance(exiting.code, int) else 1)
+
+
+def _stream_sync(child: Child, state: CancelState, prediction_id: str, result: Iterator[Any]) -> None:
+    iterator = iter(result)
+    while True:
+        state.enter()
+        try:
+            item = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            state.leave()
+        child.channel.send(ipc.ChunkFrame(prediction_id, child.outputs.encode(item)))
+
+
+# ---------------------------------------------------------------------------------------------
+# async predictors: an event loop runs up to `concurrency` predictions as tasks
+
+
+class RoutedStream(io.TextIOBase):
+    """sys.stdout/err replacement for concurrent async predictions: attributes each line to the
+    prediction whose task wrote it (fd-level writes cannot be told apart between tasks)."""
+
+    def __init__(self, child: Child, source: str, underlying: Any) -> None:
+        self._child = child
+        self._source = source
+        self._underlying = underlying
+        self._pending: dict[str, str] = {}
+
+    def write(self, text: str) -> int:
+        owner = _log_owner.get()
+        if owner is None:
+            return self._underlying.write(text)
+        buffered = self._pending.get(owner, "") + text
+        head, sep, tail = buffered.rpartition("\n")
+        if sep:
+            self._child.channel.send(ipc.LogFrame(owner, head + sep, self._source))
+        self._pending[owner] = tail
+        return len(text)
+
+    def flush_owner(self, owner: str) -> None:
+        rest = self._pending.pop(owner, "")
+        if rest:
+            self._child.channel.send(ipc.LogFrame(owner, rest, self._source))
+
+    def flush(self) -> None:
+        self._underlying.flush()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._underlying.fileno()
+
+
+async def serve_async(child: Child, setup_error: str | None) -> None:
+    import asyncio
+
+    from cog import scope as cog_scope
+
+    loop = asyncio.get_running_loop()
+    predictor = child.predictor
+    if setup_error is None and predictor is not None and predictor.setup is not None:
+        try:
+            result = predictor.setup(**child.setup_args())
+            if inspect.isawaitable(result):
+                await result
+        except BaseException as exc:  # noqa: BLE001
+            traceback.print_exc()
+            setup_error = f"setup() failed: {_error_text(exc)}"
+    tasks: dict[str, asyncio.Task[None]] = {}
+
+    def cancel(prediction_id: str) -> None:
+        task = tasks.get(prediction_id)
+        if task is not None:
+            task.cancel()
+
+    child.start_cancel_reader(lambda pid: loop.call_soon_threadsafe(cancel, pid))
+    child.report_setup(setup_error, is_async=True)
+    if setup_error is not None:
+        return
+    assert predictor is not None
+    routed: list[RoutedStream] = []
+    if child.args.concurrency > 1:
+        routed = [RoutedStream(child, "stdout", sys.stdout), RoutedStream(child, "stderr", sys.stderr)]
+        sys.stdout, sys.stderr = routed  # type: ignore[assignment]
+
+    def blame() -> None:
+        child.owner = next(iter(tasks)) if len(tasks) == 1 else None
+
+    async def run(msg: ipc.Predict) -> None:
+        _log_owner.set(msg.id)
+        scope = cog_scope.Scope(msg.context)
+        cog_scope._activate(scope)
+        status, output, has_output, error = "succeeded", None, False, None
+        inputs: dict[str, Any] = {}
+        started = time.perf_counter()
+        try:
+            inputs = predictor.prepare_inputs(msg.input)
+            if inspect.isasyncgenfunction(predictor.entry):
+                async for item in predictor.entry(**inputs):
+                    child.channel.send(ipc.ChunkFrame(msg.id, child.outputs.encode(item)))
+            else:
+                result = await predictor.entry(**inputs)
+                if hasattr(result, "__aiter__"):
+                    async for item in result:
+                        child.channel.send(ipc.ChunkFrame(msg.id, child.outputs.encode(item)))
+                else:
+                    output = child.outputs.encode(check_output(result, predictor.output_type))
+                    has_output = True
+        except asyncio.CancelledError:
+            status = "canceled"
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+        except BaseException as exc:  # noqa: BLE001
+            traceback.print_exc()
+            status, error = "failed", _error_text(exc)
+        predict_time = time.perf_counter() - started
+        _close_files(inputs)
+        for stream in routed:
+            stream.flush_owner(msg.id)
+        child.finish(msg.id, status, output, has_output, error, predict_time, scope)
+        tasks.pop(msg.id, None)
+        blame()
+
+    decoder = ipc.child_decoder()
+    frames = ipc.FrameBuffer()
+    sock = child.channel.sock
+    stopped = loop.create_future()
+
+    def on_readable() -> None:
+        try:
+            data = sock.recv(1 << 18)
+        except (BlockingIOError, InterruptedError):
+            return
+        if not data:
+            loop.remove_reader(sock.fileno())
+            if not stopped.done():
+                stopped.set_result(None)
+            return
+        for payload in frames.feed(data):
+            msg = decoder.decode(payload)
+            if isinstance(msg, ipc.Shutdown):
+                loop.remove_reader(sock.fileno())
+                if not stopped.done():
+                    stopped.set_result(None)
+                return
+            tasks[msg.id] = loop.create_task(run(msg), context=contextvars.copy_context())
+            blame()
+
+    loop.add_reader(sock.fileno(), on_readable)
+    await stopped
+    if tasks:
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cogkit.runtime.child")
+    parser.add_argument("--data-fd", type=int, required=True)
+    parser.add_argument("--cancel-fd", type=int, required=True)
+    parser.add_argument("--ref", required=True)
+    parser.add_argument("--mode", default="predict", choices=("predict", "train"))
+    parser.add_argument("--concurrency", type=int, default=1)
+    args = parser.parse_args(argv)
+    for fd in (args.data_fd, args.cancel_fd):
+        os.set_inheritable(fd, False)  # user subprocesses must not hold our channels open
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.path.insert(0, compat_path())
+    if os.getcwd() not in sys.path:
+        sys.path.insert(1, os.getcwd())
+    child = Child(args)
+    setup_error: str | None = None
+    predictor = None
+    try:
+        predictor = child.load()
+    except BaseException as exc:  # noqa: BLE001 - import errors, sys.exit at import, bad refs
+        traceback.print_exc()
+        setup_error = f"failed to load predictor {args.ref}: {_error_text(exc)}"
+    if predictor is not None and predictor.is_async:
+        import asyncio
+
+        asyncio.run(serve_async(child, setup_error))
+        return
+    if setup_error is None and predictor is not None and predictor.setup is not None:
+        try:
+            result = predictor.setup(**child.setup_args())
+            if inspect.isawaitable(result):
+                import asyncio
+
+                async def _await(awaitable: Any) -> Any:
+                    return await awaitable
+
+                asyncio.run(_await(result))
+        except BaseException as exc:  # noqa: BLE001
+            traceback.print_exc()
+            setup_error = f"setup() failed: {_error_text(exc)}"
+    serve_sync(child, setup_error)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(0)
+    except msgspec.DecodeError as exc:
+        sys.__stderr__.write(f"cogkit worker: protocol error: {exc}\n")
+        os._exit(2)

@@ -1,0 +1,411 @@
+"""Worker: runs one predictor in an isolated child process and streams prediction events.
+
+The child (`python -m cogkit.runtime.child`) owns everything the user's code can break: a
+sys.exit, a segfault or a SIGKILL ends only the child. In-flight predictions then finish with a
+clear error and the worker goes DEFUNCT for good (it is not respawned: the server reports
+DEFUNCT on /health-check and exits unless told to await an explicit shutdown, as Cog does).
+
+Two socket pairs connect the processes: the data channel (framed msgpack, see ipc.py) and a
+cancel channel read by a dedicated thread in the child, so cancellation never queues behind
+logs. A sync prediction costs one frame each way (Predict in, Done with the output back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from cogkit.runtime import ipc
+from cogkit.runtime.events import (
+    BUSY,
+    DEFUNCT,
+    READY,
+    SETUP_FAILED,
+    STARTING,
+    Done,
+    Event,
+    Log,
+    Metric,
+    Output,
+    OutputChunk,
+    SetupResult,
+)
+
+log = logging.getLogger("cogkit.worker")
+
+
+class WorkerError(Exception):
+    """A prediction could not be handed to the worker."""
+
+
+class WorkerBusy(WorkerError):
+    """All `concurrency` slots are taken (the server answers 409)."""
+
+
+class WorkerUnavailable(WorkerError):
+    """The worker is not READY (still starting, setup failed, defunct or stopped)."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def describe_exit(returncode: int | None) -> str:
+    """One line saying how the predictor process ended."""
+    if returncode is None:
+        return "the predictor process closed its channel unexpectedly"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        text = f"the predictor process was killed by {name}"
+        if -returncode == signal.SIGKILL:
+            text += " (it may have run out of memory)"
+        return text
+    return f"the predictor process exited unexpectedly with code {returncode}"
+
+
+class PredictionEvents:
+    """Async iterator over one prediction's events; ends after Done.
+
+    Consecutive Log events that have not been consumed yet are merged, so a slow consumer
+    facing a log flood holds a few big strings instead of millions of events.
+    """
+
+    __slots__ = ("id", "_events", "_waiter", "_finished")
+
+    def __init__(self, prediction_id: str) -> None:
+        self.id = prediction_id
+        self._events: collections.deque[Event] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._finished = False
+
+    def _push(self, event: Event) -> None:
+        events = self._events
+        if type(event) is Log and events:
+            last = events[-1]
+            if type(last) is Log and last.source == event.source:
+                events[-1] = Log(last.text + event.text, last.source)
+                return
+        events.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def __aiter__(self) -> PredictionEvents:
+        return self
+
+    async def __anext__(self) -> Event:
+        while not self._events:
+            if self._finished:
+                raise StopAsyncIteration
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        event = self._events.popleft()
+        if type(event) is Done:
+            self._finished = True
+        return event
+
+
+class _DataProtocol(asyncio.Protocol):
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+
+    def data_received(self, data: bytes) -> None:
+        self._worker._on_data(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._worker._on_channel_closed()
+
+
+class Worker:
+    """One predictor child process; see docs/contracts.md for the contract."""
+
+    def __init__(
+        self,
+        predictor_ref: str,
+        mode: str = "predict",
+        concurrency: int = 1,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        python: str | None = None,
+    ) -> None:
+        if mode not in ("predict", "train"):
+            raise ValueError(f"mode must be 'predict' or 'train', not {mode!r}")
+        self.predictor_ref = predictor_ref
+        self.mode = mode
+        self.concurrency = max(1, int(concurrency))
+        self.cwd = cwd
+        self.env = env
+        self.python = python or sys.executable
+        self.setup: SetupResult | None = None
+        self.schema: dict[str, Any] | None = None  # runtime OpenAPI document (from the child)
+        self.schema_error: str | None = None
+        self.is_async = False
+        self.returncode: int | None = None
+        self._state = STARTING
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._transport: asyncio.Transport | None = None
+        self._cancel_sock: socket.socket | None = None
+        self._streams: dict[str, PredictionEvents] = {}
+        self._frames = ipc.FrameBuffer()
+        self._decoder = ipc.parent_decoder()
+        self._encoder = ipc.FrameEncoder()
+        self._setup_logs: list[str] = []
+        self._setup_started = ""
+        self._setup_done: asyncio.Future[SetupResult] | None = None
+        self._exited: asyncio.Future[int] | None = None
+        self._channel_closed = False
+        self._stopping = False
+        self._finalized = False
+
+    # --- state ---------------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        if self._state == READY and len(self._streams) >= self.concurrency:
+            return BUSY
+        return self._state
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._streams)
+
+    @property
+    def has_capacity(self) -> bool:
+        return self._state == READY and len(self._streams) < self.concurrency
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> SetupResult:
+        """Spawn the child and wait until setup() succeeded or failed."""
+        if self._proc is not None:
+            raise RuntimeError("worker already started")
+        loop = asyncio.get_running_loop()
+        data_parent, data_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        cancel_parent, cancel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ)
+        if self.env:
+            env.update(self.env)
+        argv = [
+            self.python, "-m", "cogkit.runtime.child",
+            "--data-fd", str(data_child.fileno()),
+            "--cancel-fd", str(cancel_child.fileno()),
+            "--ref", self.predictor_ref,
+            "--mode", self.mode,
+            "--concurrency", str(self.concurrency),
+        ]  # fmt: skip
+        self._setup_started = _now()
+        self._setup_done = loop.create_future()
+        self._exited = loop.create_future()
+        try:
+            self._proc = subprocess.Popen(
+                argv,
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(data_child.fileno(), cancel_child.fileno()),
+                start_new_session=True,  # its own process group: stop() reaps user subprocesses too
+            )
+        finally:
+            data_child.close()
+            cancel_child.close()
+        self._cancel_sock = cancel_parent
+        transport, _ = await loop.create_unix_connection(lambda: _DataProtocol(self), sock=data_parent)
+        self._transport = transport
+        self._watch_exit(loop)
+        return await asyncio.shield(self._setup_done)
+
+    def _watch_exit(self, loop: asyncio.AbstractEventLoop) -> None:
+        proc = self._proc
+        assert proc is not None
+        try:
+            pidfd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            waiter = loop.run_in_executor(None, proc.wait)
+            waiter.add_done_callback(lambda f: self._on_exit(f.result()))
+            return
+
+        def on_pidfd() -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            self._on_exit(proc.wait())
+
+        loop.add_reader(pidfd, on_pidfd)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Ask the child to finish its work and exit; kill it (and its subprocesses) after `timeout`."""
+        proc = self._proc
+        if proc is None or self._exited is None:
+            return
+        self._stopping = True
+        if not self._exited.done():
+            if self._transport is not None and not self._channel_closed:
+                self._transport.write(self._encoder.encode(ipc.Shutdown()))
+            try:
+                await asyncio.wait_for(asyncio.shield(self._exited), timeout)
+            except TimeoutError:
+                self._kill()
+                await self._exited
+        if self._transport is not None:
+            self._transport.close()
+        if self._cancel_sock is not None:
+            self._cancel_sock.close()
+
+    def _kill(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        for kill in (lambda: os.killpg(proc.pid, signal.SIGKILL), lambda: proc.kill()):
+            try:
+                kill()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    # --- predictions ---------------------------------------------------------------------------
+    def predict(
+        self, prediction_id: str, inputs: dict[str, Any], context: dict[str, str] | None = None
+    ) -> AsyncIterator[Event]:
+        """Start a prediction now and return its events (Log*, Output|OutputChunk*, Metric*, Done).
+
+        Raises WorkerBusy at capacity and WorkerUnavailable unless READY; the slot is free again
+        before Done is delivered, so the caller may submit the next prediction right away.
+        """
+        if self._state != READY or self._transport is None:
+            raise WorkerUnavailable(f"the worker is {self._state}")
+        if len(self._streams) >= self.concurrency:
+            raise WorkerBusy("Already running a prediction")
+        if prediction_id in self._streams:
+            raise WorkerError(f"prediction {prediction_id} is already running")
+        stream = PredictionEvents(prediction_id)
+        self._streams[prediction_id] = stream
+        self._transport.write(self._encoder.encode(ipc.Predict(prediction_id, inputs, context)))
+        return stream
+
+    def cancel(self, prediction_id: str) -> bool:
+        """Ask the child to cancel a running prediction (own channel); False if it is not running."""
+        if prediction_id not in self._streams or self._cancel_sock is None:
+            return False
+        try:
+            self._cancel_sock.sendall(self._encoder.encode(ipc.Cancel(prediction_id)))
+        except OSError:
+            return False
+        return True
+
+    # --- incoming frames -----------------------------------------------------------------------
+    def _on_data(self, data: bytes) -> None:
+        decode = self._decoder.decode
+        for payload in self._frames.feed(data):
+            msg = decode(payload)
+            kind = type(msg)
+            if kind is ipc.DoneFrame:
+                self._on_done(msg)
+            elif kind is ipc.LogFrame:
+                self._on_log(msg)
+            elif kind is ipc.ChunkFrame:
+                stream = self._streams.get(msg.id)
+                if stream is not None:
+                    stream._push(OutputChunk(msg.value))
+            elif kind is ipc.SetupFrame:
+                self._on_setup(msg)
+
+    def _on_done(self, msg: ipc.DoneFrame) -> None:
+        stream = self._streams.pop(msg.id, None)  # free the slot before anyone sees Done
+        if stream is None:
+            return
+        if msg.has_output:
+            stream._push(Output(msg.output))
+        if msg.metrics:
+            for name, value in msg.metrics.items():
+                stream._push(Metric(name, value))
+        stream._push(Done(status=msg.status, error=msg.error, predict_time=msg.predict_time))
+
+    def _on_log(self, msg: ipc.LogFrame) -> None:
+        if msg.id is not None:
+            stream = self._streams.get(msg.id)
+            if stream is not None:
+                stream._push(Log(msg.text, msg.source))
+                return
+        if self.setup is None:
+            self._setup_logs.append(msg.text)
+            return
+        log.info("predictor output outside a prediction: %s", msg.text.rstrip("\n"))
+
+    def _on_setup(self, msg: ipc.SetupFrame) -> None:
+        self.schema = msg.schema
+        self.schema_error = msg.schema_error
+        self.is_async = msg.is_async
+        self._finish_setup(msg.status, msg.error)
+
+    def _finish_setup(self, status: str, error: str | None) -> None:
+        if self.setup is not None:
+            return
+        logs = "".join(self._setup_logs)
+        self._setup_logs = []
+        self.setup = SetupResult(
+            status=status, logs=logs, started_at=self._setup_started, completed_at=_now(), error=error
+        )
+        self._state = READY if status == "succeeded" else SETUP_FAILED
+        if self._setup_done is not None and not self._setup_done.done():
+            self._setup_done.set_result(self.setup)
+
+    # --- the child going away ------------------------------------------------------------------
+    def _on_channel_closed(self) -> None:
+        self._channel_closed = True
+        self._transport = None
+        if self._exited is not None and self._exited.done():
+            self._finalize()
+        else:  # the exit is imminent; make sure a child that lingers without its channel dies
+            asyncio.get_running_loop().call_later(2.0, self._kill_if_alive)
+
+    def _kill_if_alive(self) -> None:
+        if self._exited is not None and not self._exited.done():
+            self._kill()
+
+    def _on_exit(self, returncode: int) -> None:
+        self.returncode = returncode
+        if self._exited is not None and not self._exited.done():
+            self._exited.set_result(returncode)
+        if self._channel_closed:
+            self._finalize()
+        else:  # read what the child wrote before dying, then finalize
+            asyncio.get_running_loop().call_later(1.0, self._finalize)
+
+    def _finalize(self) -> None:
+        if self._finalized:
+            return
+        self._finalized = True
+        if self._proc is not None:
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)  # leftover user subprocesses
+            except (ProcessLookupError, PermissionError):
+                pass
+        reason = describe_exit(self.returncode)
+        if self.setup is None:
+            self._setup_logs.append(f"{reason}\n")
+            self._finish_setup("failed", f"setup did not complete: {reason}")
+            return
+        if self._state == SETUP_FAILED:
+            return
+        if not self._stopping or self._streams:
+            self._state = DEFUNCT
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
+            stream._push(Done(status="failed", error=f"Prediction failed: {reason}; the worker is defunct"))
+        if not self._stopping:
+            log.error("%s; worker is DEFUNCT", reason)

@@ -1,0 +1,1 @@
+"""Entry modules (`python -m cog.server.http`) that hand over to cogkit's runtime."""
