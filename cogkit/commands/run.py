@@ -1,0 +1,60 @@
+"""`cogkit run CMD [ARGS...]`: run a command in the project's environment with the project at /src.
+
+The image is the same one `cogkit build` makes, so `cogkit run python` sees exactly the packages
+the model will; the bind mount means edits show up without a rebuild. With a terminal on stdin
+the command gets an interactive TTY (`cogkit run python`, `cogkit run -p 8888 jupyter lab ...`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a command inside the project's environment",
+        description="Run a command in the project's built environment with the project mounted at /src. "
+        "Everything after the command is passed to it.",
+    )
+    parser.add_argument(
+        "-p",
+        "--publish",
+        action="append",
+        default=[],
+        metavar="[IP:]PORT[:CONTAINER_PORT]",
+        help="publish a port (repeatable): 8888 maps 8888 to 8888",
+    )
+    parser.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable (repeatable)",
+    )
+    parser.add_argument(
+        "--gpus", default=None, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)"
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="config_file",
+        default=None,
+        metavar="COG_YAML",
+        help="path to cog.yaml (default: found from the current directory upwards)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "tty", "plain", "quiet"),
+        default=argparse.SUPPRESS,
+        help="progress output (default: auto)",
+    )
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARGS...]")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cogkit.run_command import run_in_environment
+
+    return run_in_environment(args)

@@ -1,0 +1,79 @@
+"""`cogkit serve`: serve the model over HTTP with the project mounted, reloading on code edits.
+
+The image supplies the environment (Python, packages, weights); the project directory is bound
+over /src, so an edited predict.py only needs the server restarted, never a rebuild. cogkit
+watches the project and does that restart itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the model over HTTP (code edits reload without a rebuild)",
+        description="Build the project's environment, then serve the model's HTTP API with the project "
+        "mounted at /src. Edits to Python files restart the server; no rebuild is needed.",
+    )
+    parser.add_argument("-p", "--port", type=int, default=8393, help="port to listen on (default: 8393)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--upload-url", default=None, help="PUT file outputs of async predictions to this URL"
+    )
+    parser.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable for the model (repeatable)",
+    )
+    parser.add_argument(
+        "--gpus", default=None, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)"
+    )
+    parser.add_argument(
+        "--local", action="store_true", help="serve from the current Python environment, no Docker"
+    )
+    parser.add_argument(
+        "--no-reload",
+        dest="reload",
+        action="store_false",
+        help="do not restart the server when project files change",
+    )
+    parser.add_argument(
+        "--setup-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for setup() (default: 300)",
+    )
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="config_file",
+        default=None,
+        metavar="COG_YAML",
+        help="path to cog.yaml (default: found from the current directory upwards)",
+    )
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "tty", "plain", "quiet"),
+        default=argparse.SUPPRESS,
+        help="progress output (default: auto)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cogkit.containers import parse_env_flags
+    from cogkit.project import load_project
+    from cogkit.serving import serve_image, serve_local
+
+    env = parse_env_flags(args.env)
+    project = load_project(args.config_file)
+    progress = getattr(args, "progress", None)
+    if args.local:
+        return serve_local(project, args, env, progress)
+    return serve_image(project, args, env, progress)

@@ -1,0 +1,201 @@
+"""The foreground loop behind `cogkit serve`: start, stream logs, restart on edits, clean up.
+
+Edits are found by polling file modification times (no inotify dependency, works on bind mounts
+and network filesystems). A Python file change restarts the server (the container, or the local
+process); a cog.yaml or requirements change needs a rebuild, which is said rather than guessed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cogkit.project import Project
+
+_SKIP_DIRS = {
+    ".git",
+    ".cog",
+    "__pycache__",
+    ".venv",
+    "venv",
+    "node_modules",
+    ".ipynb_checkpoints",
+    ".pytest_cache",
+    ".mypy_cache",
+}
+_POLL_SECONDS = 0.5
+
+
+def _code_files(root: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS and not d.startswith(".")]
+        for name in filenames:
+            if name.endswith(".py") or name == "cog.yaml":
+                yield Path(dirpath) / name
+
+
+def snapshot(root: Path) -> dict[Path, float]:
+    stamps: dict[Path, float] = {}
+    for path in _code_files(root):
+        with contextlib.suppress(OSError):
+            stamps[path] = path.stat().st_mtime_ns
+    return stamps
+
+
+def changed_files(before: dict[Path, float], after: dict[Path, float]) -> list[Path]:
+    return sorted({p for p in before.keys() | after.keys() if before.get(p) != after.get(p)})
+
+
+def _announce(args: argparse.Namespace, how: str) -> None:
+    host = args.host or "0.0.0.0"
+    print(f"Serving at http://{host}:{args.port} ({how}); Ctrl-C to stop", file=sys.stderr, flush=True)
+    print(
+        f"  try: curl -s http://{'127.0.0.1' if host == '0.0.0.0' else host}:{args.port}/predictions "
+        "-H 'Content-Type: application/json' -d '{\"input\": {...}}'",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
+    """Call `restart(changed)` whenever Python files change; warn when cog.yaml does."""
+    stamps = snapshot(project.directory)
+    while not stop.wait(_POLL_SECONDS):
+        current = snapshot(project.directory)
+        changed = changed_files(stamps, current)
+        stamps = current
+        if not changed:
+            continue
+        names = ", ".join(str(p.relative_to(project.directory)) for p in changed[:5])
+        if any(p.name == "cog.yaml" for p in changed):
+            print(
+                "cog.yaml changed: restart `cogkit serve` to rebuild the environment",
+                file=sys.stderr,
+                flush=True,
+            )
+            continue
+        print(f"Change detected ({names}); restarting the model server", file=sys.stderr, flush=True)
+        restart()
+
+
+def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
+    from cogkit import containers
+    from cogkit.model_client import ModelClient
+    from cogkit.project import build_project_image
+
+    containers.ensure_port_free(args.port, args.host)
+    image = build_project_image(args.config_file, progress=progress)
+    info = containers.inspect_image(image)
+    gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
+    command: list[str] = []
+    if args.upload_url:
+        command = ["python", "-m", "cog.server.http", "--upload-url", args.upload_url]
+    publish_host = f"{args.host}:{args.port}" if args.host else str(args.port)
+    container = containers.start_container(
+        image,
+        publish=[(publish_host, containers.MODEL_PORT)],
+        env=env,
+        gpus=gpus,
+        volumes=[(str(project.directory), "/src")],
+        command=command,
+        purpose="serve",
+    )
+    stop = threading.Event()
+    try:
+        _announce(args, f"{image}, {project.directory} mounted at /src")
+        client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
+
+        restarting = threading.Lock()
+
+        def restart() -> None:
+            with restarting, containers.engine_errors("cannot restart the model container"):
+                containers.docker().container.restart(container, time=2)
+
+        if args.reload:
+            threading.Thread(target=_watch, args=(project, restart, stop), daemon=True).start()
+        _report_ready_in_background(client, stop)
+        since = None
+        while True:
+            # `docker logs -f` ends when the container stops, which a reload does briefly: follow again.
+            with containers.engine_errors("lost the model container's logs"):
+                for _source, line in containers.docker().container.logs(
+                    container, follow=True, stream=True, since=since
+                ):
+                    sys.stderr.buffer.write(line)
+                    sys.stderr.flush()
+            since = datetime.now(UTC)
+            with restarting:
+                pass  # wait for a restart in progress to finish
+            if not containers.container_running(container):
+                break
+        code = containers.exit_code(container)
+        if code:
+            print(f"the model container exited with code {code}", file=sys.stderr)
+        return int(code or 0)
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+        return 130
+    finally:
+        stop.set()
+        containers.remove_container(container)
+
+
+def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
+    """Say once per (re)start when the model reaches READY, so the user knows when to send requests."""
+
+    def loop() -> None:
+        was_ready = False
+        while not stop.wait(0.2):
+            health = client.health(timeout=0.5)
+            ready = bool(health) and health.get("status") in ("READY", "BUSY")
+            if ready and not was_ready:
+                print("Model ready", file=sys.stderr, flush=True)
+            was_ready = ready if health is not None else False
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
+    from cogkit.model_client import ModelClient
+    from cogkit.model_run import local_model
+
+    stop = threading.Event()
+    restart_requested = threading.Event()
+    _announce(args, "local Python environment")
+    client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
+    if args.reload:
+        threading.Thread(target=_watch, args=(project, restart_requested.set, stop), daemon=True).start()
+    _report_ready_in_background(client, stop)
+    try:
+        while True:
+            restart_requested.clear()
+            with local_model(
+                project.directory,
+                project.raw,
+                env=env,
+                host=args.host,
+                port=args.port,
+                upload_url=args.upload_url,
+                wait=False,
+                capture_logs=False,
+                progress=progress,
+            ) as model:
+                proc = model.extra["process"]
+                while proc.poll() is None and not restart_requested.is_set():
+                    time.sleep(0.1)
+                if not restart_requested.is_set():
+                    return int(proc.returncode or 0)
+            # the port is released once the old process is gone; the next one binds it again
+    except KeyboardInterrupt:
+        print("stopping", file=sys.stderr)
+        return 130
+    finally:
+        stop.set()
