@@ -91,11 +91,6 @@ def check_exporter(exporter: Exporter | None, on_docker: bool) -> None:
             f"dockerd 20.10's BuildKit has no {exporter.type!r} exporter",
             "on dockerd use MobyExporter (then `docker push`), or build with a standalone buildkitd",
         )
-    if not on_docker and isinstance(exporter, MobyExporter):
-        raise CogkitError(
-            "the moby exporter only exists inside dockerd",
-            "use ImageExporter or DockerTarExporter with a standalone buildkitd",
-        )
     out = exporter.output_file
     if out is not None and not os.path.isdir(os.path.dirname(out)):
         raise CogkitError(f"output directory {os.path.dirname(out)} does not exist", "create it first")
