@@ -1,0 +1,84 @@
+"""Delivery guarantees with real workers: nothing lost when a worker dies, nothing run twice."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cogkit.runtime.queue.protocol import lease_key
+
+from .helpers import client, pending_count, runs_per_prediction, terminal_events, wait_terminal
+
+
+def test_three_workers_300_jobs_one_sigkilled_mid_prediction(stream, start_worker, redis_url):
+    # The victim is slow on every prediction, so once it holds a lease it is surely mid-prediction.
+    victim = start_worker(stream, "--visibility-timeout", "2", env={"EXTRA_SLEEP": "30"})
+    survivors = [start_worker(stream, "--visibility-timeout", "2") for _ in range(2)]
+    ids = [f"{stream}-{i:03d}" for i in range(300)]
+
+    async def main() -> None:
+        c = client(redis_url, stream)
+        for pid in ids:
+            await c.submit({"text": pid, "sleep": 0.01}, prediction_id=pid)
+
+        # Wait until the victim has started a prediction, then SIGKILL it (and its predictor).
+        killed_during: str | None = None
+        deadline = time.monotonic() + 30
+        while killed_during is None and time.monotonic() < deadline:
+            async with c.redis.pipeline(transaction=False) as pipe:
+                for pid in ids:
+                    pipe.get(lease_key(pid))
+                leases = await pipe.execute()
+            for pid, holder in zip(ids, leases, strict=True):
+                if holder and holder.decode().startswith(victim.consumer + "/"):
+                    killed_during = pid
+            await asyncio.sleep(0.01)
+        assert killed_during is not None, "the victim never started a prediction"
+        victim.kill()
+        assert (await c.status(killed_during))["status"] == "processing"
+
+        states = await wait_terminal(c, ids, timeout=90)
+        assert len(states) == 300
+        assert all(s["status"] == "succeeded" for s in states.values()), {
+            k: s["error"] for k, s in states.items() if s["status"] != "succeeded"
+        }
+        assert all(states[pid]["output"] == pid.upper() for pid in ids)
+        # Exactly one terminal state per job, ever, and the queue is empty.
+        counts = [await terminal_events(c, pid) for pid in ids]
+        assert counts == [1] * 300
+        assert await pending_count(c) == 0
+
+        runs = runs_per_prediction(start_worker.runs_dir)
+        assert runs[killed_during] == 2  # cut off on the victim, run again by a survivor
+        assert sum(runs.values()) == 300 + 1
+        assert set(runs) == set(ids)
+        assert any("reclaimed" in w.log for w in survivors)
+        await c.close()
+
+    asyncio.run(main())
+    for w in survivors:
+        assert w.proc.poll() is None
+
+
+def test_prediction_id_with_terminal_state_is_never_run_again(stream, start_worker, redis_url):
+    worker = start_worker(stream)
+
+    async def main() -> None:
+        c = client(redis_url, stream)
+        pid = f"{stream}-once"
+        await c.submit({"text": pid}, prediction_id=pid)
+        first = await wait_terminal(c, [pid], timeout=30)
+        # The same id again (a client retry, a duplicated entry): acked without running.
+        await c.submit({"text": pid}, prediction_id=pid)
+        later = f"{stream}-later"
+        await c.submit({"text": later}, prediction_id=later)
+        await wait_terminal(c, [later], timeout=30)
+        assert await c.status(pid) == first[pid]
+        assert await terminal_events(c, pid) == 1
+        assert await pending_count(c) == 0
+        await c.close()
+
+    asyncio.run(main())
+    runs = runs_per_prediction(start_worker.runs_dir)
+    assert runs[f"{stream}-once"] == 1
+    assert "already finished" in worker.log
