@@ -1,0 +1,52 @@
+"""BuildKit-native core: the LLB graph builder and the BuildKit client (see docs/contracts.md)."""
+
+from cogkit.llb.definition import Definition, VertexInfo
+from cogkit.llb.exec import (
+    BindMount,
+    CacheMount,
+    ExecState,
+    SecretMount,
+    TmpfsMount,
+    bind,
+    cache,
+    secret,
+    tmpfs,
+)
+from cogkit.llb.fileop import DOCKERFILE_COPY_DEFAULTS, FileAction, copy, mkdir, mkfile, rm
+from cogkit.llb.graph_errors import GraphError
+from cogkit.llb.marshal import marshal
+from cogkit.llb.merge import merge
+from cogkit.llb.platform import Platform, host_platform
+from cogkit.llb.reference import normalize_image_ref
+from cogkit.llb.source import image, local
+from cogkit.llb.state import State, scratch
+
+__all__ = [
+    "DOCKERFILE_COPY_DEFAULTS",
+    "BindMount",
+    "CacheMount",
+    "Definition",
+    "ExecState",
+    "FileAction",
+    "GraphError",
+    "Platform",
+    "SecretMount",
+    "State",
+    "TmpfsMount",
+    "VertexInfo",
+    "bind",
+    "cache",
+    "copy",
+    "host_platform",
+    "image",
+    "local",
+    "marshal",
+    "merge",
+    "mkdir",
+    "mkfile",
+    "normalize_image_ref",
+    "rm",
+    "scratch",
+    "secret",
+    "tmpfs",
+]
