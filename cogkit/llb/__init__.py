@@ -50,3 +50,38 @@ __all__ = [
     "secret",
     "tmpfs",
 ]
+
+# -- BuildKit client (transport, gateway build, session, progress) --------------------------------
+from cogkit.llb.address import BuilderAddress, TLSConfig, parse_address, resolve_address  # noqa: E402
+from cogkit.llb.client import BuildReport, Client, VertexSummary, connect  # noqa: E402
+from cogkit.llb.exporters import (  # noqa: E402
+    CacheEntry,
+    DockerTarExporter,
+    ImageExporter,
+    MobyExporter,
+    TarExporter,
+)
+from cogkit.llb.gateway import BuildResult, Gateway  # noqa: E402
+from cogkit.llb.session.patterns import PatternMatcher, read_dockerignore  # noqa: E402
+from cogkit.llb.session.secrets import SecretSource  # noqa: E402
+
+__all__ += [
+    "BuildReport",
+    "BuildResult",
+    "BuilderAddress",
+    "CacheEntry",
+    "Client",
+    "DockerTarExporter",
+    "Gateway",
+    "ImageExporter",
+    "MobyExporter",
+    "PatternMatcher",
+    "SecretSource",
+    "TLSConfig",
+    "TarExporter",
+    "VertexSummary",
+    "connect",
+    "parse_address",
+    "read_dockerignore",
+    "resolve_address",
+]

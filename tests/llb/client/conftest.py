@@ -14,9 +14,12 @@ import asyncio
 import datetime
 import ipaddress
 import ssl
+import subprocess
 import threading
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -24,7 +27,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cogkit import llb
 from cogkit.llb.address import TLSConfig
+from cogkit.llb.client import Client, connect
+from cogkit.llb.gateway import BuildResult, Gateway
 
 
 class LoopThread:
@@ -39,6 +45,13 @@ class LoopThread:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)  # type: ignore[arg-type]
 
     def stop(self) -> None:
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        self.run(cancel_all())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
 
@@ -191,3 +204,48 @@ def standalone_tls(
     port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
     yield f"tcp://127.0.0.1:{port}", tls
     loop_thread.loop.call_soon_threadsafe(server.close)  # type: ignore[attr-defined]
+
+
+# -- helpers shared by the end-to-end build tests --------------------------------------------------
+
+DOCKER_CLI = "/usr/bin/docker"
+
+
+def docker(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run Debian's docker 20.10 client (matches the daemon)."""
+    proc = subprocess.run([DOCKER_CLI, *args], capture_output=True, input=input, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
+    return proc
+
+
+@pytest.fixture
+def image_tag(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique tag for this test's image; removed afterwards."""
+    tag = f"cogkit-test-{request.node.name.lower().replace('_', '-')[:40]}:{uuid.uuid4().hex[:10]}"
+    yield tag
+    docker("rmi", "-f", tag, check=False)
+
+
+@pytest.fixture
+def dockerd(docker_engine: str) -> Iterator[Client]:
+    """A client on dockerd's embedded BuildKit (the /grpc + /session path)."""
+    client = connect(f"docker://{docker_engine}")
+    yield client
+    client.close()
+
+
+def on_base(
+    base_image: str,
+    make: Callable[[llb.State], tuple[llb.State, dict[str, Any] | None]],
+) -> Callable[[Gateway], BuildResult]:
+    """A build function: resolve the base image, inherit its env, apply `make`, keep/extend its config."""
+
+    def build(gw: Gateway) -> BuildResult:
+        _, image_config = gw.resolve_image_config(base_image)
+        state, config_overrides = make(llb.image(base_image).with_image_config(image_config))
+        config = dict(image_config)
+        config["config"] = {**(image_config.get("config") or {}), **(config_overrides or {})}
+        return BuildResult(state.marshal(caps=gw.caps), image_config=config)
+
+    return build
