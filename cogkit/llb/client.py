@@ -72,7 +72,7 @@ def _step_failure(tracker: ProgressTracker, gateway: Gateway | None, detail: str
     failed: VertexInfo | None = tracker.failed()
     first_line = detail.strip().splitlines()[0] if detail.strip() else "build failed"
     if failed is None:
-        return BuildError(f"build failed: {first_line}", "run with progress='plain' for the full log")
+        return BuildError(f"build failed: {first_line}", "the engine refused or aborted the build request")
     command = gateway.commands.get(failed.digest) if gateway else None
     code = failed.exit_code
     message = f"step {failed.name!r} failed" + (f" with exit code {code}" if code is not None else "")
@@ -209,9 +209,17 @@ class Client:
             except grpc.RpcError as err:
                 gateway.return_error(rpc_message(err))
                 self._wait_quietly(solve)
-                raise self._finish_failure(status_thread, tracker, gateway, rpc_message(err)) from None
+                detail = self._solve_error(solve) or rpc_message(err)
+                raise self._finish_failure(status_thread, tracker, gateway, detail) from None
+            except KeyboardInterrupt:
+                raise
             except BaseException as exc:
                 gateway.return_error(str(exc) or type(exc).__name__)
+                # A gateway call fails with "no such job" when Control.Solve itself was refused
+                # (bad exporter attrs, unknown cache type): that refusal is the real error.
+                detail = self._solve_error(solve) if "no such job" in str(exc) else None
+                if detail:
+                    raise self._finish_failure(status_thread, tracker, gateway, detail) from None
                 raise
             finally:
                 if gateway._caps is not None:
@@ -245,6 +253,15 @@ class Client:
             health_checks=session.health_checks,
             duration=time.time() - started,
         )
+
+    @staticmethod
+    def _solve_error(solve: grpc.Future) -> str | None:
+        """The daemon's error for the solve, if it has already failed."""
+        try:
+            error = solve.exception(timeout=5)
+        except (grpc.FutureTimeoutError, grpc.FutureCancelledError):
+            return None
+        return rpc_message(error) if isinstance(error, grpc.RpcError) else None
 
     @staticmethod
     def _wait_quietly(solve: grpc.Future) -> None:

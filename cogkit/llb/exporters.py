@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cogkit.errors import CogkitError
+from cogkit.llb.reference import normalize_image_ref
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ def check_exporter(exporter: Exporter | None, on_docker: bool) -> None:
             f"dockerd 20.10's BuildKit has no {exporter.type!r} exporter",
             "on dockerd use MobyExporter (then `docker push`), or build with a standalone buildkitd",
         )
+    for name in getattr(exporter, "names", ()):
+        normalize_image_ref(name)  # raises a GraphError (a CogkitError) naming the bad tag
     out = exporter.output_file
     if out is not None and not os.path.isdir(os.path.dirname(out)):
         raise CogkitError(f"output directory {os.path.dirname(out)} does not exist", "create it first")

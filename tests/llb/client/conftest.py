@@ -222,7 +222,8 @@ def docker(*args: str, check: bool = True, input: bytes | None = None) -> subpro
 @pytest.fixture
 def image_tag(request: pytest.FixtureRequest) -> Iterator[str]:
     """A unique tag for this test's image; removed afterwards."""
-    tag = f"cogkit-test-{request.node.name.lower().replace('_', '-')[:40]}:{uuid.uuid4().hex[:10]}"
+    slug = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:40].strip("-")
+    tag = f"cogkit-test-{slug}:{uuid.uuid4().hex[:10]}"
     yield tag
     docker("rmi", "-f", tag, check=False)
 
