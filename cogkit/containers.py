@@ -109,6 +109,11 @@ def engine_error_from(exc: Exception, doing: str) -> CogkitError:
             f"no container engine reachable at {host}",
             hint="start dockerd (`bash scripts/setup.sh` does), or set DOCKER_HOST",
         )
+    if "no such image" in lowered:
+        return ImageNotFoundError(
+            f"{doing}: image not found",
+            hint="build it with `cogkit build -t NAME`, or check the name with `docker images`",
+        )
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return PortInUseError(f"{doing}: the port is already in use", hint="pick another one with -p PORT")
     if "could not select device driver" in lowered and "gpu" in lowered:
@@ -137,18 +142,10 @@ def engine_errors(doing: str) -> Iterator[None]:
 
 
 def inspect_image(ref: str) -> ImageInfo:
-    from python_on_whales.exceptions import NoSuchImage
-
     if "=" in ref and "/" not in ref.split("=", 1)[0]:
         raise ImageNotFoundError(f"invalid image name {ref!r}", hint="did you forget -i? e.g. -i " + ref)
-    try:
-        with engine_errors(f"cannot inspect image {ref}"):
-            image = docker().image.inspect(ref)
-    except NoSuchImage:
-        raise ImageNotFoundError(
-            f"image not found: {ref}",
-            hint="build it with `cogkit build -t NAME`, or check the name with `docker images`",
-        ) from None
+    with engine_errors(f"cannot use image {ref}"):
+        image = docker().image.inspect(ref)
     labels = dict((image.config.labels if image.config else None) or {})
     return ImageInfo(ref=ref, id=image.id, labels=labels)
 

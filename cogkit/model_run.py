@@ -140,6 +140,7 @@ def local_server_command(
     mode: str = "predict",
     train_ref: str | None = None,
     upload_url: str | None = None,
+    await_explicit_shutdown: bool = False,
 ) -> list[str]:
     """The runtime's HTTP server, run by this very interpreter (so the user's env is the model's env)."""
     cmd = [sys.executable, "-m", "cogkit.runtime.server", "--host", host, "--port", str(port)]
@@ -151,6 +152,8 @@ def local_server_command(
         cmd += ["--predictor", predictor]
     if upload_url:
         cmd += ["--upload-url", upload_url]
+    if await_explicit_shutdown:
+        cmd += ["--await-explicit-shutdown", "true"]
     return cmd
 
 
@@ -195,8 +198,15 @@ def local_model(
         if capture_logs
         else None
     )
+    # One-shot runs keep the server up after a failed setup so /health-check can report its logs.
     cmd = local_server_command(
-        predictor, port=port, host=host, mode=mode, train_ref=train_ref, upload_url=upload_url
+        predictor,
+        port=port,
+        host=host,
+        mode=mode,
+        train_ref=train_ref,
+        upload_url=upload_url,
+        await_explicit_shutdown=wait,
     )
     proc = subprocess.Popen(
         cmd,
@@ -260,7 +270,7 @@ def local_schema(
     except ImportError:
         return None
     try:
-        schema = openapi_from_source(project_dir / file_part, name, mode)
+        schema = openapi_from_source(str(project_dir / file_part), name, mode)
     except CogkitError:
         raise
     except Exception:

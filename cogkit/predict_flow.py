@@ -178,7 +178,7 @@ def _run_image(
     schema = info.schema
     payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
-    command = train_command() if mode == "train" else ()
+    command = server_command(mode)
     with image_model(
         image,
         env=env,
@@ -194,9 +194,13 @@ def _run_image(
         return _predict_and_write(model, payload, args, mode)
 
 
-def train_command() -> list[str]:
-    """The image's server in training mode (serves /trainings as well as /predictions)."""
-    return ["python", "-m", "cog.server.http", "--x-mode", "train"]
+def server_command(mode: str) -> list[str]:
+    """The image's own server, kept up after a failed setup so /health-check can hand over its logs.
+
+    Training mode serves /trainings as well as /predictions.
+    """
+    cmd = ["python", "-m", "cog.server.http", "--await-explicit-shutdown", "true"]
+    return cmd + (["--x-mode", "train"] if mode == "train" else [])
 
 
 def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Namespace, mode: str) -> int:

@@ -34,8 +34,17 @@ def load_project(config_file: str | None = None) -> Project:
 def build_project_image(
     config_file: str | None = None, *, progress: str | None = None, tag: str | None = None
 ) -> str:
-    """Build the project's image with `cogkit build`'s engine and return its name."""
-    from cogkit.commands.build import build_image
+    """Build the project's image with `cogkit build`'s engine and return its name.
 
-    project = load_project(config_file)
-    return build_image(project.config_path, tag=tag, progress=progress)
+    The base image and CA bundle come from COGKIT_BASE_IMAGE / COGKIT_CA_CERT, as for `cogkit build`.
+    """
+    import sys
+
+    project = load_project(config_file)  # "no cog.yaml" is reported before anything else
+
+    from cogkit.build import BuildRequest, build
+
+    request = BuildRequest(
+        config_file=project.config_path, cwd=Path.cwd(), tag=tag, progress=progress or "auto", out=sys.stderr
+    )
+    return build(request).image

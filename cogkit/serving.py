@@ -164,9 +164,11 @@ def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
 
 
 def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
+    from cogkit.containers import ensure_port_free
     from cogkit.model_client import ModelClient
     from cogkit.model_run import local_model
 
+    ensure_port_free(args.port, args.host)
     stop = threading.Event()
     restart_requested = threading.Event()
     _announce(args, "local Python environment")

@@ -63,7 +63,10 @@ def test_files_inside_objects_written_and_replaced_by_paths(tmp_path: Path) -> N
     assert (tmp_path / "output.bin").read_bytes() == b"W"
     w2 = _writer(tmp_path)
     w2.write({"a": _url(b"A", "text/plain"), "b": [_url(b"B0"), _url(b"B1")]})
-    assert json.loads(w2.stdout.getvalue()) == {"a": "output.a.txt", "b": ["output.b.0.png", "output.b.1.png"]}
+    assert json.loads(w2.stdout.getvalue()) == {
+        "a": "output.a.txt",
+        "b": ["output.b.0.png", "output.b.1.png"],
+    }
     w3 = _writer(tmp_path, Path("weights"))
     w3.write({"weights": _url(b"W", "application/octet-stream")})
     assert (tmp_path / "weights").read_bytes() == b"W"
