@@ -1,0 +1,206 @@
+"""`cogkit build` end to end: cog.yaml → layer plan → LLB → BuildKit → a named image.
+
+Everything that can be checked without the engine (config, secrets, CA bundle, context) is
+checked first, so mistakes are reported in one line before a session is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from cogkit import llb
+from cogkit.config import Config, find_config, load_config
+from cogkit.errors import BuildError, CogkitError
+from cogkit.layers.compile import CA_SECRET_ID, Compiled, compile_plan
+from cogkit.layers.plan import BuildOptions, LayerPlan, plan_layers
+
+
+@dataclass
+class BuildRequest:
+    config_file: str | os.PathLike[str] | None = None  # -f; else found from `cwd` upwards
+    cwd: Path | None = None
+    tag: str | None = None
+    separate_weights: bool = False
+    secrets: Sequence[str] = ()
+    no_cache: bool = False
+    progress: str = "auto"
+    builder: str | None = None
+    base_image: str | None = None
+    ca_cert: str | None = None
+    cache_from: Sequence[str] = ()
+    cache_to: Sequence[str] = ()
+    push: bool = False  # standalone buildkitd: push from the exporter
+    insecure_registry: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+@dataclass
+class LayerTime:
+    name: str
+    seconds: float
+    cached: bool
+
+
+@dataclass
+class BuildOutcome:
+    image: str
+    image_id: str | None
+    plan: LayerPlan
+    compiled: Compiled
+    report: llb.BuildReport
+    layer_times: list[LayerTime]
+    pushed: bool = False
+
+
+def default_image_name(config: Config) -> str:
+    """cog.yaml's `image:`, else cogkit-<project dir name> (lowercased, docker-safe)."""
+    if config.model.image:
+        return config.model.image
+    name = re.sub(r"[^a-z0-9._-]+", "-", config.project_dir.name.lower()).strip("-._") or "model"
+    return f"cogkit-{name}"
+
+
+def parse_secrets(specs: Sequence[str], config: Config) -> dict[str, llb.SecretSource]:
+    """--secret options, checked against the secrets cog.yaml declares (all must be supplied)."""
+    sources: dict[str, llb.SecretSource] = {}
+    for spec in specs:
+        source = llb.SecretSource.parse(spec)
+        source.validate()
+        sources[source.id] = source
+    missing = [sid for sid in config.secret_ids if sid not in sources]
+    if missing:
+        listed = ", ".join(repr(m) for m in missing)
+        example = missing[0]
+        raise CogkitError(
+            f"cog.yaml mounts secret {listed} in build.run but it was not supplied",
+            f"pass --secret id={example},src=PATH (a file) or --secret id={example},env=VAR",
+        )
+    return sources
+
+
+def ca_secret(path: str | None) -> dict[str, llb.SecretSource]:
+    if not path:
+        return {}
+    if not Path(path).expanduser().is_file():
+        raise CogkitError(
+            f"CA bundle {path} does not exist", "pass a PEM file to --ca-cert (or COGKIT_CA_CERT)"
+        )
+    return {CA_SECRET_ID: llb.SecretSource(id=CA_SECRET_ID, src=str(Path(path).expanduser()))}
+
+
+def openapi_schema(config: Config) -> dict[str, Any] | None:
+    """The predictor's OpenAPI schema from its source (no user code runs), once the runtime has it."""
+    if not config.model.predict:
+        return None
+    try:
+        from cogkit.runtime.schema import openapi_from_source  # type: ignore[import-not-found]
+    except ImportError:
+        return None  # label left out rather than faked
+    file, _, name = config.model.predict.partition(":")
+    return openapi_from_source(str(config.project_dir / file), name, "predict")
+
+
+def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, llb.SecretSource]]:
+    """Load config, plan layers and check secrets: everything that needs no engine."""
+    config = load_config(find_config(request.cwd, request.config_file))
+    options = BuildOptions(request.separate_weights, request.base_image, request.ca_cert)
+    plan = plan_layers(config, options)
+    secrets = {**parse_secrets(request.secrets, config), **ca_secret(plan.ca_cert)}
+    return config, plan, secrets
+
+
+def _exporter(client: llb.Client, request: BuildRequest, image: str, tarball: str) -> Any:
+    if client.is_docker:
+        return llb.MobyExporter(names=[image])
+    if request.push:
+        return llb.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
+    return llb.DockerTarExporter(tarball, names=[image])
+
+
+def layer_times(report: llb.BuildReport, compiled: Compiled) -> list[LayerTime]:
+    """Seconds per image layer (by vertex name), in layer order."""
+    by_name = {v.name: v for v in report.vertices}
+    out = []
+    for name in compiled.layers:
+        vertex = by_name.get(name)
+        if vertex is None:
+            continue
+        seconds = (vertex.completed - vertex.started) if vertex.started and vertex.completed else 0.0
+        out.append(LayerTime(name, seconds, vertex.cached))
+    return out
+
+
+def build(request: BuildRequest) -> BuildOutcome:
+    config, plan, secrets = prepare(request)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=request.out)
+    image = request.tag or default_image_name(config)
+    schema = openapi_schema(config)
+    compiled_holder: list[Compiled] = []
+
+    def build_fn(gateway: llb.Gateway) -> llb.BuildResult:
+        _, base_config = gateway.resolve_image_config(plan.base.ref)
+        compiled = compile_plan(plan, base_config, gateway.caps, schema)
+        compiled_holder.append(compiled)
+        return llb.BuildResult(compiled.state.marshal(caps=gateway.caps), image_config=compiled.image_config)
+
+    with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
+        tarball = os.path.join(scratch_dir, "image.tar")
+        with llb.connect(request.builder) as client:
+            exporter = _exporter(client, request, image, tarball)
+            try:
+                report = client.build(
+                    build_fn,
+                    exporter=exporter,
+                    local_dirs=plan.local_dirs,
+                    secrets=secrets,
+                    cache_from=request.cache_from,
+                    cache_to=request.cache_to,
+                    no_cache=request.no_cache,
+                    progress=request.progress,  # type: ignore[arg-type]
+                    progress_out=request.out,
+                )
+            except BuildError as err:
+                raise _explain(err) from None
+            image_id = report.image_id
+            if isinstance(exporter, llb.DockerTarExporter):
+                from python_on_whales import docker
+
+                docker.load(tarball, quiet=True)
+    compiled = compiled_holder[-1]
+    return BuildOutcome(
+        image,
+        image_id,
+        plan,
+        compiled,
+        report,
+        layer_times(report, compiled),
+        pushed=request.push and not client.is_docker,
+    )
+
+
+_UNKNOWN_APT = re.compile(r"cogkit: unknown system package: (\S+)")
+_UV_MISSING = re.compile(r"Because ([A-Za-z0-9._\-\[\]]+)(?:==\S+)? was not found in the package registry")
+_UV_NO_VERSION = re.compile(r"Because there is no version of ([A-Za-z0-9._\-\[\]]+(?:[=<>!~]=?\S+)?)")
+
+
+def _explain(err: BuildError) -> BuildError:
+    """Lead with the package name when apt or uv failed on one; keep the engine's detail as the hint."""
+    text = f"{err.message}\n{err.hint or ''}"
+    for pattern, what in (
+        (_UNKNOWN_APT, "system package {!r} does not exist in the base image's apt sources"),
+        (_UV_MISSING, "Python package {!r} was not found on the package index"),
+        (_UV_NO_VERSION, "no version of Python package {!r} matches the requirement"),
+    ):
+        found = pattern.findall(text)
+        if found:
+            names = ", ".join(dict.fromkeys(found))
+            return BuildError(what.format(names), err.message)
+    return err

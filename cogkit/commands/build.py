@@ -1,0 +1,109 @@
+"""`cogkit build`: compile cog.yaml into explicit layers and build them on BuildKit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def add_build_flags(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by `build` and `push` (push builds first)."""
+    parser.add_argument("--separate-weights", action="store_true", help="put weight files in their own layer")
+    parser.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="id=ID,src=PATH|env=VAR",
+        help="a secret for build.run mounts (repeatable); never stored in the image",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="ignore the build cache")
+    parser.add_argument(
+        "--progress",
+        choices=("auto", "tty", "plain", "quiet"),
+        default=argparse.SUPPRESS,
+        help="progress output (default: auto)",
+    )
+    parser.add_argument("--builder", default=None, metavar="ADDR", help="BuildKit address (default: dockerd)")
+    parser.add_argument(
+        "--base-image",
+        default=None,
+        metavar="REF",
+        help="base image instead of python/nvidia (or COGKIT_BASE_IMAGE)",
+    )
+    parser.add_argument(
+        "--ca-cert",
+        default=None,
+        metavar="PATH",
+        help="CA bundle for network steps, not kept (or COGKIT_CA_CERT)",
+    )
+    parser.add_argument(
+        "--cache-from", action="append", default=[], metavar="SPEC", help="cache import (repeatable)"
+    )
+    parser.add_argument(
+        "--cache-to", action="append", default=[], metavar="SPEC", help="cache export (repeatable)"
+    )
+    parser.add_argument(
+        "-f", "--file", dest="config_file", default=None, metavar="COG_YAML", help="path to cog.yaml"
+    )
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "build",
+        help="build the model's image",
+        description="Build an image from cog.yaml as explicit BuildKit layers (no Dockerfile).",
+    )
+    parser.add_argument(
+        "-t", "--tag", default=None, metavar="NAME", help="image name (default: image: or cogkit-<dir>)"
+    )
+    add_build_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def request_from_args(args: argparse.Namespace, **extra: object):  # noqa: ANN201
+    from cogkit.build import BuildRequest
+
+    return BuildRequest(
+        config_file=args.config_file,
+        tag=getattr(args, "tag", None),
+        separate_weights=args.separate_weights,
+        secrets=args.secret,
+        no_cache=args.no_cache,
+        progress=getattr(args, "progress", "auto"),
+        builder=args.builder,
+        base_image=args.base_image,
+        ca_cert=args.ca_cert,
+        cache_from=args.cache_from,
+        cache_to=args.cache_to,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def print_outcome(outcome, out=sys.stderr) -> None:  # noqa: ANN001
+    """The image name, then one line per layer with its time (CACHED when the engine reused it)."""
+    width = max((len(t.name) for t in outcome.layer_times), default=0)
+    for t in outcome.layer_times:
+        status = "CACHED" if t.cached else f"{t.seconds:6.2f}s"
+        print(f"  {t.name:<{width}}  {status}", file=out)
+    print(f"built {outcome.image} in {outcome.report.duration:.2f}s", file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cogkit.build import build
+
+    outcome = build(request_from_args(args))
+    print_outcome(outcome)
+    print(outcome.image)
+    return 0
+
+
+def build_image(
+    config_path: str | os.PathLike[str] | Path, *, tag: str | None = None, progress: str | None = None
+) -> str:
+    """Build the project whose cog.yaml is `config_path`; return the image name (used by other commands)."""
+    from cogkit.build import BuildRequest, build
+
+    outcome = build(BuildRequest(config_file=config_path, tag=tag, progress=progress or "auto"))
+    return outcome.image

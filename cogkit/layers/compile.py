@@ -1,0 +1,349 @@
+"""Compile a LayerPlan into named LLB states: one vertex per layer, each keyed on its own inputs.
+
+Layer order (every layer only depends on what is below it, so put rarely-changing things low):
+
+    base → [weights] → python → system packages → python packages → run steps → runtime → code
+
+* Weights sit directly on the base when the daemon has no MergeOp (BuildKit v0.8 in dockerd 20.10):
+  without MergeOp a layer is a diff against its parent, so anything placed above a dependency layer
+  is re-created when dependencies change. Below them, a dependency edit never copies or exports
+  the weights again, and a code edit touches neither. (Editing weights re-runs the dependency
+  steps, from warm apt/uv caches: weights change less often than code and dependencies.)
+  With MergeOp, weights and code are independent scratch layers merged on top, so nothing
+  re-creates them except their own content.
+* The runtime (cogkit server + `cog` module) comes after the user's packages and run steps, so a
+  cogkit upgrade never reinstalls torch or re-runs a model download.
+* Build tools (uv) live in a side chain and are only mounted, never part of the image.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cogkit import __version__, llb
+from cogkit.layers.plan import (
+    CONTEXT,
+    RUNTIME_COMPAT,
+    RUNTIME_REQUIREMENTS,
+    RUNTIME_SRC,
+    UV_VERSION,
+    WEIGHTS,
+    LayerPlan,
+)
+
+MERGE_CAP = "mergeop"
+CA_SECRET_ID = "cogkit-ca-cert"
+CA_PATH = "/etc/cogkit/ca-certificates.crt"
+UV_MOUNT = "/cogkit/uv"
+UV = f"{UV_MOUNT}/bin/uv"
+REQ_MOUNT = "/cogkit/req"
+RUNTIME_DIR = "/opt/cogkit"
+INIT = ["python3", "-I", "-S", f"{RUNTIME_DIR}/lib/cogkit/pid1.py", "--"]
+CMD = ["python", "-m", "cog.server.http"]
+DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
+# The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
+RUNTIME_INCLUDE = ["__init__.py", "errors.py", "pid1.py", "runtime"]
+RUNTIME_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
+
+
+@dataclass
+class Compiled:
+    state: llb.State
+    image_config: dict[str, Any]
+    layers: list[str] = field(default_factory=list)  # vertex names of image layers, bottom to top
+    uses_merge: bool = False
+
+
+def _ca(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
+    """Mounts, env and apt options that let a network step trust the user's CA bundle."""
+    if not plan.ca_cert:
+        return [], {}, ""
+    env = {
+        "SSL_CERT_FILE": CA_PATH,
+        "PIP_CERT": CA_PATH,
+        "REQUESTS_CA_BUNDLE": CA_PATH,
+        "CURL_CA_BUNDLE": CA_PATH,
+        "GIT_SSL_CAINFO": CA_PATH,
+        "UV_SYSTEM_CERTS": "1",  # uv's native-TLS switch (was UV_NATIVE_TLS)
+    }
+    mount = llb.secret(CA_PATH, id=CA_SECRET_ID, mode=0o444)
+    return [mount], env, f"-o Acquire::https::CAInfo={CA_PATH}"
+
+
+def _sh(script: str) -> list[str]:
+    return ["/bin/sh", "-c", script]
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def uv_tool(base: llb.State, plan: LayerPlan) -> llb.State:
+    """A side chain holding the uv binary (pip-installed from PyPI), mounted into install steps."""
+    ca_mounts, ca_env, apt_opts = _ca(plan)
+    script = (
+        "set -e\n"
+        "if ! python3 -m pip --version >/dev/null 2>&1; then\n"
+        f"  apt-get update -qq {apt_opts} && apt-get install -qqy --no-install-recommends {apt_opts} "
+        "python3-pip >/dev/null\n"
+        "fi\n"
+        f"python3 -m pip install --quiet --no-cache-dir --target /cogkit-uv uv=={UV_VERSION}\n"
+    )
+    env = {**ca_env, "PIP_BREAK_SYSTEM_PACKAGES": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+           "DEBIAN_FRONTEND": "noninteractive"}  # fmt: skip
+    return base.run(
+        _sh(script), env=env, mounts=ca_mounts, name=f"build tool: uv {UV_VERSION} (not in the image)"
+    )
+
+
+def _uv_mount(tool: llb.State) -> Any:
+    return llb.bind(tool, UV_MOUNT, readonly=True, selector="/cogkit-uv")
+
+
+def _uv_env(plan: LayerPlan) -> dict[str, str]:
+    return {"UV_CACHE_DIR": "/root/.cache/uv", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1",
+            "UV_PYTHON_DOWNLOADS": "automatic", "UV_BREAK_SYSTEM_PACKAGES": "1"}  # fmt: skip
+
+
+def _uv_cache() -> Any:
+    return llb.cache("/root/.cache/uv", id="cogkit-uv-cache", sharing="shared")
+
+
+def python_layer(state: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
+    """Use the base's Python when it is the requested version, else install it with uv."""
+    version = plan.python_version
+    major, minor = version.split(".")
+    ca_mounts, ca_env, _ = _ca(plan)
+    script = (
+        "set -e\n"
+        f"if command -v python3 >/dev/null 2>&1 && python3 -c 'import sys; "
+        f"raise SystemExit(sys.version_info[:2] != ({major}, {minor}))'; then\n"
+        f"  echo 'base image has Python {version}'\n"
+        "else\n"
+        f"  UV_PYTHON_INSTALL_DIR=/opt/python {UV} python install {version}\n"
+        f'  ln -sf "$(UV_PYTHON_INSTALL_DIR=/opt/python {UV} python find {version})" /usr/local/bin/python3\n'
+        "fi\n"
+        'command -v python >/dev/null 2>&1 || ln -sf "$(command -v python3)" /usr/local/bin/python\n'
+    )
+    return state.run(
+        _sh(script),
+        env={**_uv_env(plan), **ca_env},
+        mounts=[_uv_mount(tool), *ca_mounts],
+        name=f"python {version}",
+    )
+
+
+def system_packages_layer(state: llb.State, plan: LayerPlan) -> llb.State:
+    """apt-get with cache mounts; an unknown package is named in the error."""
+    packages = plan.system_packages
+    ca_mounts, ca_env, apt_opts = _ca(plan)
+    names = " ".join(shlex.quote(p) for p in packages)
+    script = (
+        "set -e\n"
+        "rm -f /etc/apt/apt.conf.d/docker-clean\n"
+        f"apt-get update -qq {apt_opts}\n"
+        f"if ! apt-get install -qqy --no-install-recommends -o APT::Keep-Downloaded-Packages=true "
+        f"{apt_opts} {names}; then\n"
+        f'  for p in {names}; do apt-cache show "$p" >/dev/null 2>&1 || '
+        'echo "cogkit: unknown system package: $p" >&2; done\n'
+        "  exit 100\n"
+        "fi\n"
+    )
+    return state.run(
+        _sh(script),
+        env={"DEBIAN_FRONTEND": "noninteractive", **ca_env},
+        mounts=[
+            llb.cache("/var/cache/apt", id="cogkit-apt-cache", sharing="locked"),
+            llb.cache("/var/lib/apt", id="cogkit-apt-lib", sharing="locked"),
+            *ca_mounts,
+        ],
+        name=f"system packages: {_short(' '.join(packages))}",
+    )
+
+
+def python_packages_layer(state: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
+    """uv pip install from the user's requirements, mounted as a file (the key is its content)."""
+    ca_mounts, ca_env, _ = _ca(plan)
+    requirements = llb.scratch().file(
+        llb.mkfile("/requirements.txt", 0o644, plan.requirements.render()), name="requirements.txt"
+    )
+    script = (
+        f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
+    )
+    count = len(plan.requirements.requirements)
+    return state.run(
+        _sh(script),
+        env={**plan.config.environment, **_uv_env(plan), **ca_env},
+        mounts=[_uv_mount(tool), llb.bind(requirements, REQ_MOUNT, readonly=True), _uv_cache(), *ca_mounts],
+        name=f"python packages: {_short(' '.join(plan.requirements.requirements))}"
+        + (f" ({count})" if count > 3 else ""),
+    )
+
+
+def run_layer(state: llb.State, step: Any, index: int, plan: LayerPlan, kind: str = "run") -> llb.State:
+    """One build.run command: its own layer, with the secrets it declares mounted (not stored)."""
+    ca_mounts, ca_env, _ = _ca(plan)
+    secrets = [llb.secret(m.target, id=m.id, mode=0o400) for m in step.mounts]
+    env = {**plan.config.environment, "PIP_BREAK_SYSTEM_PACKAGES": "1", **ca_env}
+    return state.run(
+        _sh(step.command), env=env, mounts=[*secrets, *ca_mounts], name=f"{kind}: {_short(step.command)}"
+    )
+
+
+def runtime_deps(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
+    """The runtime's own packages, installed into a separate directory in a side chain."""
+    ca_mounts, ca_env, _ = _ca(plan)
+    packages = " ".join(shlex.quote(r) for r in RUNTIME_REQUIREMENTS)
+    script = f"{UV} pip install --python python3 --target /cogkit-runtime-deps {packages}"
+    return pybase.run(
+        _sh(script),
+        env={**_uv_env(plan), **ca_env},
+        mounts=[_uv_mount(tool), _uv_cache(), *ca_mounts],
+        name="cogkit runtime dependencies (aiohttp, msgspec, …)",
+    )
+
+
+def runtime_layer(state: llb.State, deps: llb.State) -> llb.State:
+    """Install cogkit's runtime and `cog` module into /opt/cogkit, appended to sys.path via a .pth.
+
+    Appended, not prepended: the user's packages (say pydantic<2, or an older aiohttp) always win.
+    """
+    src = llb.local(
+        RUNTIME_SRC, include=RUNTIME_INCLUDE, exclude=RUNTIME_EXCLUDE, shared_key_hint=RUNTIME_SRC
+    )
+    compat = llb.local(RUNTIME_COMPAT, exclude=RUNTIME_EXCLUDE, shared_key_hint=RUNTIME_COMPAT)
+    script = (
+        "set -e\n"
+        f"rm -rf {RUNTIME_DIR} && mkdir -p {RUNTIME_DIR}/lib\n"
+        f"cp -a /cogkit/deps {RUNTIME_DIR}/deps\n"
+        f"cp -a /cogkit/src {RUNTIME_DIR}/lib/cogkit\n"
+        f"cp -a /cogkit/compat {RUNTIME_DIR}/lib/cogkit/_compat\n"
+        "site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\n"
+        'mkdir -p "$site"\n'
+        f"printf '%s\\n' {RUNTIME_DIR}/lib {RUNTIME_DIR}/lib/cogkit/_compat {RUNTIME_DIR}/deps "
+        '> "$site/cogkit-runtime.pth"\n'
+        f"python3 -m compileall -q {RUNTIME_DIR} >/dev/null 2>&1 || true\n"
+    )
+    return state.run(
+        _sh(script),
+        mounts=[
+            llb.bind(deps, "/cogkit/deps", readonly=True, selector="/cogkit-runtime-deps"),
+            llb.bind(src, "/cogkit/src", readonly=True),
+            llb.bind(compat, "/cogkit/compat", readonly=True),
+        ],
+        name=f"cogkit runtime {__version__} + cog module",
+    )
+
+
+def weights_copy(target: llb.State, plan: LayerPlan) -> llb.State:
+    source = llb.local(
+        WEIGHTS,
+        include=[w.path for w in plan.weights],
+        shared_key_hint=f"{WEIGHTS}:{plan.config.project_dir}",
+    )
+    size = plan.merged_weights_bytes / 1e6
+    return target.file(
+        llb.copy(source, "/", "/src/"), name=f"weights: {len(plan.weights)} files, {size:.0f} MB"
+    )
+
+
+def code_copy(target: llb.State, plan: LayerPlan) -> llb.State:
+    context = llb.local(
+        CONTEXT, exclude=plan.code_excludes, shared_key_hint=f"{CONTEXT}:{plan.config.project_dir}"
+    )
+    action = llb.copy(context, "/", "/src/")
+    if plan.config_copy is not None:
+        action = action.mkfile("/src/cog.yaml", 0o644, plan.config_copy)
+    return target.file(action, name="code → /src")
+
+
+def compile_plan(
+    plan: LayerPlan,
+    base_config: Mapping[str, Any] | None = None,
+    caps: frozenset[str] | set[str] | None = None,
+    openapi_schema: dict[str, Any] | None = None,
+) -> Compiled:
+    """The image as LLB plus its OCI config; `caps` (from Ping) decide whether MergeOp is used."""
+    use_merge = bool(caps and MERGE_CAP in caps)
+    base = llb.image(plan.base.ref, name=f"base: {plan.base.ref}")
+    if base_config:
+        base = base.with_image_config(base_config)
+    tool = uv_tool(base, plan)
+    layers: list[str] = []
+
+    def add(state: llb.State) -> llb.State:
+        layers.append(state.name)
+        return state
+
+    chain = base
+    if plan.weights and not use_merge:
+        chain = add(weights_copy(chain, plan))
+    if plan.base.has_python is not True:
+        chain = add(python_layer(chain, tool, plan))
+    pybase = chain
+    if plan.system_packages:
+        chain = add(system_packages_layer(chain, plan))
+    for index, step in enumerate(plan.pre_install):
+        chain = add(run_layer(chain, step, index, plan, kind="pre_install"))
+    if plan.requirements:
+        chain = add(python_packages_layer(chain, tool, plan))
+    for index, step in enumerate(plan.run):
+        chain = add(run_layer(chain, step, index, plan))
+    chain = add(runtime_layer(chain, runtime_deps(pybase, tool, plan)))
+    if use_merge:
+        parts = [chain]
+        if plan.weights:
+            parts.append(add(weights_copy(llb.scratch(), plan)))
+        parts.append(add(code_copy(llb.scratch(), plan)))
+        final = llb.merge(parts, name="image = dependencies + weights + code")
+    else:
+        final = add(code_copy(chain, plan))
+    final = final.with_cwd("/src")
+    return Compiled(final, image_config(plan, base_config or {}, openapi_schema), layers, use_merge)
+
+
+def image_config(
+    plan: LayerPlan, base_config: Mapping[str, Any], openapi_schema: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The OCI image config: base Env inherited, then cogkit defaults, then cog.yaml's environment."""
+    inner = base_config.get("config") or {}
+    env: dict[str, str] = {}
+    for item in inner.get("Env") or []:
+        key, _, value = str(item).partition("=")
+        env[key] = value
+    env.update(DEFAULT_ENV)
+    if plan.config.gpu:
+        env.update(GPU_ENV)
+    model = plan.config.model
+    if model.predict:
+        env["COG_PREDICT_TYPE_STUB"] = model.predict
+    if model.train:
+        env["COG_TRAIN_TYPE_STUB"] = model.train
+    if model.concurrency:
+        env["COG_MAX_CONCURRENCY"] = str(model.concurrency.max)
+    env.update(plan.config.environment)
+    labels = {
+        "run.cog.version": __version__,
+        "run.cog.config": json.dumps(plan.config.raw, sort_keys=True, separators=(",", ":")),
+        "run.cog.has_init": "true",
+        "org.cogkit.version": __version__,
+    }
+    if openapi_schema is not None:
+        labels["run.cog.openapi_schema"] = json.dumps(openapi_schema, sort_keys=True, separators=(",", ":"))
+    return {
+        "architecture": base_config.get("architecture", "amd64"),
+        "os": base_config.get("os", "linux"),
+        "config": {
+            "Env": [f"{k}={v}" for k, v in env.items()],
+            "WorkingDir": "/src",
+            "ExposedPorts": {"5000/tcp": {}},
+            "Entrypoint": INIT,
+            "Cmd": CMD,
+            "Labels": labels,
+        },
+    }

@@ -1,0 +1,133 @@
+"""The layer plan: what each layer of the image contains, decided from the config alone.
+
+This is cogkit's intermediate representation (envd's pkg/lang/ir plays the same role): pure data
+made from a validated Config and the build options, with no LLB in it. compile.py turns it into
+LLB states; `cogkit debug` and the tests can inspect it without a daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cogkit
+from cogkit.config import CONFIG_NAME, Config, RunStep
+from cogkit.config.compat import cuda_base_image
+from cogkit.config.requirements import PythonRequirements
+from cogkit.layers.weights import WeightFile, find_weights
+from cogkit.llb.session.patterns import read_dockerignore
+
+BASE_IMAGE_ENV = "COGKIT_BASE_IMAGE"
+CA_CERT_ENV = "COGKIT_CA_CERT"
+UV_VERSION = "0.13.9"
+# The runtime's own dependencies, installed apart from the user's packages (see compile.py).
+RUNTIME_REQUIREMENTS = ("aiohttp>=3.9", "msgspec>=0.18", "redis>=5.0", "tenacity>=8.2", "pyyaml>=6")
+ALWAYS_EXCLUDED = (".git", ".cog")
+MANAGED_PACKAGES = ("cog", "coglet", "cogkit")
+
+# Local directory names the session serves.
+CONTEXT = "context"
+WEIGHTS = "weights"
+RUNTIME_SRC = "cogkit-src"
+RUNTIME_COMPAT = "cogkit-compat"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    separate_weights: bool = False
+    base_image: str | None = None  # --base-image, else $COGKIT_BASE_IMAGE
+    ca_cert: str | None = None  # --ca-cert, else $COGKIT_CA_CERT
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    ref: str
+    kind: str  # "cuda" | "python" | "override"
+    has_python: bool | None  # None: unknown until the build checks
+
+
+@dataclass
+class LayerPlan:
+    config: Config
+    base: BaseImage
+    system_packages: list[str]
+    requirements: PythonRequirements
+    pre_install: list[RunStep]
+    run: list[RunStep]
+    weights: list[WeightFile]
+    code_excludes: list[str]
+    local_dirs: dict[str, str]
+    ca_cert: str | None
+    config_copy: bytes | None = None  # cog.yaml content when -f named another file
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def python_version(self) -> str:
+        return self.config.python_version
+
+    @property
+    def merged_weights_bytes(self) -> int:
+        return sum(w.size for w in self.weights)
+
+
+def choose_base(config: Config, override: str | None) -> BaseImage:
+    """nvidia/cuda for GPU builds, python:<ver>-slim for CPU, unless the user overrides it."""
+    override = override or os.environ.get(BASE_IMAGE_ENV) or None
+    if override:
+        return BaseImage(override, "override", None)
+    if config.gpu and config.cuda.cuda and config.cuda.cudnn:
+        # devel: torch extensions and many pip sdists need nvcc; this matches Cog.
+        return BaseImage(cuda_base_image(config.cuda.cuda, config.cuda.cudnn, "devel"), "cuda", False)
+    return BaseImage(f"python:{config.python_version}-slim", "python", True)
+
+
+def runtime_sources() -> dict[str, str]:
+    """The installed cogkit package and its cog compat tree: shipped from here, never from PyPI."""
+    package = Path(cogkit.__file__).resolve().parent
+    compat = (package / "_compat").resolve()
+    return {RUNTIME_SRC: str(package), RUNTIME_COMPAT: str(compat)}
+
+
+def plan_layers(config: Config, options: BuildOptions) -> LayerPlan:
+    """Decide the layers; raises CogkitError for problems found before any build starts."""
+    project = config.project_dir
+    ignore = read_dockerignore(project)
+    warnings = list(config.warnings)
+    weights = find_weights(project, ignore) if options.separate_weights else []
+    if options.separate_weights and not weights:
+        warnings.append("--separate-weights: no files of 10 MiB or more found; weights stay with the code")
+    requirements = _without_managed(config.requirements, warnings)
+    excludes = [*ignore, *ALWAYS_EXCLUDED, *(w.path for w in weights)]
+    local_dirs = {CONTEXT: str(project), **runtime_sources()}
+    if weights:
+        local_dirs[WEIGHTS] = str(project)
+    ca_cert = options.ca_cert or os.environ.get(CA_CERT_ENV) or None
+    return LayerPlan(
+        config=config,
+        base=choose_base(config, options.base_image),
+        system_packages=config.system_packages,
+        requirements=requirements,
+        pre_install=config.pre_install,
+        run=config.run,
+        weights=weights,
+        code_excludes=excludes,
+        local_dirs=local_dirs,
+        ca_cert=ca_cert,
+        config_copy=config.path.read_bytes() if config.path.name != CONFIG_NAME else None,
+        warnings=warnings,
+    )
+
+
+def _without_managed(reqs: PythonRequirements, warnings: list[str]) -> PythonRequirements:
+    """Drop cog/coglet from user requirements: cogkit provides `cog`, a second copy would shadow it."""
+    kept = []
+    for line in reqs.requirements:
+        name = line.split(";")[0].split("[")[0]
+        for sep in "=<>!~ @":
+            name = name.split(sep)[0]
+        if name.strip().lower() in MANAGED_PACKAGES:
+            warnings.append(f"ignoring '{line}' in your Python requirements: cogkit provides the cog module")
+            continue
+        kept.append(line)
+    return PythonRequirements(list(reqs.options), kept)
