@@ -1,6 +1,6 @@
 """BuildKit-native core: the LLB graph builder and the BuildKit client (see docs/contracts.md)."""
 
-from cogkit.llb.definition import Definition, VertexInfo
+from cogkit.llb.definition import Definition, GraphVertex
 from cogkit.llb.exec import (
     BindMount,
     CacheMount,
@@ -33,7 +33,7 @@ __all__ = [
     "SecretMount",
     "State",
     "TmpfsMount",
-    "VertexInfo",
+    "GraphVertex",
     "bind",
     "cache",
     "copy",

@@ -15,7 +15,7 @@ from cogkit.llb.vertex import CUSTOM_NAME_KEY, digest_of, serialize
 
 
 @dataclass(frozen=True)
-class VertexInfo:
+class GraphVertex:
     """One vertex as `cogkit debug` prints it: digest, op kind, name and input edges."""
 
     digest: str
@@ -97,13 +97,13 @@ class Definition:
         return meta.description.get(CUSTOM_NAME_KEY, "") if meta is not None else ""
 
     @property
-    def vertices(self) -> tuple[VertexInfo, ...]:
+    def vertices(self) -> tuple[GraphVertex, ...]:
         """The real vertices in def order (topological: inputs first), without the return op."""
         return tuple(self.walk())
 
-    def walk(self) -> Iterator[VertexInfo]:
+    def walk(self) -> Iterator[GraphVertex]:
         for dgst, op in zip(self._digests[:-1], self._decoded[:-1], strict=True):
-            yield VertexInfo(
+            yield GraphVertex(
                 digest=dgst,
                 kind=op.WhichOneof("op") or "unknown",
                 name=self.name_of(dgst),

@@ -306,9 +306,40 @@ def rm(path: str, *, allow_not_found: bool = False, allow_wildcard: bool = False
     return FileAction().rm(path, allow_not_found=allow_not_found, allow_wildcard=allow_wildcard)
 
 
-def copy(source: State, src: str, dest: str, **options: object) -> FileAction:
-    """A one-action chain copying src from source to dest (see FileAction.copy for options)."""
-    return FileAction().copy(source, src, dest, **options)  # type: ignore[arg-type]
+def copy(
+    source: State,
+    src: str,
+    dest: str,
+    *,
+    mode: int | None = None,
+    owner: Owner | None = None,
+    created: Timestamp = None,
+    follow_symlinks: bool = True,
+    dir_copy_contents: bool = True,
+    create_dest_path: bool = True,
+    allow_wildcard: bool = True,
+    allow_empty_wildcard: bool = True,
+    attempt_unpack: bool = False,
+    include_patterns: Sequence[str] = (),
+    exclude_patterns: Sequence[str] = (),
+) -> FileAction:
+    """A one-action chain copying src from source to dest (see FileAction.copy)."""
+    return FileAction().copy(
+        source,
+        src,
+        dest,
+        mode=mode,
+        owner=owner,
+        created=created,
+        follow_symlinks=follow_symlinks,
+        dir_copy_contents=dir_copy_contents,
+        create_dest_path=create_dest_path,
+        allow_wildcard=allow_wildcard,
+        allow_empty_wildcard=allow_empty_wildcard,
+        attempt_unpack=attempt_unpack,
+        include_patterns=include_patterns,
+        exclude_patterns=exclude_patterns,
+    )
 
 
 @dataclass(eq=False)

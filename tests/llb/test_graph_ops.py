@@ -13,11 +13,11 @@ from cogkit.llb.pb import ops_pb2
 AMD64 = "linux/amd64"
 
 
-def ops_by_name(definition: llb.Definition) -> dict[str, llb.VertexInfo]:
+def ops_by_name(definition: llb.Definition) -> dict[str, llb.GraphVertex]:
     return {v.name: v for v in definition.vertices}
 
 
-def only(definition: llb.Definition, kind: str) -> list[llb.VertexInfo]:
+def only(definition: llb.Definition, kind: str) -> list[llb.GraphVertex]:
     return [v for v in definition.vertices if v.kind == kind]
 
 
