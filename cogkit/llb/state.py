@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import posixpath
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -143,10 +143,7 @@ class State:
         return apply_file_action(self, action, name=name)
 
     def marshal(
-        self,
-        caps: Sequence[str] | frozenset[str] | set[str] | None = None,
-        *,
-        platform: Platform | str | None = None,
+        self, caps: Iterable[str] | None = None, *, platform: Platform | str | None = None
     ) -> Definition:
         """Serialise the graph ending here into a Definition (see cogkit.llb.marshal)."""
         from cogkit.llb.marshal import marshal
