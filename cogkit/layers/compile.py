@@ -285,7 +285,8 @@ def compile_plan(
         chain = add(weights_copy(chain, plan))
     if plan.base.has_python is not True:
         chain = add(python_layer(chain, tool, plan))
-    pybase = chain
+    # The runtime's dependencies only need a Python, not the weights: same vertex as above without them.
+    pybase = base if plan.base.has_python is True else python_layer(base, tool, plan)
     if plan.system_packages:
         chain = add(system_packages_layer(chain, plan))
     for index, step in enumerate(plan.pre_install):

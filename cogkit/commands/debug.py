@@ -1,0 +1,35 @@
+"""`cogkit debug`: print the LLB graph `cogkit build` would send, one line per vertex.
+
+Works without an engine: the graph is compiled for BuildKit v0.8's capabilities (dockerd 20.10)
+unless --merge asks for the MergeOp layout of newer BuildKits. The base image's Env is only
+known to a running engine, so it is not shown here.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("debug", help="print the build graph (no engine needed)")
+    parser.add_argument("--format", choices=("text", "json", "dot"), default="text", help="output format")
+    parser.add_argument("--separate-weights", action="store_true", help="as `build --separate-weights`")
+    parser.add_argument("--merge", action="store_true", help="show the MergeOp layout (BuildKit >= 0.10)")
+    parser.add_argument("--base-image", default=None, metavar="REF", help="as `build --base-image`")
+    parser.add_argument("-f", "--file", dest="config_file", default=None, metavar="COG_YAML")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from cogkit.config import find_config, load_config
+    from cogkit.layers.compile import MERGE_CAP, compile_plan
+    from cogkit.layers.describe import describe, render_dot, render_json, render_text
+    from cogkit.layers.plan import BuildOptions, plan_layers
+
+    config = load_config(find_config(None, args.config_file))
+    plan = plan_layers(config, BuildOptions(args.separate_weights, args.base_image))
+    caps = frozenset({MERGE_CAP}) if args.merge else None
+    vertices = describe(compile_plan(plan, None, caps))
+    render = {"text": render_text, "json": render_json, "dot": render_dot}[args.format]
+    print(render(vertices))
+    return 0
