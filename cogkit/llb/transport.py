@@ -9,7 +9,6 @@ so an interrupted build never leaves socket files behind.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import socket
 import threading
@@ -265,14 +264,16 @@ def open_connection(address: BuilderAddress, timeout: float = 10.0) -> Connectio
         probe.close()
         proxy = UpgradeProxy(_docker_grpc_upstream(address))
         channel = grpc.insecure_channel(proxy.grpc_target, options=CHANNEL_OPTIONS)
-    elif address.kind == "unix":
-        if not os.path.exists(address.path or ""):
-            raise engine_unreachable(address, os.strerror(errno.ENOENT))
-        channel = grpc.insecure_channel(f"unix://{address.path}", options=CHANNEL_OPTIONS)
-    elif address.tls is not None:
-        channel = _secure_channel(address)
     else:
-        channel = grpc.insecure_channel(f"{address.host}:{address.port}", options=CHANNEL_OPTIONS)
+        # A plain dial first: a refused or missing socket becomes a clear error at once,
+        # instead of grpcio's silent reconnect loop running into the timeout.
+        dial(address, timeout=timeout).close()
+        if address.kind == "unix":
+            channel = grpc.insecure_channel(f"unix://{address.path}", options=CHANNEL_OPTIONS)
+        elif address.tls is not None:
+            channel = _secure_channel(address)
+        else:
+            channel = grpc.insecure_channel(f"{address.host}:{address.port}", options=CHANNEL_OPTIONS)
     try:
         grpc.channel_ready_future(channel).result(timeout=timeout)
     except grpc.FutureTimeoutError:
