@@ -21,14 +21,17 @@ Sink = Callable[[str, str], None]  # (text, source)
 class OutputCapture:
     """Owns the stdout/stderr pipes of this process and forwards what arrives to `sink`."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, pipes: dict[str, tuple[int, int]] | None = None) -> None:
+        """`pipes` maps "stdout"/"stderr" to (read_fd, write_fd); the worker creates them so it
+        can keep a copy of the read ends and recover the last words of a child that died."""
         self._sink = sink
         self._lock = threading.Lock()
         self._fds: dict[int, str] = {}
         self._decoders = {}
         self.original_stderr_fd = os.dup(2)
         for target, source in ((1, "stdout"), (2, "stderr")):
-            read_fd, write_fd = os.pipe()
+            read_fd, write_fd = pipes[source] if pipes else os.pipe()
+            os.set_inheritable(read_fd, False)
             os.dup2(write_fd, target)
             os.close(write_fd)
             os.set_blocking(read_fd, False)

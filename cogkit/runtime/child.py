@@ -103,7 +103,10 @@ class Child:
         self.channel = Channel(socket.socket(fileno=args.data_fd))
         self.cancel_sock = socket.socket(fileno=args.cancel_fd)
         self.owner: str | None = None  # prediction blamed for fd-level output
-        self.capture = OutputCapture(self._on_output)
+        pipes = {}
+        if args.stdout_pipe and args.stderr_pipe:
+            pipes = {"stdout": _fd_pair(args.stdout_pipe), "stderr": _fd_pair(args.stderr_pipe)}
+        self.capture = OutputCapture(self._on_output, pipes or None)
         faulthandler.enable(file=os.fdopen(self.capture.original_stderr_fd, "w", closefd=False))
         self.predictor: LoadedPredictor | None = None
         self.outputs = OutputEncoder(os.environ.get("COGKIT_OUTPUT_DIR") or None)
@@ -177,6 +180,11 @@ class Child:
         self.channel.send(
             ipc.DoneFrame(prediction_id, status, output, has_output, error, predict_time, metrics)
         )
+
+
+def _fd_pair(text: str) -> tuple[int, int]:
+    read_fd, write_fd = text.split(",")
+    return int(read_fd), int(write_fd)
 
 
 def weights_for_setup(setup: Any) -> Any:
@@ -469,6 +477,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ref", required=True)
     parser.add_argument("--mode", default="predict", choices=("predict", "train"))
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--stdout-pipe", default="", help="read_fd,write_fd for fd 1")
+    parser.add_argument("--stderr-pipe", default="", help="read_fd,write_fd for fd 2")
     args = parser.parse_args(argv)
     for fd in (args.data_fd, args.cancel_fd):
         os.set_inheritable(fd, False)  # user subprocesses must not hold our channels open

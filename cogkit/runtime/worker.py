@@ -171,6 +171,7 @@ class Worker:
         self._channel_closed = False
         self._stopping = False
         self._finalized = False
+        self._leftover_fds: dict[int, str] = {}
 
     # --- state ---------------------------------------------------------------------------------
     @property
@@ -199,6 +200,11 @@ class Worker:
         loop = asyncio.get_running_loop()
         data_parent, data_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         cancel_parent, cancel_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # The child reads these pipes itself (ordered with its frames); we keep the read ends
+        # only to recover output that was still in flight when the child died.
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        self._leftover_fds = {out_r: "stdout", err_r: "stderr"}
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
@@ -209,6 +215,8 @@ class Worker:
             "--ref", self.predictor_ref,
             "--mode", self.mode,
             "--concurrency", str(self.concurrency),
+            "--stdout-pipe", f"{out_r},{out_w}",
+            "--stderr-pipe", f"{err_r},{err_w}",
         ]  # fmt: skip
         self._setup_started = _now()
         self._setup_done = loop.create_future()
@@ -219,12 +227,16 @@ class Worker:
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
-                pass_fds=(data_child.fileno(), cancel_child.fileno()),
+                pass_fds=(data_child.fileno(), cancel_child.fileno(), out_r, out_w, err_r, err_w),
                 start_new_session=True,  # its own process group: stop() reaps user subprocesses too
             )
         finally:
             data_child.close()
             cancel_child.close()
+            os.close(out_w)
+            os.close(err_w)
+            for fd in (out_r, err_r):
+                os.set_blocking(fd, False)
         self._cancel_sock = cancel_parent
         transport, _ = await loop.create_unix_connection(lambda: _DataProtocol(self), sock=data_parent)
         self._transport = transport
@@ -266,6 +278,30 @@ class Worker:
             self._transport.close()
         if self._cancel_sock is not None:
             self._cancel_sock.close()
+        self._close_leftover_fds()
+
+    def _close_leftover_fds(self) -> None:
+        fds, self._leftover_fds = self._leftover_fds, {}
+        for fd in fds:
+            os.close(fd)
+
+    def _last_words(self) -> list[Log]:
+        """Output the dead child wrote but could not forward (e.g. a print right before SIGKILL)."""
+        logs = []
+        for fd, source in self._leftover_fds.items():
+            chunks = []
+            while True:
+                try:
+                    data = os.read(fd, 1 << 16)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            if chunks:
+                logs.append(Log(b"".join(chunks).decode("utf-8", "replace"), source))
+        self._close_leftover_fds()
+        return logs
 
     def _kill(self) -> None:
         proc = self._proc
@@ -396,7 +432,9 @@ class Worker:
             except (ProcessLookupError, PermissionError):
                 pass
         reason = describe_exit(self.returncode)
+        last_words = self._last_words()
         if self.setup is None:
+            self._setup_logs.extend(entry.text for entry in last_words)
             self._setup_logs.append(f"{reason}\n")
             self._finish_setup("failed", f"setup did not complete: {reason}")
             return
@@ -406,6 +444,8 @@ class Worker:
             self._state = DEFUNCT
         streams, self._streams = self._streams, {}
         for stream in streams.values():
+            for entry in last_words:
+                stream._push(entry)
             stream._push(Done(status="failed", error=f"Prediction failed: {reason}; the worker is defunct"))
         if not self._stopping:
             log.error("%s; worker is DEFUNCT", reason)

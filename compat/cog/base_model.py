@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import typing
-from typing import Any, ClassVar
+from typing import Any
 
 _NONE_TYPE = type(None)
 
@@ -18,8 +18,9 @@ def _is_optional(annotation: Any) -> bool:
 class BaseModel:
     """Declare fields with annotations; Optional fields without a default default to None."""
 
-    __cog_fields__: ClassVar[dict[str, Any]] = {}
-    __cog_defaults__: ClassVar[dict[str, Any]] = {}
+    # Not annotated on purpose: get_type_hints() on subclasses must only see the user's fields.
+    __cog_fields__ = {}
+    __cog_defaults__ = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

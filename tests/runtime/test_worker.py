@@ -1,0 +1,598 @@
+"""Worker end to end: a real child process per test, real sockets, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from cogkit.runtime.events import Done, Log, Metric, Output, OutputChunk
+from cogkit.runtime.worker import Worker, WorkerBusy, WorkerUnavailable
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+def run(coro_fn: Callable[[], Awaitable[Any]], timeout: float = 60) -> Any:
+    async def bounded() -> Any:
+        return await asyncio.wait_for(coro_fn(), timeout)
+
+    return asyncio.run(bounded())
+
+
+async def started(ref: str, **kwargs: Any) -> Worker:
+    worker = Worker(ref, cwd=FIXTURES, **kwargs)
+    await worker.start()
+    return worker
+
+
+async def collect(events: Any) -> list[Any]:
+    return [event async for event in events]
+
+
+def logs_of(events: list[Any], source: str | None = None) -> str:
+    return "".join(e.text for e in events if isinstance(e, Log) and (source is None or e.source == source))
+
+
+def done_of(events: list[Any]) -> Done:
+    assert isinstance(events[-1], Done), events
+    return events[-1]
+
+
+def output_of(events: list[Any]) -> Any:
+    outputs = [e.value for e in events if isinstance(e, Output)]
+    assert len(outputs) == 1, events
+    return outputs[0]
+
+
+def chunks_of(events: list[Any]) -> list[Any]:
+    return [e.value for e in events if isinstance(e, OutputChunk)]
+
+
+# --- basics -------------------------------------------------------------------------------------
+
+
+def test_sync_prediction_returns_output_and_frees_slot_before_done() -> None:
+    async def scenario() -> None:
+        worker = await started("outputs.py:out_str")
+        try:
+            assert worker.state == "READY"
+            assert worker.setup is not None and worker.setup.status == "succeeded"
+            events = worker.predict("p1", {"text": "world"})
+            assert worker.state == "BUSY"
+            seen = []
+            async for event in events:
+                if isinstance(event, Done):
+                    assert worker.state == "READY"  # capacity is back before Done is seen
+                seen.append(event)
+            assert output_of(seen) == "hello world"
+            assert done_of(seen).status == "succeeded"
+            assert done_of(seen).predict_time > 0
+            # back to back, many times: never busy
+            for i in range(200):
+                assert output_of(await collect(worker.predict(f"q{i}", {"text": str(i)}))) == f"hello {i}"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_defaults_from_input_are_applied_in_the_child() -> None:
+    async def scenario() -> None:
+        worker = await started("outputs.py:out_iter")
+        try:
+            assert chunks_of(await collect(worker.predict("p", {}))) == ["chunk 0", "chunk 1", "chunk 2"]
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_every_input_type_reaches_predict_as_the_declared_type(tmp_path: pathlib.Path) -> None:
+    image = tmp_path / "image.png"
+    image.write_text("png bytes")
+    doc = tmp_path / "doc.txt"
+    doc.write_text("document")
+    inputs = {
+        "text": "hello",
+        "image": str(image),
+        "doc": str(doc),
+        "token": "s3cret",
+        "paths": [str(image), str(doc)],
+        "either": [1, 2],
+        "size": "large",
+    }
+
+    async def scenario() -> None:
+        worker = await started("inputs.py:Predictor")
+        try:
+            events = await collect(worker.predict("p", inputs))
+            assert done_of(events).status == "succeeded", done_of(events)
+            out = output_of(events)
+        finally:
+            await worker.stop()
+        assert out["image"] == ["Path", "png bytes"]
+        assert out["doc"] == "document"
+        assert out["token"] == ["Secret('**********')", "s3cret"]
+        assert out["paths"] == ["Path", "Path"]
+        assert out["count"] == 3 and out["ratio"] == 0.5 and out["flag"] is False
+        assert out["numbers"] == [1, 2] and out["maybe"] is None and out["newer"] is None
+        assert out["either"] == [1, 2] and out["size"] == "large" and out["old"] == "x"
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("outputs.py:out_int", 42),
+        ("outputs.py:out_float", 1.5),
+        ("outputs.py:out_bool", True),
+        ("outputs.py:out_list", [1, 2, 3]),
+        ("outputs.py:out_dict", {"a": 1, "nested": {"b": [1, 2]}}),
+        ("outputs.py:out_any", {"untyped": True}),
+        ("outputs.py:out_anything", [1, "two"]),
+        ("outputs.py:out_async_str", "async x"),
+    ],
+)
+def test_plain_outputs(ref: str, expected: Any) -> None:
+    async def scenario() -> Any:
+        worker = await started(ref)
+        try:
+            return output_of(await collect(worker.predict("p", {})))
+        finally:
+            await worker.stop()
+
+    assert run(scenario) == expected
+
+
+def test_file_outputs_arrive_as_local_paths() -> None:
+    async def scenario() -> dict[str, Any]:
+        results = {}
+        for ref in ("outputs.py:out_path", "outputs.py:out_file", "outputs.py:out_list_paths", "outputs.py:out_model"):
+            worker = await started(ref)
+            try:
+                results[ref.split(":")[1]] = output_of(await collect(worker.predict("p", {})))
+            finally:
+                await worker.stop()
+        return results
+
+    results = run(scenario)
+    assert isinstance(results["out_path"], pathlib.Path)
+    assert results["out_path"].read_text() == "file content"
+    assert isinstance(results["out_file"], pathlib.Path)
+    assert results["out_file"].name == "named.txt"
+    assert results["out_file"].read_text() == "from a StringIO"
+    assert [p.read_text() for p in results["out_list_paths"]] == ["a", "b"]
+    model = results["out_model"]
+    assert model["text"] == "hi" and model["score"] == 0.5 and model["note"] is None
+    assert isinstance(model["image"], pathlib.Path) and model["image"].read_text() == "pixels"
+
+
+def test_iterators_stream_chunks_in_order() -> None:
+    async def scenario() -> dict[str, list[Any]]:
+        results = {}
+        for ref in (
+            "outputs.py:out_iter",
+            "outputs.py:out_concat",
+            "outputs.py:out_async_iter",
+            "outputs.py:out_iter_paths",
+            "outputs.py:out_model_list",
+            "outputs.py:out_generator_untyped",
+        ):
+            worker = await started(ref)
+            try:
+                events = await collect(worker.predict("p", {}))
+                assert not [e for e in events if isinstance(e, Output)]
+                assert done_of(events).status == "succeeded"
+                results[ref.split(":")[1]] = chunks_of(events)
+            finally:
+                await worker.stop()
+        return results
+
+    results = run(scenario)
+    assert results["out_iter"] == ["chunk 0", "chunk 1", "chunk 2"]
+    assert results["out_concat"] == ["The", " quick", " fox"]
+    assert results["out_async_iter"] == [0, 1, 2]
+    assert [p.read_text() for p in results["out_iter_paths"]] == ["1", "2"]
+    assert results["out_model_list"] == [[{"name": "a", "tags": ["x"]}, {"name": "b", "tags": []}]]
+    assert results["out_generator_untyped"] == [0, 1, 2]
+
+
+def test_wrong_output_type_fails_the_prediction_only() -> None:
+    async def scenario() -> None:
+        worker = await started("outputs.py:out_wrong")
+        try:
+            done = done_of(await collect(worker.predict("p", {})))
+            assert done.status == "failed"
+            assert "expected int" in (done.error or "")
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_exception_in_predict_fails_prediction_with_traceback_in_logs() -> None:
+    async def scenario() -> None:
+        worker = await started("crashes.py:raise_in_predict")
+        try:
+            events = await collect(worker.predict("p", {"message": "kaboom"}))
+            done = done_of(events)
+            assert done.status == "failed" and done.error == "kaboom"
+            assert "before the error" in logs_of(events, "stdout")
+            assert "ValueError: kaboom" in logs_of(events, "stderr")
+            again = await collect(worker.predict("p2", {"message": "again"}))
+            assert done_of(again).error == "again"
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+# --- capture ------------------------------------------------------------------------------------
+
+
+def test_fd_level_capture_of_c_writes_and_subprocesses() -> None:
+    async def scenario() -> None:
+        worker = await started("capture.py:Predictor")
+        try:
+            assert worker.setup is not None
+            assert "setup via fd 1" in worker.setup.logs
+            assert "setup subprocess" in worker.setup.logs
+            events = await collect(worker.predict("p", {}))
+            out = logs_of(events, "stdout")
+            err = logs_of(events, "stderr")
+            for text in ("python print", "raw fd 1", "from C printf", "from a subprocess"):
+                assert text in out, out
+            assert out.endswith("no newline at the end")  # flushed before Done
+            assert "raw fd 2" in err and "subprocess stderr" in err
+            assert output_of(events) == "captured"
+            # nothing leaks into the next prediction
+            events = await collect(worker.predict("p2", {}))
+            assert logs_of(events).count("python print") == 1
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+# --- cancellation -------------------------------------------------------------------------------
+
+
+async def _cancel_after_first_log(worker: Worker, prediction_id: str, inputs: dict[str, Any]) -> tuple[
+        list[Any], float]:
+    events = []
+    canceled_at = None
+    async for event in worker.predict(prediction_id, inputs):
+        events.append(event)
+        if canceled_at is None and isinstance(event, Log):
+            canceled_at = time.monotonic()
+            assert worker.cancel(prediction_id)
+    assert canceled_at is not None
+    return events, time.monotonic() - canceled_at
+
+
+@pytest.mark.parametrize("ref", ["sleepers.py:SyncSleep", "sleepers.py:AsyncSleep"])
+def test_cancel_running_prediction(ref: str) -> None:
+    async def scenario() -> None:
+        worker = await started(ref)
+        try:
+            events, elapsed = await _cancel_after_first_log(worker, "c1", {"seconds": 30})
+            assert done_of(events).status == "canceled"
+            assert elapsed < 10
+            assert worker.state == "READY"
+            assert not worker.cancel("c1")  # no longer running
+            follow = await collect(worker.predict("c2", {"seconds": 0.01}))
+            assert done_of(follow).status == "succeeded"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_sync_cancel_is_not_swallowed_by_except_exception_and_runs_cleanup() -> None:
+    async def scenario() -> None:
+        worker = await started("sleepers.py:SyncSwallow")
+        try:
+            events = worker.predict("s", {"seconds": 30})
+            await asyncio.sleep(0.3)
+            worker.cancel("s")
+            assert done_of(await collect(events)).status == "canceled"
+        finally:
+            await worker.stop()
+        worker = await started("sleepers.py:SyncCleanup")
+        try:
+            events = worker.predict("s", {"seconds": 30})
+            await asyncio.sleep(0.3)
+            worker.cancel("s")
+            seen = await collect(events)
+            assert done_of(seen).status == "canceled"
+            assert "cleaning up" in logs_of(seen)
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("ref", ["sleepers.py:SyncFlood", "sleepers.py:AsyncFlood"])
+def test_cancel_arrives_under_a_log_flood(ref: str) -> None:
+    """The cancel channel is separate: a consumer that reads slowly still cancels promptly."""
+
+    async def scenario() -> None:
+        worker = await started(ref)
+        try:
+            events = worker.predict("flood", {})
+            first = await events.__anext__()
+            assert isinstance(first, Log)
+            await asyncio.sleep(0.5)  # let the backlog build up without reading it
+            sent = time.monotonic()
+            assert worker.cancel("flood")
+            total = len(first.text)
+            done = None
+            async for event in events:
+                if isinstance(event, Log):
+                    total += len(event.text)
+                    await asyncio.sleep(0)  # a consumer doing a little work per event
+                elif isinstance(event, Done):
+                    done = event
+            elapsed = time.monotonic() - sent
+            assert done is not None and done.status == "canceled"
+            assert total > 100_000  # it really was a flood
+            assert elapsed < 5, f"cancel took {elapsed:.2f}s"  # generous bound; see benchmarks for speed
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_cancel_before_it_starts_and_unknown_ids() -> None:
+    async def scenario() -> None:
+        worker = await started("sleepers.py:SyncSleep")
+        try:
+            assert not worker.cancel("nope")
+            events = worker.predict("early", {"seconds": 30})
+            assert worker.cancel("early")  # sent immediately, possibly before predict() runs
+            assert done_of(await collect(events)).status == "canceled"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+# --- capacity and concurrency -------------------------------------------------------------------
+
+
+def test_busy_and_concurrent_async_predictions() -> None:
+    async def scenario() -> None:
+        worker = await started("sleepers.py:AsyncSleep", concurrency=4)
+        try:
+            assert worker.is_async
+            begin = time.monotonic()
+            streams = [worker.predict(f"p{i}", {"seconds": 1.0}) for i in range(4)]
+            assert worker.state == "BUSY"
+            with pytest.raises(WorkerBusy):
+                worker.predict("p5", {"seconds": 0})
+            results = await asyncio.gather(*(collect(s) for s in streams))
+            elapsed = time.monotonic() - begin
+            assert elapsed < 3.5, f"4 x 1s predictions took {elapsed:.2f}s: not concurrent"
+            for i, events in enumerate(results):
+                assert output_of(events) == "slept 1.0"
+                # logs are attributed to their own prediction
+                assert logs_of(events) == "sleeping 1.0\n", (i, events)
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_sync_predictor_rejects_concurrency() -> None:
+    async def scenario() -> None:
+        worker = Worker("sleepers.py:SyncSleep", cwd=FIXTURES, concurrency=2)
+        setup = await worker.start()
+        assert setup.status == "failed"
+        assert "requires an async predict()" in (setup.error or "")
+        assert worker.state == "SETUP_FAILED"
+        with pytest.raises(WorkerUnavailable):
+            worker.predict("p", {})
+        await worker.stop()
+
+    run(scenario)
+
+
+# --- process death ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("crashes.py:exit_in_predict", "sys.exit(3)"),
+        ("crashes.py:kill_in_predict", "killed by SIGKILL"),
+        ("crashes.py:segfault_in_predict", "killed by SIGSEGV"),
+    ],
+)
+def test_child_death_fails_prediction_and_worker_goes_defunct(ref: str, expected: str) -> None:
+    async def scenario() -> None:
+        worker = await started(ref)
+        try:
+            events = await collect(worker.predict("p", {}))
+            done = done_of(events)
+            assert done.status == "failed"
+            assert expected in (done.error or ""), done.error
+            for _ in range(50):
+                if worker.state == "DEFUNCT":
+                    break
+                await asyncio.sleep(0.05)
+            assert worker.state == "DEFUNCT"
+            with pytest.raises(WorkerUnavailable):
+                worker.predict("again", {})
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_parent_survives_sigkill_from_outside() -> None:
+    async def scenario() -> None:
+        worker = await started("sleepers.py:SyncSleep")
+        try:
+            events = worker.predict("p", {"seconds": 30})
+            await asyncio.sleep(0.2)
+            assert worker.pid is not None
+            os.kill(worker.pid, 9)
+            done = done_of(await collect(events))
+            assert done.status == "failed" and "SIGKILL" in (done.error or "")
+            assert worker.state == "DEFUNCT"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("ref", "error", "log_text"),
+    [
+        ("crashes.py:SetupFails", "weights are missing", "loading weights..."),
+        ("crashes.py:ExitInSetup", "setup() failed", "exiting from setup"),
+        ("crashes.py:KilledInSetup", "killed by SIGKILL", "dying in setup"),
+        ("crashes.py:NoPredict", "has no predict() method", ""),
+        ("missing_file.py:Predictor", "does not exist", ""),
+        ("crashes.py:DoesNotExist", "does not define DoesNotExist", ""),
+    ],
+)
+def test_setup_failures_report_logs_and_error(ref: str, error: str, log_text: str) -> None:
+    async def scenario() -> None:
+        worker = Worker(ref, cwd=FIXTURES)
+        setup = await worker.start()
+        try:
+            assert setup.status == "failed"
+            assert worker.state == "SETUP_FAILED"
+            assert error in (setup.error or ""), setup
+            assert log_text in setup.logs
+            assert setup.started_at and setup.completed_at and setup.started_at <= setup.completed_at
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_setup_stderr_and_traceback_are_in_setup_logs() -> None:
+    async def scenario() -> None:
+        worker = Worker("crashes.py:SetupFails", cwd=FIXTURES)
+        setup = await worker.start()
+        await worker.stop()
+        assert "warning on stderr" in setup.logs
+        assert "RuntimeError: weights are missing" in setup.logs
+
+    run(scenario)
+
+
+# --- weights, train, metrics, secrets -----------------------------------------------------------
+
+
+def test_cog_weights_feeds_setup(tmp_path: pathlib.Path) -> None:
+    weights = tmp_path / "weights.bin"
+    weights.write_text("W")
+
+    async def one(ref: str, env: dict[str, str] | None) -> Any:
+        worker = await started(ref, env=env)
+        try:
+            return output_of(await collect(worker.predict("p", {})))
+        finally:
+            await worker.stop()
+
+    async def scenario() -> None:
+        assert await one("weights.py:WeightsPath", {"COG_WEIGHTS": str(weights)}) == "Path:W"
+        assert await one("weights.py:WeightsStr", {"COG_WEIGHTS": "https://example.invalid/w"}) == (
+            "str:https://example.invalid/w"
+        )
+        assert await one("weights.py:WeightsPath", None) == "no weights"
+
+    run(scenario)
+
+
+def test_train_returns_training_output() -> None:
+    async def scenario() -> None:
+        worker = Worker("train.py:train", mode="train", cwd=FIXTURES)
+        await worker.start()
+        try:
+            events = await collect(worker.predict("t", {"steps": 3}))
+            out = output_of(events)
+            assert out["steps"] == 3
+            assert out["weights"].read_bytes() == bytes([0, 1, 2])
+            assert "step 2" in logs_of(events)
+            assert worker.schema is not None
+            assert "TrainingOutput" in worker.schema["components"]["schemas"]
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize("ref", ["metrics.py:SyncMetrics", "metrics.py:AsyncMetrics"])
+def test_metrics_and_context(ref: str) -> None:
+    async def scenario() -> list[Any]:
+        worker = await started(ref)
+        try:
+            return await collect(worker.predict("m", {"n": 3}, context={"prefix": ">"}))
+        finally:
+            await worker.stop()
+
+    events = run(scenario)
+    metrics = {e.name: e.value for e in events if isinstance(e, Metric)}
+    if ref.endswith("SyncMetrics"):
+        assert output_of(events) == ">done"
+        assert metrics == {"tokens": 3, "steps": 3, "trace": ["s", "s", "s"]}
+    else:
+        assert output_of(events) == ">3"
+        assert metrics == {"n": 3}
+
+
+def test_secret_is_redacted_in_logs_and_output() -> None:
+    async def scenario() -> list[Any]:
+        worker = await started("secret.py:Predictor")
+        try:
+            return await collect(worker.predict("s", {"token": "s3cret"}))
+        finally:
+            await worker.stop()
+
+    events = run(scenario)
+    assert done_of(events).status == "succeeded"
+    assert "s3cret" not in logs_of(events)
+    assert "Secret('**********') / **********" in logs_of(events)
+    assert output_of(events) == "**********"
+
+
+def test_child_process_stays_light() -> None:
+    async def scenario() -> Any:
+        worker = await started("environment.py:Predictor")
+        try:
+            return output_of(await collect(worker.predict("e", {})))
+        finally:
+            await worker.stop()
+
+    out = run(scenario)
+    assert out["heavy"] == []
+    assert os.path.join("cogkit", "_compat", "cog") in out["cog_file"]
+
+
+def test_stop_is_graceful_and_reaps_the_child() -> None:
+    async def scenario() -> None:
+        worker = await started("outputs.py:out_str")
+        pid = worker.pid
+        assert pid is not None
+        await worker.stop()
+        assert worker.returncode == 0
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        with pytest.raises(WorkerUnavailable):
+            worker.predict("late", {})
+
+    run(scenario)
