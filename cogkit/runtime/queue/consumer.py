@@ -268,6 +268,9 @@ class QueueWorker:
                 await self._release([entry])
                 self.stop(exit_code=1)
                 return
+            except Exception as exc:  # a runtime bug must fail this prediction, not wedge its entry
+                log.exception("prediction %s raised in the runtime", pid)
+                state = failed_state(job, f"internal error: {type(exc).__name__}: {exc}")
             finally:
                 self.cancels.unwatch(pid)
                 self._free_slot()

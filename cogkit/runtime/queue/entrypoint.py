@@ -121,9 +121,7 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
     """Start the predictor (setup), then consume until SIGTERM/SIGINT; returns the exit code."""
     from cogkit.runtime.queue.consumer import QueueWorker, WorkerOptions
     from cogkit.runtime.queue.runner_backend import RunnerBackend
-    from cogkit.runtime.runner import PredictionRunner
-    from cogkit.runtime.server import ServerConfig, make_worker, read_predictor_config
-    from cogkit.runtime.webhooks import WebhookSender
+    from cogkit.runtime.server import Server, ServerConfig, make_worker, read_predictor_config
 
     cwd = cwd or os.getcwd()
     if args.predictor:
@@ -146,32 +144,26 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_requested.set)
 
-    # The same worker construction as the HTTP server (one predictor child process).
-    worker = make_worker(ServerConfig(predictor_ref=ref, mode=args.mode, concurrency=concurrency, cwd=cwd))
-    try:
-        await worker.start()
-    except Exception as exc:
-        log.error("setup failed: %s", exc)
-    if getattr(worker, "state", None) not in ("READY", "BUSY"):
+    # The HTTP server's own set-up code builds the worker (one predictor child process) and the
+    # PredictionRunner, so validation, files, uploads, webhooks and cancel are the server's.
+    config = ServerConfig(
+        predictor_ref=ref,
+        mode=args.mode,
+        concurrency=concurrency,
+        cwd=cwd,
+        upload_url=args.upload_url,
+        queue_size=options.prefetch or 0,
+    )
+    worker = make_worker(config)
+    http_side = Server(config, worker)
+    await http_side.setup_worker()
+    runner = http_side.runner
+    if runner is None:
         setup = getattr(worker, "setup", None)
         log.error("setup failed: %s", getattr(setup, "error", None) or "see the setup logs above")
         await _stop(worker)
         return 1
-    validator = None
-    try:
-        from cogkit.runtime.schema import validate_input as validator  # type: ignore[no-redef]
-    except ImportError:
-        log.warning("cogkit.runtime.schema.validate_input unavailable; inputs are not validated")
-    sender = WebhookSender()
-    runner = PredictionRunner(
-        worker,
-        upload_url=args.upload_url,
-        webhook_sender=sender,
-        queue_size=options.prefetch or 0,
-        concurrency=concurrency,
-        schema=getattr(worker, "schema", None),
-        validator=validator,
-    )
+    sender = runner.webhooks
     redis = connect(args.redis)
     if runner.schema is not None:
         await _publish_schema(redis, options.stream, runner.schema)

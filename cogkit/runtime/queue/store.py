@@ -45,7 +45,7 @@ def backoff(max_wait: float = 2.0) -> AsyncRetrying:
     """Reconnect policy shared by every Redis call of the worker: jittered exponential, forever."""
     return AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT_ERRORS),
-        wait=wait_exponential_jitter(initial=0.05, max=max_wait),
+        wait=wait_exponential_jitter(multiplier=0.05, max=max_wait),
         before_sleep=lambda rs: log.warning(
             "redis unavailable (%s); retrying (attempt %d)", rs.outcome.exception(), rs.attempt_number
         ),
