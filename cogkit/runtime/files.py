@@ -56,12 +56,13 @@ def sanitize_filename(name: str, fallback: str = "file") -> str:
     return name
 
 
-def file_fields(schema: dict[str, Any] | None) -> tuple[frozenset[str], frozenset[str]]:
-    """Names of `Input` properties that hold one file and those that hold a list of files."""
+def file_fields(schema: dict[str, Any] | None,
+                component: str = "Input") -> tuple[frozenset[str], frozenset[str]]:
+    """Names of `component` properties that hold one file and those that hold a list of files."""
     single: set[str] = set()
     many: set[str] = set()
     try:
-        props = schema["components"]["schemas"]["Input"]["properties"]  # type: ignore[index]
+        props = schema["components"]["schemas"][component]["properties"]  # type: ignore[index]
     except (KeyError, TypeError):
         return frozenset(), frozenset()
     for name, prop in props.items():

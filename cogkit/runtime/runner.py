@@ -157,7 +157,8 @@ class PredictionRunner:
         queue_size: int = 0,
         concurrency: int | None = None,
         schema: dict[str, Any] | None = None,
-        validator: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]] | None = None,
+        mode: str = "predict",
+        validator: Any = None,
         max_input_file_bytes: int = files.DEFAULT_MAX_INPUT_FILE_BYTES,
     ) -> None:
         self.worker = worker
@@ -166,7 +167,8 @@ class PredictionRunner:
         self.queue_size = max(0, queue_size)
         self.capacity = max(1, int(concurrency or getattr(worker, "concurrency", 1) or 1))
         self.max_input_file_bytes = max_input_file_bytes
-        self._validator = validator
+        self.mode = mode
+        del validator  # accepted for older callers; validation is compiled from `schema` (validation.py)
         self._busy = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._inflight: dict[str, Prediction] = {}
@@ -177,15 +179,24 @@ class PredictionRunner:
 
     # ------------------------------------------------------------------ state for health checks
     def set_schema(self, schema: dict[str, Any] | None) -> None:
-        """Schema of the predictor (OpenAPI); tells which inputs are files and which keys exist."""
+        """Schema of the predictor (OpenAPI): validates inputs and tells which inputs are files."""
         self.schema = schema
-        self._file_single, self._file_many = files.file_fields(schema)
+        component = "Input" if self.mode == "predict" else "TrainingInput"
+        self._file_single, self._file_many = files.file_fields(schema, component)
+        self._validator: Callable[[Any], Any] | None = None
+        self._known_inputs: frozenset[str] | None = None
+        if schema is None:
+            return
         try:
-            self._known_inputs: frozenset[str] | None = frozenset(
-                schema["components"]["schemas"]["Input"]["properties"]  # type: ignore[index]
-            )
+            self._known_inputs = frozenset(schema["components"]["schemas"][component]["properties"])
         except (KeyError, TypeError):
-            self._known_inputs = None
+            pass
+        try:
+            from cogkit.runtime.validation import compile_validator
+        except ImportError:
+            log.warning("cogkit.runtime.validation unavailable: inputs are only checked for unknown keys")
+            return
+        self._validator = compile_validator(schema, self.mode)
 
     @property
     def busy(self) -> bool:
@@ -204,27 +215,27 @@ class PredictionRunner:
 
     # ------------------------------------------------------------------------------- admission
     def validate(self, request: PredictionRequest) -> dict[str, Any]:
-        """Validated inputs (unknown keys dropped and logged, as Cog); raises InputValidationError."""
-        inputs = request.input if request.input is not None else {}
-        known = self._known_inputs
-        if known is not None:
-            unknown = [k for k in inputs if k not in known]
+        """Validated, coerced inputs (unknown keys dropped and logged, as Cog); raises InputValidationError.
+
+        Defaults are not filled in: the predictor applies its own, as with Cog.
+        """
+        payload = request.input if request.input is not None else {}
+        validator = self._validator
+        if validator is None:
+            known = self._known_inputs
+            if known is None:
+                return payload
+            unknown = [k for k in payload if k not in known]
             if unknown:
                 log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(unknown)))
-                inputs = {k: v for k, v in inputs.items() if k in known}
-        if self._validator is not None and self.schema is not None:
-            try:
-                inputs = self._validator(self.schema, inputs)
-            except InputValidationError:
-                raise
-            except Exception as exc:  # a validator with its own error type: keep its details
-                errors = getattr(exc, "errors", None)
-                if callable(errors):
-                    errors = errors()
-                if not isinstance(errors, list):
-                    errors = [{"loc": ["body", "input"], "msg": str(exc), "type": "value_error"}]
-                raise InputValidationError(errors) from None
-        return inputs
+                payload = {k: v for k, v in payload.items() if k in known}
+            return payload
+        result = validator(payload)
+        if result.errors:
+            raise InputValidationError(result.errors)
+        if result.ignored:
+            log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(result.ignored)))
+        return result.values
 
     def _check_available(self) -> None:
         if not self._accepting:
@@ -410,7 +421,7 @@ class PredictionRunner:
             elif kind == "Done":
                 status = ev.status if ev.status in TERMINAL_STATUSES else FAILED
                 error = ev.error
-                predict_time = getattr(ev, "predict_time", None)
+                predict_time = getattr(ev, "predict_time", None) or None
                 break
         if not pred.iterator_output and files.has_files(resp.output):
             outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload)

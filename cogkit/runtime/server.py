@@ -326,16 +326,10 @@ class Server:
             log.error("setup failed: %s", exc)
         state = getattr(self.worker, "state", None)
         if state in ("READY", "BUSY"):
-            validator = None
-            schema = getattr(self.worker, "schema", None)
-            try:
-                from cogkit.runtime.schema import validate_input as validator  # type: ignore[no-redef]
-            except ImportError:
-                log.warning("cogkit.runtime.schema.validate_input unavailable; inputs are not validated")
             self.runner = PredictionRunner(
                 self.worker, upload_url=self.config.upload_url, webhook_sender=WebhookSender(),
                 queue_size=self.config.queue_size, concurrency=self.config.concurrency,
-                schema=schema, validator=validator,
+                schema=getattr(self.worker, "schema", None), mode=self.config.mode,
             )
             _touch_k8s_ready()
         else:
