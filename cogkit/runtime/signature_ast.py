@@ -10,6 +10,7 @@ must equal signature.signature_from_callable() on the imported code (tests asser
 from __future__ import annotations
 
 import ast
+import operator
 import os
 from typing import Any
 
@@ -48,6 +49,17 @@ _SECRET_FUNCS = _SECRETS
 _INPUT_ARGS = (
     "default", "description", "ge", "le", "min_length", "max_length", "regex", "choices", "deprecated"
 )
+
+
+_ARITHMETIC: dict[type[ast.operator], Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
 
 
 class _Module:
@@ -139,6 +151,16 @@ class _Module:
                 self.evaluate(k, what, depth + 1): self.evaluate(v, what, depth + 1)  # type: ignore[arg-type]
                 for k, v in zip(node.keys, node.values, strict=True)
             }
+        if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
+            left = self.evaluate(node.left, what, depth + 1)
+            right = self.evaluate(node.right, what, depth + 1)
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+            if numbers and not (isinstance(node.op, ast.Pow) and abs(right) > 64):
+                return _ARITHMETIC[type(node.op)](left, right)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            value = self.evaluate(node.operand, what, depth + 1)
+            if isinstance(value, (int, float)):
+                return -value if isinstance(node.op, ast.USub) else value
         if isinstance(node, ast.Call):
             func = self.qualified(node.func)
             if func in ("list", "tuple", "sorted") and len(node.args) == 1 and not node.keywords:

@@ -153,7 +153,8 @@ def test_plain_outputs(ref: str, expected: Any) -> None:
 def test_file_outputs_arrive_as_local_paths() -> None:
     async def scenario() -> dict[str, Any]:
         results = {}
-        for ref in ("outputs.py:out_path", "outputs.py:out_file", "outputs.py:out_list_paths", "outputs.py:out_model"):
+        for name in ("out_path", "out_file", "out_list_paths", "out_model"):
+            ref = f"outputs.py:{name}"
             worker = await started(ref)
             try:
                 results[ref.split(":")[1]] = output_of(await collect(worker.predict("p", {})))
