@@ -1,0 +1,137 @@
+"""The layer compiler: order, names, cache-relevant inputs and the image config, without an engine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cogkit.config import load_config
+from cogkit.layers.compile import CA_PATH, MERGE_CAP, compile_plan
+from cogkit.layers.describe import describe, render_dot, render_json, render_text
+from cogkit.layers.plan import BuildOptions, plan_layers
+from cogkit.layers.weights import SIZE_THRESHOLD
+
+BASE = "cogkit-base:py3.11-bookworm"
+PROJECT = (
+    "build:\n"
+    "  python_version: '3.11'\n"
+    "  system_packages: [zlib1g, jq, zlib1g]\n"
+    "  python_packages: [six==1.16.0, cog==0.9.0]\n"
+    "  run:\n"
+    "    - echo first\n"
+    "    - command: cat /run/secrets/tok > /dev/null\n"
+    "      mounts: [{type: secret, id: tok, target: /run/secrets/tok}]\n"
+    "environment: [GREETING=hi]\n"
+    "predict: predict.py:Predictor\n"
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "cog.yaml").write_text(PROJECT)
+    (tmp_path / "predict.py").write_text("class Predictor: ...\n")
+    with (tmp_path / "weights.bin").open("wb") as fh:
+        fh.truncate(SIZE_THRESHOLD)
+    return tmp_path
+
+
+def compile_project(project: Path, caps=None, **options):  # noqa: ANN001, ANN003, ANN201
+    plan = plan_layers(load_config(project / "cog.yaml"), BuildOptions(base_image=BASE, **options))
+    return plan, compile_plan(plan, {"config": {"Env": ["PATH=/usr/bin:/bin", "LANG=C.UTF-8"]}}, caps)
+
+
+def test_layer_order_without_mergeop_puts_weights_below_dependencies(project: Path) -> None:
+    _, compiled = compile_project(project, separate_weights=True)
+    assert compiled.layers == [
+        "weights: 1 files, 10 MB",
+        "python 3.11",
+        "system packages: jq zlib1g",
+        "python packages: six==1.16.0",
+        "run: echo first",
+        "run: cat /run/secrets/tok > /dev/null",
+        "cogkit runtime 0.1.0 + cog module",
+        "code → /src",
+    ]
+    assert not compiled.uses_merge
+
+
+def test_mergeop_makes_weights_and_code_independent_layers(project: Path) -> None:
+    _, compiled = compile_project(project, caps=frozenset({MERGE_CAP}), separate_weights=True)
+    assert compiled.uses_merge
+    assert compiled.layers[-2:] == ["weights: 1 files, 10 MB", "code → /src"]
+    vertices = {v.name: v for v in describe(compiled)}
+    by_digest = {v.digest: v for v in vertices.values()}
+    weights = vertices["weights: 1 files, 10 MB"]
+    assert [by_digest[i].name for i in weights.inputs] == ["local://weights"]  # scratch-based: no parent
+
+
+def test_weights_excluded_from_code_context(project: Path) -> None:
+    plan, _ = compile_project(project, separate_weights=True)
+    assert "weights.bin" in plan.code_excludes
+    assert ".git" in plan.code_excludes
+    _, without = compile_project(project)
+    assert "weights: 1 files, 10 MB" not in without.layers
+
+
+def test_cog_is_stripped_from_user_requirements(project: Path) -> None:
+    plan, _ = compile_project(project)
+    assert plan.requirements.requirements == ["six==1.16.0"]
+    assert any("cog==0.9.0" in w for w in plan.warnings)
+
+
+def test_secret_mount_and_ca_bundle_are_secrets_not_files(project: Path) -> None:
+    _, compiled = compile_project(project, ca_cert="/etc/ssl/certs/ca-certificates.crt")
+    definition = compiled.state.marshal()
+    ops = {v.name: v.op for v in definition.walk()}
+    run = ops["run: cat /run/secrets/tok > /dev/null"].exec
+    secrets = {m.dest: m.secretOpt.ID for m in run.mounts if m.mountType == 1}
+    assert secrets == {"/run/secrets/tok": "tok", CA_PATH: "cogkit-ca-cert"}
+    env = dict(e.split("=", 1) for e in run.meta.env)
+    assert env["SSL_CERT_FILE"] == CA_PATH and env["GREETING"] == "hi"
+    config_env = compiled.image_config["config"]["Env"]
+    assert not any(CA_PATH in e for e in config_env)
+
+
+def test_apt_layer_uses_locked_cache_mounts_and_sorted_packages(project: Path) -> None:
+    _, compiled = compile_project(project)
+    op = {v.name: v.op for v in compiled.state.marshal().walk()}["system packages: jq zlib1g"].exec
+    caches = {m.dest: (m.cacheOpt.ID, m.cacheOpt.sharing) for m in op.mounts if m.mountType == 3}
+    assert caches == {"/var/cache/apt": ("cogkit-apt-cache", 2), "/var/lib/apt": ("cogkit-apt-lib", 2)}
+    assert "--no-install-recommends" in op.meta.args[-1] and "jq zlib1g" in op.meta.args[-1]
+
+
+def test_dependency_layers_ignore_code_and_weights(project: Path) -> None:
+    """Editing code must not change any dependency vertex: same digests before and after."""
+    _, first = compile_project(project, separate_weights=True)
+    (project / "predict.py").write_text("class Predictor: pass  # edited\n")
+    _, second = compile_project(project, separate_weights=True)
+    names = lambda c: {v.name: v.digest for v in describe(c)}  # noqa: E731
+    before, after = names(first), names(second)
+    assert before == after  # local sources are content-free in the graph; content keys the copies
+
+
+def test_image_config(project: Path) -> None:
+    _, compiled = compile_project(project)
+    config = compiled.image_config["config"]
+    assert config["WorkingDir"] == "/src"
+    assert config["ExposedPorts"] == {"5000/tcp": {}}
+    assert config["Cmd"] == ["python", "-m", "cog.server.http"]
+    assert config["Entrypoint"][-2:] == ["/opt/cogkit/lib/cogkit/pid1.py", "--"]
+    env = dict(e.split("=", 1) for e in config["Env"])
+    assert env["PATH"] == "/usr/bin:/bin" and env["LANG"] == "C.UTF-8"  # inherited from the base
+    assert env["PYTHONUNBUFFERED"] == "1" and env["GREETING"] == "hi"
+    labels = config["Labels"]
+    assert json.loads(labels["run.cog.config"])["predict"] == "predict.py:Predictor"
+    assert labels["run.cog.version"]
+
+
+def test_debug_renderings(project: Path) -> None:
+    _, compiled = compile_project(project, separate_weights=True)
+    vertices = describe(compiled)
+    text = render_text(vertices)
+    assert "[layer: weights: 1 files, 10 MB]" in text
+    assert "build tool: uv" in text
+    assert json.loads(render_json(vertices))[0]["layer"] == "base"
+    assert render_dot(vertices).startswith("digraph cogkit {")
