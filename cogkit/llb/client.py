@@ -55,6 +55,7 @@ class BuildReport:
     vertices: list[VertexSummary]
     sync: dict[str, SyncStats] = field(default_factory=dict)
     session_id: str = ""
+    credential_requests: list[str] = field(default_factory=list)  # registry hosts the daemon asked about
     health_checks: int = 0
     duration: float = 0.0
 
@@ -250,6 +251,7 @@ class Client:
             sync=dict(session.sync_stats),
             step_digests=frozenset(gateway.step_digests) if gateway else frozenset(),
             session_id=session.id,
+            credential_requests=list(session.auth.requests),
             health_checks=session.health_checks,
             duration=time.time() - started,
         )
