@@ -133,7 +133,6 @@ class QueueWorker:
         return self.exit_code
 
     async def _drain(self) -> None:
-        await self._release(list(self._unstarted))
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             log.info("draining %d in-flight prediction(s)", self._running)
@@ -236,8 +235,9 @@ class QueueWorker:
         entry, pid = job.entry_id, job.prediction_id
         token = f"{self.opts.consumer}/{entry}"
         if not await self._take_slot(entry):
-            self._held.pop(entry, None)
-            return  # stopping: released for another worker
+            await self._release([entry])  # stopping: hand it to another worker now
+            self._room.set()
+            return
         slot = True
         try:
             verdict = await self.store.begin(pid, token, self.lease_ms)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
-from cogkit.runtime.queue.protocol import lease_key
-
 from queue_helpers import client, pending_count, runs_per_prediction, terminal_events, wait_terminal
+
+from cogkit.runtime.queue.protocol import lease_key
 
 
 def test_three_workers_300_jobs_one_sigkilled_mid_prediction(stream, start_worker, redis_url):

@@ -31,7 +31,7 @@ def test_malformed_entries_fail_clearly_and_never_wedge_the_worker(stream, start
         expected = {
             bad_json: "invalid JSON",
             no_input: "`input` is required",
-            wrong_shape: "Expected `object`",
+            wrong_shape: "got `array` - at `$.input`",
             mismatch: "does not match request id",
             anonymous: "no `request` field",
         }
