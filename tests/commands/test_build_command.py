@@ -1,0 +1,78 @@
+"""The build/debug/push command lines as a user runs them: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def cogkit(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cogkit", *args] if (ROOT / "cogkit" / "__main__.py").exists()
+        else [str(Path(sys.executable).with_name("cogkit")), *args],
+        cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=600,
+    )  # fmt: skip
+
+
+def test_build_prints_image_name_and_layer_times(base_image: str, tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "examples" / "hello-world", project)
+    result = cogkit(
+        project, "build", "-t", "cogkit-test/cli-build", "--progress", "quiet",
+        COGKIT_BASE_IMAGE=base_image, COGKIT_CA_CERT=CA_BUNDLE,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "cogkit-test/cli-build"
+    assert "code → /src" in result.stderr and "built cogkit-test/cli-build in" in result.stderr
+
+
+def test_bad_config_is_one_line_with_position(tmp_path: Path) -> None:
+    project = tmp_path / "My Model"
+    project.mkdir()
+    (project / "cog.yaml").write_text("build:\n  gpu: maybe\n")
+    result = cogkit(project, "build")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "error: cog.yaml:2:3: build.gpu must be true or false, got 'maybe'",
+        "hint: change build.gpu to true or false",
+    ]
+
+
+def test_debug_formats(tmp_path: Path) -> None:
+    project = tmp_path / "dbg"
+    shutil.copytree(ROOT / "examples" / "hello-world", project)
+    text = cogkit(project, "debug", "--base-image", "cogkit-base:py3.11-bookworm")
+    assert text.returncode == 0, text.stderr
+    assert "[layer: code → /src]" in text.stdout
+    vertices = json.loads(cogkit(project, "debug", "--format", "json").stdout)
+    assert vertices[0]["layer"] == "base" and vertices[0]["name"] == "base: python:3.11-slim"
+    assert cogkit(project, "debug", "--format", "dot", "--merge").stdout.startswith("digraph")
+
+
+def test_missing_secret_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "cog.yaml").write_text(
+        "build:\n  run:\n    - command: cat /run/secrets/k\n"
+        "      mounts: [{type: secret, id: k, target: /run/secrets/k}]\n"
+    )
+    result = cogkit(tmp_path, "build")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: cog.yaml mounts secret 'k' in build.run but it was not supplied")
+
+
+def test_default_image_name(tmp_path: Path) -> None:
+    from cogkit.build import default_image_name
+    from cogkit.config import load_config
+
+    project = tmp_path / "My Model"
+    project.mkdir()
+    (project / "cog.yaml").write_text("build: {}\n")
+    assert default_image_name(load_config(project / "cog.yaml")) == "cogkit-my-model"
+    (project / "cog.yaml").write_text("image: r8.im/me/thing\n")
+    assert default_image_name(load_config(project / "cog.yaml")) == "r8.im/me/thing"
