@@ -177,9 +177,15 @@ class Child:
                predict_time: float, scope: Any) -> None:
         self.capture.drain()
         metrics = scope.metrics or None
-        self.channel.send(
-            ipc.DoneFrame(prediction_id, status, output, has_output, error, predict_time, metrics)
-        )
+        try:
+            self.channel.send(
+                ipc.DoneFrame(prediction_id, status, output, has_output, error, predict_time, metrics)
+            )
+        except TypeError as exc:  # an output or metric msgpack cannot carry: fail just this prediction
+            self.channel.send(
+                ipc.DoneFrame(prediction_id, "failed", error=f"cannot send the result: {exc}",
+                              predict_time=predict_time)
+            )
 
 
 def _fd_pair(text: str) -> tuple[int, int]:

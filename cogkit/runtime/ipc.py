@@ -77,7 +77,7 @@ ToParent = LogFrame | ChunkFrame | DoneFrame | SetupFrame
 def _enc_hook(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return msgspec.msgpack.Ext(PATH_EXT, os.fsencode(obj))
-    raise NotImplementedError(f"cannot send a {type(obj).__name__} between processes")
+    raise TypeError(f"cannot send a {type(obj).__name__} between processes")
 
 
 def _ext_hook(code: int, data: memoryview) -> Any:
@@ -105,7 +105,7 @@ def parent_decoder() -> msgspec.msgpack.Decoder:
 
 
 def child_decoder() -> msgspec.msgpack.Decoder:
-    return msgspec.msgpack.Decoder(ToChild)
+    return msgspec.msgpack.Decoder(ToChild, ext_hook=_ext_hook)
 
 
 def cancel_decoder() -> msgspec.msgpack.Decoder:

@@ -328,9 +328,10 @@ class Worker:
             raise WorkerBusy("Already running a prediction")
         if prediction_id in self._streams:
             raise WorkerError(f"prediction {prediction_id} is already running")
+        frame = self._encoder.encode(ipc.Predict(prediction_id, inputs, context))  # may raise: no slot taken
         stream = PredictionEvents(prediction_id)
         self._streams[prediction_id] = stream
-        self._transport.write(self._encoder.encode(ipc.Predict(prediction_id, inputs, context)))
+        self._transport.write(frame)
         return stream
 
     def cancel(self, prediction_id: str) -> bool:

@@ -597,3 +597,71 @@ def test_stop_is_graceful_and_reaps_the_child() -> None:
             worker.predict("late", {})
 
     run(scenario)
+
+
+# --- setup variants ---------------------------------------------------------------------------
+
+
+def test_setup_variants_and_path_objects_as_inputs(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "input.bin"
+    target.write_bytes(b"1")
+
+    async def scenario() -> None:
+        worker = await started("setups.py:AsyncSetupSyncPredict")
+        try:
+            assert "printed at import" in (worker.setup.logs if worker.setup else "")
+            assert output_of(await collect(worker.predict("a", {}))) == "async setup ran"
+        finally:
+            await worker.stop()
+        worker = await started("setups.py:SetupUsesAsyncioRun")
+        try:
+            # the server may hand over pathlib.Path objects for downloaded files
+            out = output_of(await collect(worker.predict("b", {"path": target})))
+            assert out == "loaded with asyncio.run: Path input.bin"
+        finally:
+            await worker.stop()
+        worker = await started("setups.py:NoSetup")
+        try:
+            assert output_of(await collect(worker.predict("c", {"name": "bob"}))) == "hi bob"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_exit_on_import_is_a_setup_failure() -> None:
+    async def scenario() -> None:
+        worker = Worker("exit_on_import.py:Predictor", cwd=FIXTURES)
+        setup = await worker.start()
+        await worker.stop()
+        assert setup.status == "failed"
+        assert "importing and exiting" in setup.logs
+        assert "failed to load predictor" in (setup.error or "")
+
+    run(scenario)
+
+
+def test_unencodable_input_takes_no_slot() -> None:
+    async def scenario() -> None:
+        worker = await started("outputs.py:out_str")
+        try:
+            with pytest.raises(TypeError):
+                worker.predict("bad", {"text": object()})
+            assert worker.in_flight == 0 and worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_unencodable_metric_fails_only_that_prediction() -> None:
+    async def scenario() -> None:
+        worker = await started("metrics.py:BadMetric")
+        try:
+            done = done_of(await collect(worker.predict("m", {})))
+            assert done.status == "failed" and "cannot send the result" in (done.error or "")
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
