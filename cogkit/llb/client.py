@@ -22,7 +22,7 @@ from cogkit.errors import BuildError, CogkitError, EngineError
 from cogkit.llb.address import BuilderAddress, TLSConfig, resolve_address
 from cogkit.llb.control import ControlClient
 from cogkit.llb.exporters import CacheEntry, Exporter, MobyExporter, check_cache, check_exporter
-from cogkit.llb.gateway import BuildResult, Gateway, rpc_message
+from cogkit.llb.gateway import BuildResult, Gateway, SolveFailed, rpc_message
 from cogkit.llb.pb import worker_pb2
 from cogkit.llb.progress import ProgressMode, ProgressTracker, VertexInfo, make_display
 from cogkit.llb.session.filesync import SyncStats
@@ -199,6 +199,7 @@ class Client:
                 build_id,
                 cache_imports=[(c.type, c.attrs) for c in imports],
                 no_cache=no_cache,
+                solve=solve,
             )
             try:
                 result = build_fn(gateway)
@@ -207,20 +208,16 @@ class Client:
                 else:
                     ref_id = gateway.solve(result.definition)
                     gateway.return_result(ref_id, result.result_metadata())
-            except grpc.RpcError as err:
-                gateway.return_error(rpc_message(err))
-                self._wait_quietly(solve)
-                detail = self._solve_error(solve) or rpc_message(err)
-                raise self._finish_failure(status_thread, tracker, gateway, detail) from None
             except KeyboardInterrupt:
                 raise
+            except (grpc.RpcError, SolveFailed) as err:
+                detail = rpc_message(err) if isinstance(err, grpc.RpcError) else str(err)
+                gateway.return_error(detail)
+                self._wait_quietly(solve)
+                detail = self._solve_error(solve) or detail
+                raise self._finish_failure(status_thread, tracker, gateway, detail) from None
             except BaseException as exc:
                 gateway.return_error(str(exc) or type(exc).__name__)
-                # A gateway call fails with "no such job" when Control.Solve itself was refused
-                # (bad exporter attrs, unknown cache type): that refusal is the real error.
-                detail = self._solve_error(solve) if "no such job" in str(exc) else None
-                if detail:
-                    raise self._finish_failure(status_thread, tracker, gateway, detail) from None
                 raise
             finally:
                 if gateway._caps is not None:
@@ -274,8 +271,9 @@ class Client:
     def _finish_failure(
         status_thread: threading.Thread | None, tracker: ProgressTracker, gateway: Gateway | None, detail: str
     ) -> CogkitError:
-        if status_thread is not None:
+        if status_thread is not None and tracker.vertices:
             status_thread.join(5)  # let the last vertex errors and logs arrive
+        # (no vertex at all: the solve was refused before it started; its stream has nothing to add)
         if "secret" in detail and "not found" in detail:
             failed = tracker.failed()
             step = f" in step {failed.name!r}" if failed else ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,10 @@ from cogkit.errors import BuildError, EngineError
 from cogkit.llb.pb import gateway_pb2, gateway_pb2_grpc, ops_pb2
 
 BUILD_ID_METADATA = "buildkit-controlapi-buildid"
+
+
+class SolveFailed(Exception):
+    """The Control.Solve behind this gateway ended with an error (its text is the message)."""
 
 
 class _Marshalled(Protocol):
@@ -59,7 +64,7 @@ def ops_by_digest(definition: ops_pb2.Definition) -> dict[str, ops_pb2.Op]:
     return out
 
 
-def rpc_message(err: grpc.RpcError) -> str:
+def rpc_message(err: BaseException | None) -> str:
     details = err.details() if hasattr(err, "details") else None
     return details or str(err)
 
@@ -73,7 +78,9 @@ class Gateway:
         build_id: str,
         cache_imports: Sequence[tuple[str, Mapping[str, str]]] = (),
         no_cache: bool = False,
+        solve: grpc.Future | None = None,
     ) -> None:
+        self._solve = solve
         self._stub = gateway_pb2_grpc.LLBBridgeStub(channel)
         self._metadata = [(BUILD_ID_METADATA, build_id)]
         self._cache_imports = list(cache_imports)
@@ -85,8 +92,23 @@ class Gateway:
         self.returned = False
 
     def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
+        """One LLBBridge call that gives up as soon as the solve it belongs to has failed.
+
+        Otherwise a refused solve (bad exporter, unknown cache type) would only show up as the
+        bridge's "no such job" after its registration timeout.
+        """
+        call = method.future(request, metadata=self._metadata, timeout=timeout)
+        if self._solve is not None:
+            settled = threading.Event()
+            call.add_done_callback(lambda _: settled.set())
+            self._solve.add_done_callback(lambda _: settled.set())
+            settled.wait()
+            failure = None if call.done() or self._solve.cancelled() else self._solve.exception()
+            if failure is not None:
+                call.cancel()
+                raise SolveFailed(rpc_message(failure))
         try:
-            return method(request, metadata=self._metadata, timeout=timeout)
+            return call.result()
         except grpc.RpcError as err:
             if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED):  # type: ignore[attr-defined]
                 raise EngineError(f"lost the connection to the engine: {rpc_message(err)}", None) from None
@@ -164,8 +186,8 @@ class Gateway:
 
     def return_error(self, message: str, code: int = 2) -> None:
         """Tell the daemon the build function failed, so Control.Solve ends (best effort)."""
-        if self.returned:
-            return
+        if self.returned or (self._solve is not None and self._solve.done()):
+            return  # nothing is waiting for a result any more
         self.returned = True
         try:
             self._stub.Return(
