@@ -10,6 +10,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,14 +147,15 @@ def build(request: BuildRequest) -> BuildOutcome:
     compiled_holder: list[Compiled] = []
 
     def build_fn(gateway: llb.Gateway) -> llb.BuildResult:
-        _, base_config = gateway.resolve_image_config(plan.base.ref)
+        _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
         compiled = compile_plan(plan, base_config, gateway.caps, schema)
         compiled_holder.append(compiled)
         return llb.BuildResult(compiled.state.marshal(caps=gateway.caps), image_config=compiled.image_config)
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")
-        with llb.connect(request.builder) as client:
+        client = llb.connect(request.builder)
+        try:
             exporter = _exporter(client, request, image, tarball)
             try:
                 report = client.build(
@@ -174,6 +176,8 @@ def build(request: BuildRequest) -> BuildOutcome:
                 from python_on_whales import docker
 
                 docker.load(tarball, quiet=True)
+        finally:
+            _close_in_background(client)
     compiled = compiled_holder[-1]
     return BuildOutcome(
         image,
@@ -184,6 +188,11 @@ def build(request: BuildRequest) -> BuildOutcome:
         layer_times(report, compiled),
         pushed=request.push and not client.is_docker,
     )
+
+
+def _close_in_background(client: llb.Client) -> None:
+    """Closing a gRPC channel waits ~150 ms for its polling thread; nobody needs to wait for that."""
+    threading.Thread(target=client.close, name="cogkit-close", daemon=True).start()
 
 
 _UNKNOWN_APT = re.compile(r"cogkit: unknown system package: (\S+)")
