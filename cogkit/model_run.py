@@ -235,16 +235,22 @@ def local_model(
             wait_until_ready(model, setup_timeout, progress, lambda: proc.poll() is None, "the model process")
         yield model
     finally:
-        _stop_process(proc)
+        _stop_process(proc, ModelClient("127.0.0.1" if host in ("0.0.0.0", "") else host, port))
         if log_file is not None:
             log_file.close()
             with contextlib.suppress(OSError):
                 os.unlink(log_file.name)
 
 
-def _stop_process(proc: subprocess.Popen[bytes]) -> None:
+def _stop_process(proc: subprocess.Popen[bytes], client: ModelClient) -> None:
+    """POST /shutdown (honoured even with --await-explicit-shutdown), then SIGTERM, then SIGKILL."""
     import signal
 
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(Exception):
+        client.request("POST", "/shutdown", timeout=2)
+        proc.wait(timeout=5)
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):

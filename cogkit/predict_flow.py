@@ -170,10 +170,14 @@ def _run_image(
     from cogkit.model_run import image_model
 
     image = args.image
+    volumes: list[tuple[str, str]] = []
     if image is None:
-        from cogkit.project import build_project_image
+        from cogkit.project import build_project_image, load_project
 
+        # As in Cog: the project is mounted over /src, so ./weights and fresh edits are what runs.
+        project = load_project(args.config_file)
         image = build_project_image(args.config_file, progress=progress)
+        volumes.append((str(project.directory), "/src"))
     info = containers.inspect_image(image)
     schema = info.schema
     payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
@@ -188,6 +192,7 @@ def _run_image(
         schema=schema,
         command=command,
         purpose=mode,
+        volumes=volumes,
     ) as model:
         if payload is None:
             payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)

@@ -1,63 +1,14 @@
-"""Fixtures for CLI tests: run the real `cogkit` CLI in a subprocess; compare errors with snapshots.
-
-Snapshots live in tests/commands/snapshots/<name>.txt. Set UPDATE_SNAPSHOTS=1 to (re)write them;
-otherwise a missing or different snapshot fails the test.
-"""
+"""Fixtures for CLI tests (helpers live in cli_helpers.py so test modules can import them)."""
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
-import sys
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-SNAPSHOTS = Path(__file__).parent / "snapshots"
-
-
-@dataclass
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def cogkit(
-    *args: str,
-    cwd: Path | str | None = None,
-    env: dict[str, str] | None = None,
-    stdin: str | None = None,
-    timeout: float = 600,
-) -> Result:
-    full_env = {**os.environ, "NO_COLOR": "1", "COGKIT_PROGRESS": "plain", **(env or {})}
-    done = subprocess.run(
-        [sys.executable, "-m", "cogkit", *args],
-        cwd=cwd,
-        env=full_env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return Result(done.returncode, done.stdout, done.stderr)
-
-
-def assert_snapshot(name: str, text: str, replacements: dict[str, str] | None = None) -> None:
-    """Compare `text` (with run-specific values such as temp paths replaced) to snapshots/<name>.txt."""
-    for old, new in (replacements or {}).items():
-        text = text.replace(old, new)
-    text = re.sub(r"cogkit-[0-9a-f]{12}", "cogkit-<id>", text)
-    path = SNAPSHOTS / f"{name}.txt"
-    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
-        SNAPSHOTS.mkdir(exist_ok=True)
-        path.write_text(text)
-        return
-    assert path.exists(), f"no snapshot {path}; run with UPDATE_SNAPSHOTS=1 to create it"
-    assert text == path.read_text(), f"output differs from snapshot {path.name}:\n{text}"
-    assert "Traceback" not in text
+from cli_helpers import CA_BUNDLE, DOCKER, assert_snapshot, cogkit, copy_example
 
 
 @pytest.fixture
@@ -70,3 +21,34 @@ def cli():
 def snapshot():
     """`snapshot(name, text, replacements)` compares against tests/commands/snapshots/<name>.txt."""
     return assert_snapshot
+
+
+@pytest.fixture(scope="session")
+def build_env(base_image: str) -> dict[str, str]:
+    """Environment that lets builds on this machine start offline and reach PyPI from build steps."""
+    return {"COGKIT_BASE_IMAGE": base_image, "COGKIT_CA_CERT": CA_BUNDLE}
+
+
+@pytest.fixture(scope="session")
+def example_image(
+    build_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., tuple[str, Path]]]:
+    """`example_image("hello-world")` → (image tag, project copy): built once per session via the CLI."""
+    built: dict[str, tuple[str, Path]] = {}
+    run_id = uuid.uuid4().hex[:8]
+
+    def get(name: str, *build_args: str, prepare: Callable[[Path], None] | None = None) -> tuple[str, Path]:
+        key = name + " ".join(build_args)
+        if key not in built:
+            project = copy_example(name, tmp_path_factory.mktemp("example"))
+            if prepare is not None:
+                prepare(project)
+            tag = f"cogkit-test-{name}:{run_id}"
+            result = cogkit("build", "-t", tag, *build_args, cwd=project, env=build_env)
+            assert result.returncode == 0, f"build of {name} failed:\n{result.stderr[-3000:]}"
+            built[key] = (tag, project)
+        return built[key]
+
+    yield get
+    for tag, _ in built.values():
+        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)

@@ -82,9 +82,8 @@ def test_setup_failed_shows_its_logs(tmp_path: Path, cli, snapshot) -> None:
     )
     result = cli("predict", "--local", "-i", "text=x", cwd=project)
     assert result.returncode == 1
-    assert result.stderr.startswith(
-        "error: model setup failed\nhint: fix setup() in your predictor and retry"
-    )
+    error = result.stderr[result.stderr.index("error:") :]
+    assert error.startswith("error: model setup failed\nhint: fix setup() in your predictor and retry")
     assert "loading weights from /nowhere" in result.stderr
     assert "RuntimeError: weights file missing" in result.stderr
     assert "Traceback (most recent call last)" not in result.stderr.split("--- logs")[0]

@@ -1,0 +1,66 @@
+"""`--local`: predict and train in the current Python environment, with Docker made unusable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cli_helpers import copy_example
+
+# A dead engine address and a docker CLI that always fails: any Docker use would break the run.
+NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "COGKIT_DOCKER_CLI": "/bin/false"}
+
+
+def test_predict_local(tmp_path: Path, cli) -> None:
+    project = copy_example("hello-world", tmp_path)
+    result = cli("predict", "--local", "-i", "text=local", cwd=project, env=NO_DOCKER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello local\n"
+
+
+def test_predict_local_streaming_and_json(tmp_path: Path, cli) -> None:
+    project = copy_example("streaming", tmp_path)
+    result = cli(
+        "predict", "--local", "--json", '{"prompt": "a b c", "delay": 0}', cwd=project, env=NO_DOCKER
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "a b c\n"
+
+
+def test_predict_local_validates_before_starting(tmp_path: Path, cli) -> None:
+    project = copy_example("streaming", tmp_path)
+    result = cli("predict", "--local", "-i", "prompt=x", "-i", "delay=5", cwd=project, env=NO_DOCKER)
+    assert result.returncode == 1
+    assert (
+        result.stderr == "error: input 'delay' must be at most 2, got 5\nhint: pass a value between 0 and 2\n"
+    )
+
+
+def test_train_local_writes_weights_and_predict_local_uses_them(tmp_path: Path, cli) -> None:
+    project = copy_example("training", tmp_path)
+    trained = cli("train", "--local", "-i", "offset=7", cwd=project, env=NO_DOCKER)
+    assert trained.returncode == 0, trained.stderr
+    assert json.loads((project / "weights").read_text())["offset"] == 7
+    predicted = cli("predict", "--local", "-i", "x=1", cwd=project, env=NO_DOCKER)
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout == "8\n"
+    via_env = cli("predict", "--local", "-e", "COG_WEIGHTS=weights", "-i", "x=2", cwd=project, env=NO_DOCKER)
+    assert via_env.stdout == "9\n", via_env.stderr
+
+
+def test_predict_local_file_output(tmp_path: Path, cli) -> None:
+    project = tmp_path / "fileout"
+    project.mkdir()
+    (project / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    (project / "predict.py").write_text(
+        "import tempfile\n"
+        "from cog import BasePredictor, Path\n\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self, text: str) -> Path:\n"
+        "        p = Path(tempfile.mkdtemp()) / 'out.txt'\n"
+        "        p.write_text(text.upper())\n"
+        "        return p\n"
+    )
+    result = cli("predict", "--local", "-i", "text=shout", "-o", "said.txt", cwd=project, env=NO_DOCKER)
+    assert result.returncode == 0, result.stderr
+    assert (project / "said.txt").read_text() == "SHOUT"

@@ -1,0 +1,121 @@
+"""`cogkit serve`: the HTTP API on a real port, and code edits picked up without a rebuild."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cli_helpers import DOCKER, containers_labelled, copy_example
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _post(port: int, body: dict, timeout: float = 30) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predictions",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def _wait_ready(port: int, proc: subprocess.Popen, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"serve exited early: {proc.stderr.read() if proc.stderr else ''}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health-check", timeout=1) as response:
+                if json.loads(response.read()).get("status") == "READY":
+                    return
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("serve never became READY")
+
+
+def _predict_until(port: int, body: dict, expected: str, timeout: float = 60) -> dict:
+    """Poll predictions until the output changes to `expected` (the reload is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            last = _post(port, body, timeout=10)
+            if isinstance(last, dict) and last.get("output") == expected:
+                return last
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            last = exc
+        time.sleep(0.3)
+    raise AssertionError(f"never saw {expected!r}; last answer: {last!r}")
+
+
+@contextmanager
+def _serve(project: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cogkit", "--progress", "plain", "serve", *args],
+        cwd=project, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _image_id(tag: str) -> str:
+    return subprocess.run(
+        [DOCKER, "image", "inspect", "-f", "{{.Id}}", tag], capture_output=True, text=True
+    ).stdout
+
+
+def test_serve_picks_up_a_code_edit_without_a_rebuild(tmp_path: Path, build_env, docker_engine) -> None:
+    project = copy_example("hello-world", tmp_path)
+    tag = f"cogkit-test-serve:{os.getpid()}"
+    (project / "cog.yaml").write_text((project / "cog.yaml").read_text() + f"image: {tag}\n")
+    port = _free_port()
+    try:
+        with _serve(project, "-p", str(port), env=build_env) as proc:
+            _wait_ready(port, proc)
+            image_before = _image_id(tag)
+            assert _post(port, {"input": {"text": "one"}})["output"] == "hello one"
+            predict_py = project / "predict.py"
+            predict_py.write_text(predict_py.read_text().replace('"hello"', '"bonjour"'))
+            assert _predict_until(port, {"input": {"text": "two"}}, "bonjour two")["status"] == "succeeded"
+            assert _image_id(tag) == image_before, "the edit must not trigger a rebuild"
+        assert proc.returncode in (0, 130)
+        assert containers_labelled("serve") == []
+    finally:
+        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)
+
+
+def test_serve_local_without_docker(tmp_path: Path) -> None:
+    """--local serves from this Python; a broken DOCKER_HOST and docker CLI prove Docker is unused."""
+    project = copy_example("hello-world", tmp_path)
+    port = _free_port()
+    no_docker = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "COGKIT_DOCKER_CLI": "/bin/false"}
+    with _serve(project, "--local", "-p", str(port), env=no_docker) as proc:
+        _wait_ready(port, proc, timeout=60)
+        assert _post(port, {"input": {"text": "local"}})["output"] == "hello local"
+        predict_py = project / "predict.py"
+        predict_py.write_text(predict_py.read_text().replace('"hello"', '"hi"'))
+        _predict_until(port, {"input": {"text": "again"}}, "hi again")
