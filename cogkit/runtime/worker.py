@@ -75,6 +75,16 @@ def describe_exit(returncode: int | None) -> str:
     return f"the predictor process exited unexpectedly with code {returncode}"
 
 
+class _PendingLog:
+    """Log text not yet handed to the consumer; parts are joined once, when it is consumed."""
+
+    __slots__ = ("source", "parts")
+
+    def __init__(self, source: str, parts: list[str]) -> None:
+        self.source = source
+        self.parts = parts
+
+
 class PredictionEvents:
     """Async iterator over one prediction's events; ends after Done.
 
@@ -92,12 +102,15 @@ class PredictionEvents:
 
     def _push(self, event: Event) -> None:
         events = self._events
-        if type(event) is Log and events:
-            last = events[-1]
-            if type(last) is Log and last.source == event.source:
-                events[-1] = Log(last.text + event.text, last.source)
-                return
-        events.append(event)
+        if type(event) is Log:
+            if events:
+                last = events[-1]
+                if type(last) is _PendingLog and last.source == event.source:
+                    last.parts.append(event.text)
+                    return
+            events.append(_PendingLog(event.source, [event.text]))  # type: ignore[arg-type]
+        else:
+            events.append(event)
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -115,6 +128,8 @@ class PredictionEvents:
             finally:
                 self._waiter = None
         event = self._events.popleft()
+        if type(event) is _PendingLog:
+            return Log("".join(event.parts), event.source)  # type: ignore[attr-defined]
         if type(event) is Done:
             self._finished = True
         return event
