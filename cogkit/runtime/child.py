@@ -9,7 +9,6 @@ dedicated thread. Nothing here imports aiohttp or pydantic.
 
 from __future__ import annotations
 
-import argparse
 import contextvars
 import faulthandler
 import inspect
@@ -98,7 +97,7 @@ class CancelState:
 class Child:
     """State shared by setup and the serving loops."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: ChildArgs) -> None:
         self.args = args
         self.channel = Channel(socket.socket(fileno=args.data_fd))
         self.cancel_sock = socket.socket(fileno=args.cancel_fd)
@@ -476,16 +475,28 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+class ChildArgs:
+    """Command line of the child; parsed by hand because argparse costs ~8 ms of start-up."""
+
+    def __init__(self, argv: list[str]) -> None:
+        values = dict(zip(argv[::2], argv[1::2], strict=False))
+        unknown = set(values) - {f"--{name}" for name in _ARG_NAMES}
+        if len(argv) % 2 or unknown or not {"--data-fd", "--cancel-fd", "--ref"} <= set(values):
+            sys.exit(f"usage: python -m cogkit.runtime.child {' '.join(f'--{n} X' for n in _ARG_NAMES)}")
+        self.data_fd = int(values["--data-fd"])
+        self.cancel_fd = int(values["--cancel-fd"])
+        self.ref = values["--ref"]
+        self.mode = values.get("--mode", "predict")
+        self.concurrency = int(values.get("--concurrency", "1"))
+        self.stdout_pipe = values.get("--stdout-pipe", "")
+        self.stderr_pipe = values.get("--stderr-pipe", "")
+
+
+_ARG_NAMES = ("data-fd", "cancel-fd", "ref", "mode", "concurrency", "stdout-pipe", "stderr-pipe")
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cogkit.runtime.child")
-    parser.add_argument("--data-fd", type=int, required=True)
-    parser.add_argument("--cancel-fd", type=int, required=True)
-    parser.add_argument("--ref", required=True)
-    parser.add_argument("--mode", default="predict", choices=("predict", "train"))
-    parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--stdout-pipe", default="", help="read_fd,write_fd for fd 1")
-    parser.add_argument("--stderr-pipe", default="", help="read_fd,write_fd for fd 2")
-    args = parser.parse_args(argv)
+    args = ChildArgs(sys.argv[1:] if argv is None else argv)
     for fd in (args.data_fd, args.cancel_fd):
         os.set_inheritable(fd, False)  # user subprocesses must not hold our channels open
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -14,9 +14,7 @@ import inspect
 import io
 import os
 import pathlib
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -241,6 +239,9 @@ class OutputEncoder:
         self._outdir = outdir
 
     def _spill(self, fileobj: io.IOBase) -> pathlib.Path:
+        import shutil
+        import tempfile  # only File outputs need these; keep them off the start-up path
+
         if self._outdir is None:
             self._outdir = tempfile.mkdtemp(prefix="cogkit-out-")
         name = os.path.basename(str(getattr(fileobj, "name", "") or "")) or "output"
