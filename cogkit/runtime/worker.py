@@ -157,7 +157,9 @@ class Worker:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         python: str | None = None,
+        setup_timeout: float | None = None,
     ) -> None:
+        """`setup_timeout` (seconds; default $COG_SETUP_TIMEOUT, else none) kills a setup that hangs."""
         if mode not in ("predict", "train"):
             raise ValueError(f"mode must be 'predict' or 'train', not {mode!r}")
         self.predictor_ref = predictor_ref
@@ -166,6 +168,10 @@ class Worker:
         self.cwd = cwd
         self.env = env
         self.python = python or sys.executable
+        if setup_timeout is None and os.environ.get("COG_SETUP_TIMEOUT"):
+            setup_timeout = float(os.environ["COG_SETUP_TIMEOUT"])
+        self.setup_timeout = setup_timeout
+        self._timed_out = False
         self.setup: SetupResult | None = None
         self.schema: dict[str, Any] | None = None  # runtime OpenAPI document (from the child)
         self.schema_error: str | None = None
@@ -256,7 +262,14 @@ class Worker:
         transport, _ = await loop.create_unix_connection(lambda: _DataProtocol(self), sock=data_parent)
         self._transport = transport
         self._watch_exit(loop)
-        return await asyncio.shield(self._setup_done)
+        if self.setup_timeout is None:
+            return await asyncio.shield(self._setup_done)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._setup_done), self.setup_timeout)
+        except TimeoutError:
+            self._timed_out = True
+            self._kill()
+            return await asyncio.shield(self._setup_done)
 
     def _watch_exit(self, loop: asyncio.AbstractEventLoop) -> None:
         proc = self._proc
@@ -450,6 +463,8 @@ class Worker:
         reason = describe_exit(self.returncode)
         last_words = self._last_words()
         if self.setup is None:
+            if self._timed_out:
+                reason = f"setup did not finish within {self.setup_timeout:g}s and was stopped"
             self._setup_logs.extend(entry.text for entry in last_words)
             self._setup_logs.append(f"{reason}\n")
             self._finish_setup("failed", f"setup did not complete: {reason}")

@@ -41,6 +41,9 @@ GOOD_REFS = [
     ("crashes.py:raise_in_predict", "predict"),
     ("crashes.py:exit_in_predict", "predict"),
     ("train.py:train", "train"),
+    ("setups.py:AsyncSetupSyncPredict", "predict"),
+    ("setups.py:SetupUsesAsyncioRun", "predict"),
+    ("setups.py:NoSetup", "predict"),
 ] + [
     (f"outputs.py:{name}", "predict")
     for name in (

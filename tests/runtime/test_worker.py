@@ -665,3 +665,41 @@ def test_unencodable_metric_fails_only_that_prediction() -> None:
             await worker.stop()
 
     run(scenario)
+
+
+def test_setup_timeout_stops_a_hanging_setup() -> None:
+    async def scenario() -> None:
+        worker = Worker("setups.py:SlowSetup", cwd=FIXTURES, setup_timeout=0.5)
+        begin = time.monotonic()
+        setup = await worker.start()
+        await worker.stop()
+        assert time.monotonic() - begin < 10
+        assert setup.status == "failed" and worker.state == "SETUP_FAILED"
+        assert "within 0.5s" in (setup.error or "")
+        assert "setup starts" in setup.logs
+
+    run(scenario)
+
+
+def test_cog_weights_url_is_downloaded_for_a_path_parameter(tmp_path: pathlib.Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "model.bin").write_text("remote weights")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/model.bin"
+
+    async def scenario() -> Any:
+        worker = await started("weights.py:WeightsPath", env={"COG_WEIGHTS": url})
+        try:
+            return output_of(await collect(worker.predict("w", {})))
+        finally:
+            await worker.stop()
+
+    try:
+        assert run(scenario) == "Path:remote weights"
+    finally:
+        server.shutdown()
