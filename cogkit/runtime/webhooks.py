@@ -168,15 +168,15 @@ class WebhookChannel:
                 self._wake.clear()
                 if self._terminal:
                     break
-                delay = last_sent + self.sender.throttle - loop.time()
-                if delay > 0:
-                    try:  # wait out the throttle window, unless the terminal event arrives
+                # wait out the throttle window; only the terminal event may cut it short
+                while not self._terminal and (delay := last_sent + self.sender.throttle - loop.time()) > 0:
+                    try:
                         await asyncio.wait_for(self._wake.wait(), delay)
                     except TimeoutError:
                         pass
-                    if self._terminal:
-                        break
                     self._wake.clear()
+                if self._terminal:
+                    break
                 if self._dirty:
                     self._dirty = False
                     last_sent = loop.time()
