@@ -48,16 +48,20 @@ class Channel:
 class CancelState:
     """Which prediction runs on the main thread and whether it may be interrupted right now.
 
-    The SIGUSR1 handler raises CancelationException only inside user code (`cancelable`); a
-    cancel that lands elsewhere (e.g. while a chunk is being sent) is kept pending and raised
-    as soon as user code is re-entered, so it is never lost and never corrupts a frame.
+    Predictions are identified by the parent's sequence number (Predict.seq), so a cancel that
+    crosses the prediction's Done is ignored rather than hitting a later prediction that reuses
+    the id. A cancel may also overtake its Predict (they travel on different channels): it is
+    kept and honoured when that prediction starts. The SIGUSR1 handler raises
+    CancelationException only inside user code; a cancel landing elsewhere (e.g. while a chunk is
+    sent) is raised as soon as user code is re-entered, so it is never lost nor corrupts a frame.
     """
 
     def __init__(self, exc_type: type[BaseException]) -> None:
         self.exc_type = exc_type
         self.lock = threading.Lock()
-        self.current: str | None = None
-        self.requested: set[str] = set()
+        self.current = -1  # seq running on the main thread, -1 when idle
+        self.last_started = -1
+        self.requested: set[int] = set()
         self.in_user_code = False
         self.main_ident = threading.main_thread().ident
 
@@ -66,22 +70,24 @@ class CancelState:
             self.in_user_code = False
             raise self.exc_type()
 
-    def request(self, prediction_id: str) -> None:
+    def request(self, seq: int) -> None:
         with self.lock:
-            self.requested.add(prediction_id)
-            running = self.current == prediction_id
+            if seq < self.last_started or (seq == self.last_started and self.current != seq):
+                return  # already finished: a stale cancel
+            self.requested.add(seq)
+            running = self.current == seq
         if running and self.main_ident is not None:
             signal.pthread_kill(self.main_ident, signal.SIGUSR1)
 
-    def begin(self, prediction_id: str) -> None:
+    def begin(self, seq: int) -> None:
         with self.lock:
-            self.current = prediction_id
+            self.current = seq
+            self.last_started = seq
 
     def end(self) -> None:
         with self.lock:
-            if self.current is not None:
-                self.requested.discard(self.current)
-            self.current = None
+            self.requested.discard(self.current)
+            self.current = -1
             self.in_user_code = False
 
     def enter(self) -> None:
@@ -167,7 +173,7 @@ class Child:
                     payload = None
                 if payload is None:  # the parent is gone: do not outlive it
                     os._exit(0)
-                on_cancel(decoder.decode(payload).id)
+                on_cancel(decoder.decode(payload).seq)
 
         threading.Thread(target=read_cancels, name="cogkit-cancel", daemon=True).start()
 
@@ -275,7 +281,7 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
     scope = cog_scope.Scope(msg.context)
     token = cog_scope._activate(scope)
     child.owner = msg.id
-    state.begin(msg.id)
+    state.begin(msg.seq)
     status, output, has_output, error = "succeeded", None, False, None
     inputs: dict[str, Any] = {}
     exiting: SystemExit | None = None
@@ -386,13 +392,18 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             traceback.print_exc()
             setup_error = f"setup() failed: {_error_text(exc)}"
     tasks: dict[str, asyncio.Task[None]] = {}
+    task_by_seq: dict[int, asyncio.Task[None]] = {}
+    early_cancels: set[int] = set()  # cancels that overtook their Predict
+    highest_seq = -1
 
-    def cancel(prediction_id: str) -> None:
-        task = tasks.get(prediction_id)
+    def cancel(seq: int) -> None:
+        task = task_by_seq.get(seq)
         if task is not None:
             task.cancel()
+        elif seq > highest_seq:
+            early_cancels.add(seq)
 
-    child.start_cancel_reader(lambda pid: loop.call_soon_threadsafe(cancel, pid))
+    child.start_cancel_reader(lambda seq: loop.call_soon_threadsafe(cancel, seq))
     child.report_setup(setup_error, is_async=True)
     if setup_error is not None:
         return
@@ -405,7 +416,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
     def blame() -> None:
         child.owner = next(iter(tasks)) if len(tasks) == 1 else None
 
-    async def run(msg: ipc.Predict) -> None:
+    async def run(msg: ipc.Predict, canceled: bool) -> None:
         _log_owner.set(msg.id)
         scope = cog_scope.Scope(msg.context)
         cog_scope._activate(scope)
@@ -413,6 +424,8 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         inputs: dict[str, Any] = {}
         started = time.perf_counter()
         try:
+            if canceled:
+                raise asyncio.CancelledError
             inputs = predictor.prepare_inputs(msg.input)
             if inspect.isasyncgenfunction(predictor.entry):
                 async for item in predictor.entry(**inputs):
@@ -439,6 +452,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             stream.flush_owner(msg.id)
         child.finish(msg.id, status, output, has_output, error, predict_time, scope)
         tasks.pop(msg.id, None)
+        task_by_seq.pop(msg.seq, None)
         blame()
 
     decoder = ipc.child_decoder()
@@ -447,6 +461,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
     stopped = loop.create_future()
 
     def on_readable() -> None:
+        nonlocal highest_seq
         try:
             data = sock.recv(1 << 18)
         except (BlockingIOError, InterruptedError):
@@ -463,7 +478,12 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
                 if not stopped.done():
                     stopped.set_result(None)
                 return
-            tasks[msg.id] = loop.create_task(run(msg), context=contextvars.copy_context())
+            highest_seq = max(highest_seq, msg.seq)
+            canceled = msg.seq in early_cancels
+            early_cancels.discard(msg.seq)
+            task = loop.create_task(run(msg, canceled), context=contextvars.copy_context())
+            tasks[msg.id] = task
+            task_by_seq[msg.seq] = task
             blame()
 
     loop.add_reader(sock.fileno(), on_readable)

@@ -29,6 +29,7 @@ class Predict(msgspec.Struct, tag="predict", array_like=True):
     id: str
     input: dict[str, Any]
     context: dict[str, str] | None = None
+    seq: int = 0  # increases per Predict; a Cancel names it, so a late cancel never hits a reused id
 
 
 class Shutdown(msgspec.Struct, tag="shutdown", array_like=True):
@@ -38,6 +39,7 @@ class Shutdown(msgspec.Struct, tag="shutdown", array_like=True):
 # --- parent -> child (cancel channel) -------------------------------------------------------
 class Cancel(msgspec.Struct, tag="cancel", array_like=True):
     id: str
+    seq: int = 0
 
 
 # --- child -> parent ------------------------------------------------------------------------

@@ -92,10 +92,11 @@ class PredictionEvents:
     facing a log flood holds a few big strings instead of millions of events.
     """
 
-    __slots__ = ("id", "_events", "_waiter", "_finished")
+    __slots__ = ("id", "seq", "_events", "_waiter", "_finished")
 
-    def __init__(self, prediction_id: str) -> None:
+    def __init__(self, prediction_id: str, seq: int = 0) -> None:
         self.id = prediction_id
+        self.seq = seq
         self._events: collections.deque[Event] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._finished = False
@@ -193,6 +194,7 @@ class Worker:
         self._stopping = False
         self._finalized = False
         self._leftover_fds: dict[int, str] = {}
+        self._seq = 0
 
     # --- state ---------------------------------------------------------------------------------
     @property
@@ -356,18 +358,21 @@ class Worker:
             raise WorkerBusy("Already running a prediction")
         if prediction_id in self._streams:
             raise WorkerError(f"prediction {prediction_id} is already running")
-        frame = self._encoder.encode(ipc.Predict(prediction_id, inputs, context))  # may raise: no slot taken
-        stream = PredictionEvents(prediction_id)
+        seq = self._seq + 1
+        frame = self._encoder.encode(ipc.Predict(prediction_id, inputs, context, seq))  # may raise: no slot
+        self._seq = seq
+        stream = PredictionEvents(prediction_id, seq)
         self._streams[prediction_id] = stream
         self._transport.write(frame)
         return stream
 
     def cancel(self, prediction_id: str) -> bool:
         """Ask the child to cancel a running prediction (own channel); False if it is not running."""
-        if prediction_id not in self._streams or self._cancel_sock is None:
+        stream = self._streams.get(prediction_id)
+        if stream is None or self._cancel_sock is None:
             return False
         try:
-            self._cancel_sock.sendall(self._encoder.encode(ipc.Cancel(prediction_id)))
+            self._cancel_sock.sendall(self._encoder.encode(ipc.Cancel(prediction_id, stream.seq)))
         except OSError:
             return False
         return True

@@ -353,9 +353,10 @@ def test_cancel_arrives_under_a_log_flood(ref: str) -> None:
     run(scenario)
 
 
-def test_cancel_before_it_starts_and_unknown_ids() -> None:
+@pytest.mark.parametrize("ref", ["sleepers.py:SyncSleep", "sleepers.py:AsyncSleep"])
+def test_cancel_before_it_starts_and_unknown_ids(ref: str) -> None:
     async def scenario() -> None:
-        worker = await started("sleepers.py:SyncSleep")
+        worker = await started(ref)
         try:
             assert not worker.cancel("nope")
             events = worker.predict("early", {"seconds": 30})
@@ -703,3 +704,25 @@ def test_cog_weights_url_is_downloaded_for_a_path_parameter(tmp_path: pathlib.Pa
         assert run(scenario) == "Path:remote weights"
     finally:
         server.shutdown()
+
+
+@pytest.mark.parametrize("ref", ["sleepers.py:SyncSleep", "sleepers.py:AsyncSleep"])
+def test_a_stale_cancel_never_hits_a_later_prediction_with_the_same_id(ref: str) -> None:
+    from cogkit.runtime import ipc
+
+    async def scenario() -> None:
+        worker = await started(ref)
+        try:
+            first = worker.predict("same-id", {"seconds": 0.01})
+            stale_seq = first.seq  # type: ignore[attr-defined]
+            assert done_of(await collect(first)).status == "succeeded"
+            # a cancel that crossed the first prediction's Done, arriving late
+            assert worker._cancel_sock is not None
+            worker._cancel_sock.sendall(ipc.FrameEncoder().encode(ipc.Cancel("same-id", stale_seq)))
+            await asyncio.sleep(0.1)
+            second = await collect(worker.predict("same-id", {"seconds": 0.3}))
+            assert done_of(second).status == "succeeded"
+        finally:
+            await worker.stop()
+
+    run(scenario)
