@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import socket
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,10 +144,48 @@ def engine_errors(doing: str) -> Iterator[None]:
 def inspect_image(ref: str) -> ImageInfo:
     if "=" in ref and "/" not in ref.split("=", 1)[0]:
         raise ImageNotFoundError(f"invalid image name {ref!r}", hint="did you forget -i? e.g. -i " + ref)
-    with engine_errors(f"cannot use image {ref}"):
-        image = docker().image.inspect(ref)
+    try:
+        with engine_errors(f"cannot use image {ref}"):
+            image = docker().image.inspect(ref)
+    except ImageNotFoundError as exc:
+        raise ImageNotFoundError(f"image not found: {ref}", hint=exc.hint) from None
     labels = dict((image.config.labels if image.config else None) or {})
     return ImageInfo(ref=ref, id=image.id, labels=labels)
+
+
+def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None) -> ImageInfo:
+    """inspect_image, pulling first when the image is missing locally (as `cog predict IMAGE` does)."""
+    try:
+        return inspect_image(ref)
+    except ImageNotFoundError:
+        if not has_registry_host(ref):
+            raise  # a bare name is a local image (or a typo): don't send it to Docker Hub
+    if on_pull is not None:
+        on_pull(f"Pulling {ref}")
+    from python_on_whales.exceptions import DockerException
+
+    try:
+        docker().image.pull(ref, quiet=True)
+    except DockerException as exc:
+        error = engine_error_from(exc, f"cannot pull {ref}")
+        if isinstance(error, EngineError) and "no container engine" in error.message:
+            raise error from None
+        raise ImageNotFoundError(
+            f"image not found: {ref} (not here, and the pull failed: {_first_line(exc)})",
+            hint="build it with `cogkit build -t NAME`, check the name with `docker images`, "
+            "or `cogkit login` to its registry",
+        ) from None
+    return inspect_image(ref)
+
+
+def has_registry_host(ref: str) -> bool:
+    first, sep, _ = ref.partition("/")
+    return bool(sep) and ("." in first or ":" in first or first == "localhost")
+
+
+def _first_line(exc: Exception) -> str:
+    text = _stderr_of(exc)
+    return next((line.strip() for line in text.splitlines() if line.strip()), "unknown error")
 
 
 def gpu_available() -> bool:
@@ -184,6 +222,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 def ensure_port_free(port: int, host: str = "127.0.0.1") -> None:
     bind_host = "" if host in ("0.0.0.0", "") else host
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Like the servers that will bind it: TIME_WAIT leftovers are fine, a live listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((bind_host, port))
         except OSError:

@@ -178,7 +178,14 @@ def _run_image(
         project = load_project(args.config_file)
         image = build_project_image(args.config_file, progress=progress)
         volumes.append((str(project.directory), "/src"))
-    info = containers.inspect_image(image)
+    if args.image is None:
+        info = containers.inspect_image(image)
+    else:
+        from cogkit.spinner import Spinner
+
+        spinner = Spinner(progress)
+        info = containers.ensure_image(image, on_pull=spinner.update)
+        spinner.done()
     schema = info.schema
     payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)

@@ -1,0 +1,57 @@
+"""`cogkit push` to the local registries, and `cogkit login` credentials used by that push."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import urllib.request
+import uuid
+from pathlib import Path
+
+from cli_helpers import DOCKER, copy_example
+
+
+def _tags(registry: str, repo: str, auth: tuple[str, str] | None = None) -> list[str]:
+    request = urllib.request.Request(f"http://{registry}/v2/{repo}/tags/list")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read()).get("tags") or []
+
+
+def test_push_then_predict_the_pulled_image(tmp_path: Path, cli, build_env, registry, docker_engine) -> None:
+    project = copy_example("hello-world", tmp_path)
+    tag = uuid.uuid4().hex[:10]
+    image = f"{registry}/cogkit-test/hello-world:{tag}"
+    pushed = cli("push", image, cwd=project, env=build_env)
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    assert tag in _tags(registry, "cogkit-test/hello-world")
+    # Drop the local copy: predict pulls it back from the registry before running it.
+    subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True, check=True)
+    result = cli("predict", image, "-i", "text=registry", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello registry\n"
+    subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True)
+
+
+def test_login_then_push_to_the_authenticated_registry(
+    tmp_path: Path, cli, build_env, auth_registry, docker_engine
+) -> None:
+    address, user, password = auth_registry
+    docker_config = tmp_path / "docker-config"
+    env = {**build_env, "DOCKER_CONFIG": str(docker_config)}
+    project = copy_example("hello-world", tmp_path)
+    tag = uuid.uuid4().hex[:10]
+    image = f"{address}/cogkit-test/private-hello:{tag}"
+    denied = cli("push", image, cwd=project, env=env)
+    assert denied.returncode != 0, "push without login must fail against the htpasswd registry"
+    assert "Traceback" not in denied.stderr
+    logged_in = cli("login", address, "-u", user, "--password-stdin", stdin=password, env=env)
+    assert logged_in.returncode == 0, logged_in.stderr
+    pushed = cli("push", image, cwd=project, env=env)
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    assert tag in _tags(address, "cogkit-test/private-hello", (user, password))
+    subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True, env={**os.environ, **env})
