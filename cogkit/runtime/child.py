@@ -375,6 +375,10 @@ class RoutedStream(io.TextIOBase):
     def fileno(self) -> int:
         return self._underlying.fileno()
 
+    def __getattr__(self, name: str) -> Any:
+        # .buffer, .errors, .reconfigure ...: the real stream (fd-level, attributed when unambiguous)
+        return getattr(self._underlying, name)
+
 
 async def serve_async(child: Child, setup_error: str | None) -> None:
     import asyncio

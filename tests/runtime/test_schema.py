@@ -50,6 +50,7 @@ GOOD_REFS = [
         "out_str", "out_int", "out_float", "out_bool", "out_path", "out_file", "out_list", "out_list_paths",
         "out_dict", "out_any", "out_anything", "out_model", "out_model_list", "out_iter", "out_iter_paths",
         "out_concat", "out_async_iter", "out_async_str", "out_wrong", "out_generator_untyped",
+        "out_async_concat",
     )
 ]  # fmt: skip
 
@@ -160,6 +161,7 @@ def test_output_shapes() -> None:
         "x-cog-array-display": "concatenate", "title": "Output",
     }  # fmt: skip
     assert output("out_async_iter")["x-cog-array-type"] == "iterator"
+    assert output("out_async_concat")["x-cog-array-display"] == "concatenate"
     model = output("out_model")
     assert model["type"] == "object" and model["required"] == ["text", "score"]
     assert model["properties"]["image"] == {

@@ -184,6 +184,7 @@ def test_iterators_stream_chunks_in_order() -> None:
             "outputs.py:out_iter_paths",
             "outputs.py:out_model_list",
             "outputs.py:out_generator_untyped",
+            "outputs.py:out_async_concat",
         ):
             worker = await started(ref)
             try:
@@ -202,6 +203,7 @@ def test_iterators_stream_chunks_in_order() -> None:
     assert [p.read_text() for p in results["out_iter_paths"]] == ["1", "2"]
     assert results["out_model_list"] == [[{"name": "a", "tags": ["x"]}, {"name": "b", "tags": []}]]
     assert results["out_generator_untyped"] == [0, 1, 2]
+    assert results["out_async_concat"] == ["Hello", ",", " world"]
 
 
 def test_wrong_output_type_fails_the_prediction_only() -> None:
@@ -724,5 +726,20 @@ def test_a_stale_cancel_never_hits_a_later_prediction_with_the_same_id(ref: str)
             assert done_of(second).status == "succeeded"
         finally:
             await worker.stop()
+
+    run(scenario)
+
+
+def test_concurrent_async_logs_are_attributed_per_prediction() -> None:
+    async def scenario() -> None:
+        worker = await started("sleepers.py:AsyncChatty", concurrency=3)
+        try:
+            streams = {tag: worker.predict(tag, {"tag": tag}) for tag in ("a", "b", "c")}
+            results = {tag: await collect(events) for tag, events in streams.items()}
+        finally:
+            await worker.stop()
+        for tag, events in results.items():
+            assert output_of(events) == tag
+            assert logs_of(events) == "".join(f"{tag} line {i}\n" for i in range(3)) + f"{tag} partial"
 
     run(scenario)
