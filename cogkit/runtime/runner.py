@@ -78,7 +78,7 @@ class _CanceledBeforeStart(Exception):
 class Prediction:
     """One prediction: its live response plus what the runner needs to drive and observe it."""
 
-    __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_done", "_listeners",
+    __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_log_size", "_done", "_listeners",
                  "_webhook", "_waiter", "cancel_requested", "respond_async", "_started_mono",
                  "iterator_output", "_id")
 
@@ -90,6 +90,7 @@ class Prediction:
         )
         self._log_parts: list[str] = []
         self._logs_joined = 0
+        self._log_size = 0
         self._done: asyncio.Future[PredictionResponse] = asyncio.get_running_loop().create_future()
         self._listeners: list[UpdateCallback] = []
         self._webhook: WebhookChannel | None = None
@@ -139,6 +140,20 @@ class Prediction:
                 log.exception("prediction listener failed")
         if self._webhook is not None and (hook_event := _WEBHOOK_EVENT[event]) is not None:
             self._webhook.notify(hook_event)
+
+
+# A log flood must not exhaust the server's memory (or every webhook's size): keep the newest part.
+MAX_LOG_CHARS = int(os.environ.get("COG_MAX_LOG_SIZE", str(16 << 20)))
+
+
+def _truncate_logs(pred: Prediction) -> None:
+    joined = "".join(pred._log_parts)
+    keep = joined[-(MAX_LOG_CHARS // 2):]
+    dropped = len(joined) - len(keep)
+    marker = f"[cogkit: {dropped} earlier characters of logs truncated]\n"
+    pred._log_parts[:] = [marker, keep]
+    pred._logs_joined = 0
+    pred._log_size = len(marker) + len(keep)
 
 
 _WEBHOOK_EVENT = {"start": "start", "log": "logs", "output": "output", "metric": None,
@@ -398,8 +413,12 @@ class PredictionRunner:
         async for ev in self.worker.predict(pred.id, inputs):
             kind = ev.__class__.__name__
             if kind == "Log":
-                pred._log_parts.append(ev.text)
-                pred._emit("log", ev.text)
+                text = ev.text
+                pred._log_parts.append(text)
+                pred._log_size += len(text)
+                if pred._log_size > MAX_LOG_CHARS:
+                    _truncate_logs(pred)
+                pred._emit("log", text)
             elif kind == "OutputChunk":
                 value = ev.value
                 if files.has_files(value):

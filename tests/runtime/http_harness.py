@@ -158,7 +158,10 @@ class Received:
 
     @property
     def json(self) -> Any:
-        return json.loads(self.body)
+        cached = self.__dict__.get("_json")
+        if cached is None:
+            cached = self.__dict__["_json"] = json.loads(self.body)
+        return cached
 
 
 @dataclass
