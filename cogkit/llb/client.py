@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Literal, TextIO
 
 import grpc
 
@@ -146,13 +146,17 @@ class Client:
         progress: ProgressMode = "auto",
         progress_out: TextIO | None = None,
         shared_key: str | None = None,
+        session_via: Literal["auto", "upgrade", "control"] = "auto",
     ) -> BuildReport:
         """Run `build_fn` against the gateway and export its result.
 
         The default exporter is moby (unnamed) on dockerd and none elsewhere; pass `exporter=None`
-        to build without exporting.
+        to build without exporting. `session_via="control"` forces Control.Session even on dockerd
+        (for comparisons); "auto" uses dockerd's faster /session upgrade when it is there.
         """
         started = time.time()
+        if session_via == "upgrade" and not self.is_docker:
+            raise CogkitError("the /session upgrade only exists on dockerd", "use session_via='auto'")
         if exporter is ...:
             exporter = MobyExporter() if self.is_docker else None
         assert exporter is None or not isinstance(exporter, type(...))
@@ -177,7 +181,7 @@ class Client:
         status_call = None
         status_thread: threading.Thread | None = None
         try:
-            if self.is_docker:
+            if self.is_docker and session_via != "control":
                 session.attach_docker(self.address)
             else:
                 session.attach_control(self._conn.channel)

@@ -1,0 +1,136 @@
+"""Client-side overhead of a fully cached rebuild: cogkit vs `docker build`, side by side.
+
+A small project (base image, a run step, 200 code files copied in, image config) is built once,
+then rebuilt N times with nothing changed. For cogkit we split each rebuild's wall time into the
+daemon's own time (first vertex started -> last vertex completed, from the Status stream) and the
+rest, which is what the client adds (session set-up, walk, gateway round trips, export wait).
+
+    .venv/bin/python benchmarks/cached_rebuild.py [--runs 10]
+"""
+
+# ruff: noqa: E402  (the import path is fixed before the imports below)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/queue.py would shadow the stdlib `queue`: drop this script's directory from the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+
+from cogkit import llb
+
+DOCKER_CLI = "/usr/bin/docker"
+BASE = "cogkit-base:py3.11-bookworm"
+TAG_COGKIT = "cogkit-bench-cached:cogkit"
+TAG_DOCKER = "cogkit-bench-cached:docker"
+
+
+def make_project(root: Path) -> None:
+    for i in range(200):
+        path = root / "src" / f"pkg{i % 10}" / f"mod{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"VALUE = {i}\n" * 20)
+    (root / "Dockerfile").write_text(
+        f"FROM {BASE}\nRUN echo prepared > /prepared\nCOPY src /src\nWORKDIR /src\nENV COGKIT=1\n"
+        'CMD ["python", "-c", "print(1)"]\n'
+    )
+
+
+def build_fn(gw: llb.Gateway) -> llb.BuildResult:
+    _, config = gw.resolve_image_config(BASE)
+    state = llb.image(BASE).with_image_config(config)
+    state = state.run(["sh", "-c", "echo prepared > /prepared"], name="prepare").root()
+    state = state.file(llb.copy(llb.local("context"), "src", "/src"), name="copy code")
+    image_config = dict(config)
+    image_config["config"] = {
+        **config.get("config", {}),
+        "WorkingDir": "/src",
+        "Cmd": ["python", "-c", "print(1)"],
+    }
+    return llb.BuildResult(state.marshal(caps=gw.caps), image_config=image_config)
+
+
+def cogkit_rebuild(client: llb.Client, project: Path) -> tuple[float, float, bool]:
+    started = time.perf_counter()
+    report = client.build(
+        build_fn,
+        exporter=llb.MobyExporter([TAG_COGKIT]),
+        local_dirs={"context": project},
+        progress="quiet",
+    )
+    wall = time.perf_counter() - started
+    starts = [v.started for v in report.vertices if v.started]
+    ends = [v.completed for v in report.vertices if v.completed]
+    daemon = max(ends) - min(starts) if starts and ends else 0.0
+    return wall, daemon, report.fully_cached
+
+
+def docker_rebuild(project: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [DOCKER_CLI, "build", "-q", "-t", TAG_DOCKER, str(project)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
+    return time.perf_counter() - started
+
+
+def fresh_process_rebuild(project: Path) -> float:
+    """A whole new Python process (imports, connect, rebuild): what a CLI user waits for."""
+    code = (
+        "import sys; sys.path[:] = [p for p in sys.path if not p.endswith('benchmarks')];"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r});"
+        "import importlib.util, pathlib;"
+        f"spec = importlib.util.spec_from_file_location('bench', {str(Path(__file__).resolve())!r});"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
+        f"c = m.llb.connect(); m.cogkit_rebuild(c, pathlib.Path({str(project)!r})); c.close()"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="cogkit-bench-cached-") as tmp:
+        project = Path(tmp)
+        make_project(project)
+        t = time.perf_counter()
+        client = llb.connect()
+        connect_s = time.perf_counter() - t
+        cogkit_rebuild(client, project)  # first (cold) build
+        docker_rebuild(project)
+        cogkit_runs = [cogkit_rebuild(client, project) for _ in range(args.runs)]
+        docker_runs = [docker_rebuild(project) for _ in range(args.runs)]
+        fresh = statistics.median(fresh_process_rebuild(project) for _ in range(3))
+        client.close()
+    assert all(cached for _, _, cached in cogkit_runs), "rebuilds were expected to be fully cached"
+    wall = statistics.median(r[0] for r in cogkit_runs)
+    daemon = statistics.median(r[1] for r in cogkit_runs)
+    overhead = statistics.median(r[0] - r[1] for r in cogkit_runs)
+    peer = statistics.median(docker_runs)
+    print(f"fully cached rebuild, median of {args.runs} (connect once: {connect_s * 1000:.0f} ms)")
+    print(f"  cogkit wall            {wall * 1000:7.0f} ms")
+    print(f"  daemon's own time      {daemon * 1000:7.0f} ms  (Status: first start -> last completion)")
+    print(f"  cogkit client overhead {overhead * 1000:7.0f} ms  (target < 500 ms)")
+    print(f"  cogkit, fresh process  {fresh * 1000:7.0f} ms  (python start + imports + connect + rebuild)")
+    print(f"  docker build wall      {peer * 1000:7.0f} ms  (CLI process start included)")
+    print(f"  ratio docker/cogkit    {peer / wall:7.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Context sync throughput: cogkit's fsutil sender vs the Docker CLI's (Go) one, side by side.
+
+Workloads: one large file (default 1 GiB) and 10,000 small files. Every run syncs from scratch
+(a fresh shared key for cogkit, a fresh hard-linked directory for docker), into the same graph:
+the base image running `true` with the context bind-mounted, so both pay the same daemon work.
+
+    .venv/bin/python benchmarks/context_sync.py [--large-mib 1024] [--small 10000] [--runs 3]
+"""
+
+# ruff: noqa: E402  (the import path is fixed before the imports below)
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# benchmarks/queue.py would shadow the stdlib `queue` (used by concurrent.futures): drop this
+# script's own directory from the import path, and import cogkit from the repository root.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+
+from cogkit import llb
+
+DOCKER_CLI = "/usr/bin/docker"
+BASE = "cogkit-base:py3.11-bookworm"
+
+
+def make_large(root: Path, mib: int) -> int:
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / "large.bin"
+    if not target.exists() or target.stat().st_size != mib << 20:
+        with open(target, "wb") as fh:
+            block = os.urandom(1 << 20)
+            for i in range(mib):
+                fh.write(block[i % 256 :] + block[: i % 256])  # distinct blocks, cheap to make
+    return mib << 20
+
+
+def make_small(root: Path, count: int) -> int:
+    marker = root / f".made-{count}"
+    rng = random.Random(42)
+    total = 0
+    for i in range(count):
+        d = root / f"d{i % 100:03d}" / f"s{(i // 100) % 10}"
+        size = rng.randrange(100, 4000)
+        total += size
+        if not marker.exists():
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"f{i:05d}.txt").write_bytes(rng.randbytes(size))
+        else:
+            rng.randbytes(size)
+    marker.touch()
+    return total
+
+
+def cogkit_run(client: llb.Client, context: Path, session_via: str) -> tuple[float, float]:
+    """(wall seconds, seconds the local:// vertex took as the daemon reports it)."""
+
+    def build(gw: llb.Gateway) -> llb.BuildResult:
+        ctx = llb.local("context", shared_key_hint="bench")
+        state = llb.image(BASE).run(
+            ["true"], mounts=[llb.bind(ctx, "/ctx", readonly=True)], name="use context"
+        )
+        return llb.BuildResult(state.root().marshal(caps=gw.caps))
+
+    started = time.perf_counter()
+    report = client.build(
+        build,
+        exporter=None,
+        local_dirs={"context": context},
+        shared_key=uuid.uuid4().hex,
+        progress="quiet",
+        session_via=session_via,  # type: ignore[arg-type]
+    )
+    wall = time.perf_counter() - started
+    local = next(v for v in report.vertices if v.name.startswith("local://"))
+    return wall, (local.completed or 0) - (local.started or 0)
+
+
+def docker_run(context: Path, scratch: Path) -> float:
+    fresh = scratch / f"ctx-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["cp", "-al", str(context), str(fresh)], check=True)
+    dockerfile = scratch / "Dockerfile"
+    dockerfile.write_text(f"FROM {BASE}\nRUN --mount=type=bind,target=/ctx true\n")
+    started = time.perf_counter()
+    subprocess.run(
+        [DOCKER_CLI, "build", "-q", "-f", str(dockerfile), str(fresh)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "DOCKER_BUILDKIT": "1"},
+    )
+    wall = time.perf_counter() - started
+    shutil.rmtree(fresh)
+    return wall
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--large-mib", type=int, default=1024)
+    parser.add_argument("--small", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "cogkit-bench-sync"))
+    args = parser.parse_args()
+    work = Path(args.workdir)
+    workloads = {
+        f"1 large file ({args.large_mib} MiB)": (work / "large", make_large(work / "large", args.large_mib)),
+        f"{args.small} small files": (work / "small", make_small(work / "small", args.small)),
+    }
+    client = llb.connect()
+    # Warm up: base image metadata and the exec cache entry the graph shares across runs.
+    cogkit_run(client, work / "small", "auto")
+    print(f"{'workload':28} {'path':34} {'median wall':>11} {'MB/s':>8} {'sync-only MB/s':>15}")
+    for label, (path, size) in workloads.items():
+        rows = []
+        for via, name in (("auto", "cogkit, dockerd /session"), ("control", "cogkit, Control.Session")):
+            runs = [cogkit_run(client, path, via) for _ in range(args.runs)]
+            wall = statistics.median(r[0] for r in runs)
+            sync = statistics.median(r[1] for r in runs)
+            rows.append((name, wall, size / wall / 1e6, size / sync / 1e6 if sync > 0 else float("nan")))
+        peer = statistics.median(docker_run(path, work) for _ in range(args.runs))
+        rows.append(("docker build (Go fsutil, /session)", peer, size / peer / 1e6, float("nan")))
+        for name, wall, mbs, sync_mbs in rows:
+            print(f"{label:28} {name:34} {wall:10.2f}s {mbs:8.0f} {sync_mbs:15.0f}")
+        print(f"{'':28} {'ratio docker/cogkit (/session)':34} {peer / rows[0][1]:10.2f}x")
+    client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
