@@ -97,15 +97,14 @@ def ca_secret(path: str | None) -> dict[str, llb.SecretSource]:
 
 
 def openapi_schema(config: Config) -> dict[str, Any] | None:
-    """The predictor's OpenAPI schema from its source (no user code runs), once the runtime has it."""
-    if not config.model.predict:
+    """The OpenAPI schema from the predictor's source (parsed, never imported or run)."""
+    if not (config.model.predict or config.model.train):
         return None
     try:
-        from cogkit.runtime.schema import openapi_from_source  # type: ignore[import-not-found]
-    except ImportError:
-        return None  # label left out rather than faked
-    file, _, name = config.model.predict.partition(":")
-    return openapi_from_source(str(config.project_dir / file), name, "predict")
+        from cogkit.runtime.schema import openapi_from_refs
+    except ImportError:  # runtime without a build-time generator: leave the label out, never fake it
+        return None
+    return openapi_from_refs(config.model.predict, config.model.train, root=str(config.project_dir))
 
 
 def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, llb.SecretSource]]:

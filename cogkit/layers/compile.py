@@ -44,7 +44,10 @@ REQ_MOUNT = "/cogkit/req"
 RUNTIME_DIR = "/opt/cogkit"
 INIT = ["python3", "-I", "-S", f"{RUNTIME_DIR}/lib/cogkit/pid1.py", "--"]
 CMD = ["python", "-m", "cog.server.http"]
-DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+COMPAT_DIR = f"{RUNTIME_DIR}/lib/cogkit/_compat"
+# PYTHONPATH holds only the `cog` package, so `import cog` is always cogkit's (even if some dependency
+# pulled in a real cog); everything else of the runtime is appended via a .pth, so user pins win.
+DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": COMPAT_DIR}
 GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
 # The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
 RUNTIME_INCLUDE = ["__init__.py", "errors.py", "pid1.py", "runtime"]
@@ -138,8 +141,20 @@ def python_layer(state: llb.State, tool: llb.State, plan: LayerPlan) -> llb.Stat
     )
 
 
-def system_packages_layer(state: llb.State, plan: LayerPlan) -> llb.State:
-    """apt-get with cache mounts; an unknown package is named in the error."""
+def _apt_caches() -> list[Any]:
+    return [
+        llb.cache("/var/cache/apt", id="cogkit-apt-cache", sharing="locked"),
+        llb.cache("/var/lib/apt", id="cogkit-apt-lib", sharing="locked"),
+    ]
+
+
+def apt_prefetch(base: llb.State, plan: LayerPlan) -> llb.State:
+    """apt-get update + download into the cache mounts, in a side chain off the bare base.
+
+    It depends only on the base, so BuildKit runs it while the weights are still being transferred
+    and copied; the install layer then finds lists and .debs in the cache. Its output is a marker
+    file, mounted into the install step only to order the two.
+    """
     packages = plan.system_packages
     ca_mounts, ca_env, apt_opts = _ca(plan)
     names = " ".join(shlex.quote(p) for p in packages)
@@ -147,21 +162,39 @@ def system_packages_layer(state: llb.State, plan: LayerPlan) -> llb.State:
         "set -e\n"
         "rm -f /etc/apt/apt.conf.d/docker-clean\n"
         f"apt-get update -qq {apt_opts}\n"
-        f"if ! apt-get install -qqy --no-install-recommends -o APT::Keep-Downloaded-Packages=true "
-        f"{apt_opts} {names}; then\n"
+        f"if ! apt-get install -qqy --download-only --no-install-recommends "
+        f"-o APT::Keep-Downloaded-Packages=true {apt_opts} {names} >/dev/null; then\n"
         f'  for p in {names}; do apt-cache show "$p" >/dev/null 2>&1 || '
         'echo "cogkit: unknown system package: $p" >&2; done\n'
         "  exit 100\n"
         "fi\n"
+        "date -u > /cogkit-out/prefetched\n"
+    )
+    step = base.run(
+        _sh(script),
+        env={"DEBIAN_FRONTEND": "noninteractive", **ca_env},
+        mounts=[*_apt_caches(), llb.bind(llb.scratch(), "/cogkit-out"), *ca_mounts],
+        name=f"download system packages: {_short(' '.join(packages))} (not in the image)",
+    )
+    return step.get_mount("/cogkit-out")
+
+
+def system_packages_layer(state: llb.State, prefetched: llb.State, plan: LayerPlan) -> llb.State:
+    """apt-get install from the warm cache (see apt_prefetch), --no-install-recommends."""
+    packages = plan.system_packages
+    ca_mounts, ca_env, apt_opts = _ca(plan)
+    names = " ".join(shlex.quote(p) for p in packages)
+    script = (
+        "set -e\n"
+        "rm -f /etc/apt/apt.conf.d/docker-clean\n"
+        f"ls /var/lib/apt/lists/*Packages* >/dev/null 2>&1 || apt-get update -qq {apt_opts}\n"
+        "apt-get install -qqy --no-install-recommends -o APT::Keep-Downloaded-Packages=true "
+        f"{apt_opts} {names}\n"
     )
     return state.run(
         _sh(script),
         env={"DEBIAN_FRONTEND": "noninteractive", **ca_env},
-        mounts=[
-            llb.cache("/var/cache/apt", id="cogkit-apt-cache", sharing="locked"),
-            llb.cache("/var/lib/apt", id="cogkit-apt-lib", sharing="locked"),
-            *ca_mounts,
-        ],
+        mounts=[*_apt_caches(), llb.bind(prefetched, "/cogkit/apt-prefetched", readonly=True), *ca_mounts],
         name=f"system packages: {_short(' '.join(packages))}",
     )
 
@@ -225,7 +258,7 @@ def runtime_layer(state: llb.State, deps: llb.State) -> llb.State:
         f"cp -a /cogkit/compat {RUNTIME_DIR}/lib/cogkit/_compat\n"
         "site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\n"
         'mkdir -p "$site"\n'
-        f"printf '%s\\n' {RUNTIME_DIR}/lib {RUNTIME_DIR}/lib/cogkit/_compat {RUNTIME_DIR}/deps "
+        f"printf '%s\\n' {RUNTIME_DIR}/lib {COMPAT_DIR} {RUNTIME_DIR}/deps "
         '> "$site/cogkit-runtime.pth"\n'
         f"python3 -m compileall -q {RUNTIME_DIR} >/dev/null 2>&1 || true\n"
     )
@@ -288,7 +321,7 @@ def compile_plan(
     # The runtime's dependencies only need a Python, not the weights: same vertex as above without them.
     pybase = base if plan.base.has_python is True else python_layer(base, tool, plan)
     if plan.system_packages:
-        chain = add(system_packages_layer(chain, plan))
+        chain = add(system_packages_layer(chain, apt_prefetch(base, plan), plan))
     for index, step in enumerate(plan.pre_install):
         chain = add(run_layer(chain, step, index, plan, kind="pre_install"))
     if plan.requirements:

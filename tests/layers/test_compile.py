@@ -135,3 +135,14 @@ def test_debug_renderings(project: Path) -> None:
     assert "build tool: uv" in text
     assert json.loads(render_json(vertices))[0]["layer"] == "base"
     assert render_dot(vertices).startswith("digraph cogkit {")
+
+
+def test_apt_download_runs_beside_the_weights_not_after_them(project: Path) -> None:
+    """The download side chain hangs off the bare base, so it overlaps the weights transfer."""
+    _, compiled = compile_project(project, separate_weights=True)
+    vertices = {v.name: v for v in describe(compiled)}
+    by_digest = {v.digest: v.name for v in vertices.values()}
+    download = next(v for name, v in vertices.items() if name.startswith("download system packages"))
+    assert [by_digest[i] for i in download.inputs] == [f"base: {BASE}"]
+    install = vertices["system packages: jq zlib1g"]
+    assert download.digest in install.inputs

@@ -1,0 +1,320 @@
+#!/usr/bin/env python3
+"""cogkit build vs a Cog-0.16-style Dockerfile, side by side on the same engine and base.
+
+The project: a str->str predictor, 1 GiB of weights, one pip package, one apt package, two run
+steps. Both sides start from a pruned build cache (`docker builder prune -af`), use the same
+base image (cogkit-base:py3.11-bookworm) and the same CA bundle for PyPI.
+
+Cog-style side (written from Cog 0.16's generator, see ../shared/notes/cog-reference.md §3.4/§3.6):
+  * a FROM-scratch weights image, rebuilt only when the weights' hashes change (Cog's manifest);
+  * the runner Dockerfile: base → tini → apt → pip requirements → cog wheel → ldconfig → run steps →
+    COPY --from=weights (after the dependency layers) → WORKDIR/EXPOSE/CMD → COPY . /src with the
+    weights excluded through .dockerignore;
+  * built with DOCKER_BUILDKIT=1 /usr/bin/docker (Debian's 20.10 client). dockerd 20.10's built-in
+    Dockerfile frontend has no COPY --link (that needs the dockerfile:1.4 image, which cannot be
+    pulled here), which is also what Cog degrades to on a daemon without MergeOp.
+cogkit side: `cogkit build --separate-weights`, the whole CLI timed as a subprocess.
+
+Steps: cold, no-op rebuild and code-edit rebuild (median of 3), adding one pip package; then image sizes (without the
+weights) and the bytes a push uploads after a code edit (registry 127.0.0.1:5000).
+
+Usage: .venv/bin/python benchmarks/build_vs_dockerfile.py [--weights-mib 1024] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER = "/usr/bin/docker"
+BASE = os.environ.get("COGKIT_TEST_BASE_IMAGE", "cogkit-base:py3.11-bookworm")
+CA = "/etc/ssl/certs/ca-certificates.crt"
+REGISTRY = "127.0.0.1:5000"
+COGKIT = str(ROOT / ".venv" / "bin" / "cogkit")
+REPEATS = 3  # no-op and code-edit rebuilds: median of this many
+
+PREDICT = """from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def setup(self) -> None:
+        self.size = __import__("os").path.getsize("weights.bin")
+
+    def predict(self, text: str) -> str:
+        return f"hello {text} ({self.size} bytes of weights)"
+"""
+PIP_PACKAGE = "six==1.16.0"
+ADDED_PIP_PACKAGE = "idna==3.7"
+APT_PACKAGE = "jq"
+RUN_STEPS = ["echo one > /opt/step-one.txt", "python3 -c 'print(2)' > /opt/step-two.txt"]
+
+COG_YAML = """build:
+  python_version: "3.11"
+  system_packages:
+    - {apt}
+  python_requirements: requirements.txt
+  run:
+    - {run0}
+    - "{run1}"
+predict: "predict.py:Predictor"
+"""
+
+# Cog 0.16's runner layout for a non-cog-base image (python from the base, as both sides use it).
+# ruff: noqa: E501 (Dockerfile lines are kept whole so they read like the Dockerfile)
+RUNNER_DOCKERFILE = """FROM {weights_image} AS weights
+FROM {base}
+ENV DEBIAN_FRONTEND=noninteractive
+ENV PYTHONUNBUFFERED=1
+ENV PIP_BREAK_SYSTEM_PACKAGES=1
+ENV NVIDIA_DRIVER_CAPABILITIES=all
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked apt-get update -qq && apt-get install -qqy tini && rm -rf /var/lib/apt/lists/*
+ENTRYPOINT ["/usr/bin/tini", "--"]
+RUN --mount=type=cache,target=/var/cache/apt,sharing=locked apt-get update -qq && apt-get install -qqy {apt} && rm -rf /var/lib/apt/lists/*
+COPY .cog/tmp/requirements.txt /tmp/requirements.txt
+ENV CFLAGS="-O3 -funroll-loops -fno-strict-aliasing -flto -S"
+RUN --mount=type=secret,id=ca,target=/run/ca.crt --mount=type=cache,target=/root/.cache/pip PIP_CERT=/run/ca.crt pip install -r /tmp/requirements.txt
+ENV CFLAGS=
+RUN --mount=type=secret,id=ca,target=/run/ca.crt --mount=type=cache,target=/root/.cache/pip PIP_CERT=/run/ca.crt pip install cog==0.16.8 'pydantic>=1.9,<3'
+RUN find / -type f -name "*python*.so" -printf "%h\\n" | sort -u > /etc/ld.so.conf.d/cog.conf && ldconfig
+RUN {run0}
+RUN {run1}
+COPY --from=weights /src/weights.bin /src/weights.bin
+WORKDIR /src
+EXPOSE 5000
+CMD ["python", "-m", "cog.server.http"]
+COPY . /src
+"""
+WEIGHTS_DOCKERFILE = "FROM scratch\nCOPY weights.bin /src/weights.bin\n"
+DOCKERIGNORE_HEADER = [
+    "__pycache__", "*.pyc", "*.pyo", "*.pyd", ".Python", "env", "pip-log.txt", "pip-delete-this-directory.txt",
+    ".tox", ".coverage", ".coverage.*", ".cache", "nosetests.xml", "coverage.xml", "*.cover", "*.log", ".git",
+    ".mypy_cache", ".pytest_cache", ".hypothesis",
+]  # fmt: skip
+
+
+def sh(*args: str, env: dict[str, str] | None = None, quiet: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(list(args), capture_output=quiet, text=True, env={**os.environ, **(env or {})})
+    if result.returncode != 0:
+        sys.exit(f"command failed: {' '.join(args)}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def timed(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(
+        list(args), capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd
+    )
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"command failed: {' '.join(args)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return elapsed
+
+
+class CogStyle:
+    """Cog 0.16's two-image --separate-weights flow, driven through the 20.10 docker CLI."""
+
+    def __init__(self, project: Path, image: str) -> None:
+        self.project = project
+        self.image = image
+        self.weights_image = f"{image}-weights"
+        self.manifest = project / ".cog" / "cache" / "weights_manifest.json"
+
+    def _weights_changed(self) -> bool:
+        digest = hashlib.sha256()
+        with (self.project / "weights.bin").open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                digest.update(chunk)
+        current = {"weights.bin": digest.hexdigest()}
+        if self.manifest.exists() and json.loads(self.manifest.read_text()) == current:
+            return False
+        self.manifest.parent.mkdir(parents=True, exist_ok=True)
+        self.manifest.write_text(json.dumps(current))
+        return True
+
+    def build(self) -> tuple[float, float]:
+        """(weights image seconds, runner seconds); hashing the weights counts toward the first."""
+        env = {"DOCKER_BUILDKIT": "1"}
+        tmp = self.project / ".cog" / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        weights_seconds = 0.0
+        if self._weights_changed():
+            (tmp / "Dockerfile.weights").write_text(WEIGHTS_DOCKERFILE)
+            (self.project / ".dockerignore").write_text("\n".join([*DOCKERIGNORE_HEADER, ".cog"]) + "\n")
+            timed(
+                DOCKER,
+                "build",
+                "-f",
+                str(tmp / "Dockerfile.weights"),
+                "-t",
+                self.weights_image,
+                str(self.project),
+                env=env,
+            )
+        weights_seconds = time.perf_counter() - start
+        shutil.copy(self.project / "requirements.txt", tmp / "requirements.txt")
+        (tmp / "Dockerfile").write_text(
+            RUNNER_DOCKERFILE.format(
+                weights_image=self.weights_image,
+                base=BASE,
+                apt=APT_PACKAGE,
+                run0=RUN_STEPS[0],
+                run1=RUN_STEPS[1],
+            )
+        )
+        (self.project / ".dockerignore").write_text("\n".join([*DOCKERIGNORE_HEADER, "weights.bin"]) + "\n")
+        runner = timed(
+            DOCKER, "build", "-f", str(tmp / "Dockerfile"), "-t", self.image, "--secret", f"id=ca,src={CA}",
+            str(self.project), env=env,
+        )  # fmt: skip
+        (self.project / ".dockerignore").unlink()
+        return weights_seconds, runner
+
+
+def cogkit_build(project: Path, image: str) -> float:
+    env = {"COGKIT_BASE_IMAGE": BASE, "COGKIT_CA_CERT": CA}
+    return timed(
+        COGKIT, "build", "--separate-weights", "--progress", "quiet", "-t", image, env=env, cwd=project
+    )
+
+
+def image_size(image: str) -> int:
+    return int(sh(DOCKER, "image", "inspect", image, "--format", "{{.Size}}").stdout.strip())
+
+
+def manifest_layers(repository: str, tag: str) -> dict[str, int]:
+    request = urllib.request.Request(
+        f"http://{REGISTRY}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return {layer["digest"]: layer["size"] for layer in json.load(response)["layers"]}
+
+
+def pushed_bytes_after_code_edit(image: str, rebuild, project: Path) -> int:  # noqa: ANN001
+    """Push, make a code edit, rebuild and push again: the compressed bytes of the new blobs."""
+    repository = f"cogkit-bench/{image.split('/')[-1]}"
+    remote = f"{REGISTRY}/{repository}"
+    sh(DOCKER, "tag", image, f"{remote}:before")
+    sh(DOCKER, "push", f"{remote}:before")
+    with (project / "predict.py").open("a") as fh:
+        fh.write("# push edit\n")
+    rebuild()
+    sh(DOCKER, "tag", image, f"{remote}:after")
+    sh(DOCKER, "push", f"{remote}:after")
+    before = manifest_layers(repository, "before")
+    after = manifest_layers(repository, "after")
+    return sum(size for digest, size in after.items() if digest not in before)
+
+
+def make_project(path: Path, weights_mib: int) -> None:
+    path.mkdir(parents=True)
+    (path / "predict.py").write_text(PREDICT)
+    (path / "requirements.txt").write_text(PIP_PACKAGE + "\n")
+    (path / "cog.yaml").write_text(COG_YAML.format(apt=APT_PACKAGE, run0=RUN_STEPS[0], run1=RUN_STEPS[1]))
+    block = os.urandom(1 << 20)
+    with (path / "weights.bin").open("wb") as fh:
+        for i in range(weights_mib):
+            fh.write(hashlib.sha256(block + i.to_bytes(4, "big")).digest() * (1 << 15))
+
+
+def row(cog: str, kit: str, ratio: float) -> dict[str, str]:
+    return {"cog": cog, "kit": kit, "ratio": f"{ratio:.2f}x"}
+
+
+def prune() -> None:
+    sh(DOCKER, "builder", "prune", "-af")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--weights-mib", type=int, default=1024)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="cogkit-bench-"))
+    rows: dict[str, dict[str, str]] = {}
+    weights_bytes = args.weights_mib * (1 << 20)
+    try:
+        cog_dir, kit_dir = work / "cog-style", work / "cogkit"
+        make_project(cog_dir, args.weights_mib)
+        shutil.copytree(cog_dir, kit_dir)
+        cog = CogStyle(cog_dir, "bench/cog-style")
+        kit_image = "bench/cogkit"
+        for image in (cog.image, cog.weights_image, kit_image):
+            subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True)
+
+        prune()  # one prune, then both cold builds: their cache keys and cache-mount ids do not overlap
+        w, r = cog.build()
+        k = cogkit_build(kit_dir, kit_image)
+        rows["cold"] = row(f"{w:.1f} s (weights image) + {r:.1f} s", f"{k:.2f} s", k / (w + r))
+
+        def median_of(edit) -> tuple[float, float]:  # noqa: ANN001
+            cog_runs, kit_runs = [], []
+            for i in range(REPEATS):
+                edit(i)
+                cog_runs.append(sum(cog.build()))
+                kit_runs.append(cogkit_build(kit_dir, kit_image))
+            return statistics.median(cog_runs), statistics.median(kit_runs)
+
+        c, k = median_of(lambda i: None)
+        rows["no-op rebuild"] = row(f"{c:.2f} s", f"{k:.2f} s", k / c)
+
+        def code_edit(i: int) -> None:
+            for project in (cog_dir, kit_dir):
+                with (project / "predict.py").open("a") as fh:
+                    fh.write(f"# code edit {i}\n")
+
+        c, k = median_of(code_edit)
+        rows["code-edit rebuild"] = row(f"{c:.2f} s", f"{k:.2f} s", k / c)
+
+        for project in (cog_dir, kit_dir):
+            (project / "requirements.txt").write_text(f"{PIP_PACKAGE}\n{ADDED_PIP_PACKAGE}\n")
+        w, r = cog.build()
+        k = cogkit_build(kit_dir, kit_image)
+        rows["adding one pip package"] = {
+            "cog": f"{w + r:.2f} s",
+            "kit": f"{k:.2f} s",
+            "ratio": f"{k / (w + r):.2f}x",
+        }
+
+        cog_size, kit_size = image_size(cog.image) - weights_bytes, image_size(kit_image) - weights_bytes
+        rows["image size without weights"] = row(
+            f"{cog_size / 1e6:.0f} MB", f"{kit_size / 1e6:.0f} MB", kit_size / cog_size
+        )
+        cog_push = pushed_bytes_after_code_edit(cog.image, cog.build, cog_dir)
+        kit_push = pushed_bytes_after_code_edit(kit_image, lambda: cogkit_build(kit_dir, kit_image), kit_dir)
+        rows["bytes pushed after a code edit"] = row(
+            f"{cog_push / 1e3:.1f} kB", f"{kit_push / 1e3:.1f} kB", kit_push / max(cog_push, 1)
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    table = [
+        "| step | Cog-style Dockerfile | cogkit --separate-weights | cogkit / Cog |",
+        "|---|---|---|---|",
+    ]
+    table += [f"| {step} | {r['cog']} | {r['kit']} | {r['ratio']} |" for step, r in rows.items()]
+    text = "\n".join(table)
+    print(text)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "build_vs_dockerfile.md").write_text(
+        f"weights: {args.weights_mib} MiB, base {BASE}, engine dockerd 20.10 (BuildKit v0.8)\n\n{text}\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
