@@ -87,6 +87,9 @@ def test_setup_failed_shows_its_logs(tmp_path: Path, cli, snapshot) -> None:
     assert "loading weights from /nowhere" in result.stderr
     assert "RuntimeError: weights file missing" in result.stderr
     assert "Traceback (most recent call last)" not in result.stderr.split("--- logs")[0]
+    # Snapshot the message, the hint and the ends of the log tail (the middle has runtime line numbers).
+    lines = error.rstrip("\n").splitlines()
+    snapshot("setup_failed", "\n".join([*lines[:4], "...", lines[-1]]) + "\n")
 
 
 def test_setup_timed_out(tmp_path: Path, cli, snapshot) -> None:
