@@ -132,3 +132,32 @@ def test_rebuild_sends_only_the_edited_file(
     assert not third.fully_cached and third.image_id != first.image_id
     listing = listing_in_image(image_tag)
     assert listing["pkg4/mod2/file07.py"][1].endswith(hashlib.sha256(b"print('edited')\n").hexdigest())
+
+
+def test_large_file_arrives_intact_in_many_chunks(
+    dockerd: Client, base_image: str, image_tag: str, tmp_path: Path
+) -> None:
+    blob = tmp_path / "weights.bin"
+    digest = hashlib.sha256()
+    with open(blob, "wb") as fh:
+        for i in range(200):  # 200 MiB: ~200 DATA packets, several daemon health checks meanwhile
+            block = (i.to_bytes(4, "big") + os.urandom(60)) * (1 << 14)
+            digest.update(block)
+            fh.write(block)
+
+    def make(base: llb.State) -> tuple[llb.State, None]:
+        ctx = llb.local("weights")
+        step = base.run(
+            ["sh", "-c", "sha256sum /w/weights.bin | cut -c1-64 > /weights.sha"],
+            mounts=[llb.bind(ctx, "/w", readonly=True)],
+            name="hash weights",
+        )
+        return step.root(), None
+
+    report = dockerd.build(
+        on_base(base_image, make), exporter=MobyExporter([image_tag]), local_dirs={"weights": tmp_path}
+    )
+    assert report.sync["weights"].bytes_sent == 200 << 20
+    assert report.health_checks >= 1  # the session stayed healthy while the transfer ran
+    seen = docker("run", "--rm", "--entrypoint", "cat", image_tag, "/weights.sha").stdout.decode().strip()
+    assert seen == digest.hexdigest()

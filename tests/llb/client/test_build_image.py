@@ -81,3 +81,20 @@ def test_failing_step_reports_name_command_exit_code_and_log_tail(dockerd: Clien
     assert "broken" in tail
     rendered = err.render()
     assert "\n" not in err.message and "command: sh -c" in rendered and "broken" in rendered
+
+
+def test_no_cache_reruns_steps_that_would_be_cached(dockerd: Client, base_image: str) -> None:
+    token = uuid.uuid4().hex
+    build = on_base(base_image, lambda base: (base.run(f"sh -c 'echo {token}'", name="cheap").root(), None))
+    dockerd.build(build, exporter=None, progress="quiet")
+    assert dockerd.build(build, exporter=None, progress="quiet").fully_cached
+    again = dockerd.build(build, exporter=None, no_cache=True, progress="quiet")
+    assert not next(v for v in again.vertices if v.name == "cheap").cached
+
+
+def test_caps_workers_and_disk_usage(dockerd: Client) -> None:
+    caps = dockerd.caps
+    assert {"exec.mount.cache", "exec.mount.secret", "file.base"} <= caps
+    assert "mergeop" not in caps  # dockerd 20.10 embeds BuildKit v0.8
+    assert [w.ID for w in dockerd.workers()] == ["moby"]
+    assert all(record.ID for record in dockerd.control.disk_usage())
