@@ -133,6 +133,9 @@ class ModelClient:
                 f"lost the connection to the model: {exc}",
                 hint="the container may have crashed; see its logs with --debug",
             ) from None
+        return self._interpret(status, data, mode)
+
+    def _interpret(self, status: int, data: Any, mode: str) -> dict[str, Any]:
         if status == 422:
             raise InputError(
                 f"the model rejected the input: {validation_message(data)}",
@@ -154,6 +157,63 @@ class ModelClient:
                 f"the model answered HTTP {status}: {validation_message(data)}", hint="rerun with --debug"
             )
         return data
+
+    def predict_streaming(
+        self, inputs: Mapping[str, Any], on_chunk: Callable[[Any], None], *, mode: str = "predict"
+    ) -> dict[str, Any]:
+        """Like predict(), but over Server-Sent Events: each iterator item reaches `on_chunk` as it is made.
+
+        Falls back to the plain JSON answer when the server does not stream.
+        """
+        path = "/trainings" if mode == "train" else "/predictions"
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request(
+                "POST",
+                path,
+                body=json.dumps({"input": dict(inputs)}).encode(),
+                headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
+            )
+            response = conn.getresponse()
+            if not response.getheader("Content-Type", "").startswith("text/event-stream"):
+                raw = response.read()
+                conn.close()
+                if response.status == 406:  # the model does not stream: ask again without SSE
+                    return self.predict(inputs, mode=mode)
+                return self._interpret(response.status, _json_or_text(raw), mode)
+            final: dict[str, Any] | None = None
+            event = ""
+            for raw_line in response:
+                line = raw_line.decode("utf-8", errors="replace").rstrip("\r\n")
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                elif line.startswith("data:"):
+                    data = json.loads(line[5:].strip() or "null")
+                    if event == "output" and isinstance(data, dict):
+                        on_chunk(data.get("chunk"))
+                    elif event == "completed" and isinstance(data, dict):
+                        final = data
+                        break
+            if final is None:
+                raise PredictionFailedError(
+                    "the model's event stream ended without a result",
+                    hint="the container may have crashed; rerun with --debug",
+                )
+            return final
+        except (OSError, http.client.HTTPException) as exc:
+            raise PredictionFailedError(
+                f"lost the connection to the model: {exc}",
+                hint="the container may have crashed; see its logs with --debug",
+            ) from None
+        finally:
+            conn.close()
+
+
+def _json_or_text(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except json.JSONDecodeError:
+        return raw.decode(errors="replace")
 
 
 def validation_message(data: Any) -> str:

@@ -215,16 +215,42 @@ def server_command(mode: str) -> list[str]:
     return cmd + (["--x-mode", "train"] if mode == "train" else [])
 
 
+def _streams_text(output_schema: dict[str, Any] | None) -> bool:
+    """True for `ConcatenateIterator[str]`-style outputs: worth printing token by token."""
+    if not output_schema or output_schema.get("type") != "array":
+        return False
+    items = output_schema.get("items") or {}
+    return output_schema.get("x-cog-array-display") == "concatenate" and items.get("type") == "string"
+
+
 def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Namespace, mode: str) -> int:
     from cogkit.model_client import PredictionFailedError, failure_message
     from cogkit.outputs import OutputWriter, output_component
 
-    response = model.client.predict(payload, mode=mode)
+    output_schema = output_component(model.schema, mode)
+    streamed = False
+    if _streams_text(output_schema) and not args.output:
+
+        def print_chunk(chunk: Any) -> None:
+            nonlocal streamed
+            if isinstance(chunk, str):
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+                streamed = True
+
+        response = model.client.predict_streaming(payload, print_chunk, mode=mode)
+        if streamed:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+    else:
+        response = model.client.predict(payload, mode=mode)
     status = response.get("status")
     if status != "succeeded":
         message, hint = failure_message(response)
         raise PredictionFailedError(message, hint=hint)
+    if streamed:
+        return 0
     writer = OutputWriter(output_path=Path(args.output) if args.output else None, stdout=sys.stdout)
-    writer.write(response.get("output"), output_component(model.schema, mode))
+    writer.write(response.get("output"), output_schema)
     sys.stdout.flush()
     return 0

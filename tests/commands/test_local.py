@@ -64,3 +64,26 @@ def test_predict_local_file_output(tmp_path: Path, cli) -> None:
     result = cli("predict", "--local", "-i", "text=shout", "-o", "said.txt", cwd=project, env=NO_DOCKER)
     assert result.returncode == 0, result.stderr
     assert (project / "said.txt").read_text() == "SHOUT"
+
+
+def test_streaming_tokens_are_printed_as_they_are_made(tmp_path: Path) -> None:
+    """ConcatenateIterator output reaches stdout token by token, not only at the end."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    project = copy_example("streaming", tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "predict", "--local",
+         "-i", "prompt=one two three four", "-i", "delay=0.4"],
+        cwd=project, env={**os.environ, **NO_DOCKER}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = proc.stdout.read(3)
+    first_at = time.monotonic()
+    rest, err = proc.communicate(timeout=60)
+    done_at = time.monotonic()
+    assert proc.returncode == 0, err
+    assert first + rest == b"one two three four\n"
+    assert done_at - first_at > 0.8, "the first token only arrived with the last one"
