@@ -12,6 +12,7 @@ model did, reporting every bad field in Cog's 422 `detail` shape.
 from __future__ import annotations
 
 import copy
+import enum
 import inspect
 from typing import Any
 
@@ -48,8 +49,24 @@ def _title(name: str) -> str:
     return name.replace("_", " ").title()
 
 
+def _plain(value: Any) -> Any:
+    """JSON-shaped copy of a default/enum value (tuples become lists, Paths strings)."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return _plain(value.value)
+    return str(value)
+
+
 def _redact_default(spec: TypeSpec, value: Any) -> Any:
     """Secret defaults are shown masked, like pydantic's SecretStr."""
+    value = _plain(value)
     if spec.kind == "secret" and value is not None:
         return "**********"
     if spec.kind == "list" and spec.args and spec.args[0].kind == "secret" and isinstance(value, list):
@@ -82,7 +99,7 @@ def type_schema(spec: TypeSpec) -> dict[str, Any]:
     elif kind == "union":
         out = {"anyOf": [type_schema(arg) for arg in spec.args]}
     elif kind == "literal":
-        out = {**type_schema(spec.args[0]), "enum": list(spec.values)}
+        out = {**type_schema(spec.args[0]), "enum": _plain(spec.values)}
     elif kind == "dict":
         out = {"type": "object"}
     elif kind == "object":
@@ -108,7 +125,7 @@ def _object_schema(spec: TypeSpec) -> dict[str, Any]:
 
 
 def _enum_component(field: InputField, base: TypeSpec) -> dict[str, Any]:
-    values = list(field.choices) if field.choices is not None else list(base.values)
+    values = _plain(field.choices if field.choices is not None else base.values)
     scalar = base.args[0] if base.kind == "literal" else base
     return {
         "type": type_schema(scalar)["type"],

@@ -134,6 +134,7 @@ def test_input_component_shape() -> None:
     assert props["old"]["deprecated"] is True
     assert props["either"]["anyOf"] == [{"type": "integer"}, {"type": "array", "items": {"type": "integer"}}]
     assert props["newer"]["nullable"] is True
+    assert props["pair"]["default"] == [3, 4]  # a tuple default renders as a JSON array
     for component in ("Output", "PredictionRequest", "PredictionResponse", "Status", "WebhookEvent"):
         assert component in schemas
     assert schemas["Status"]["enum"] == ["starting", "processing", "succeeded", "canceled", "failed"]
