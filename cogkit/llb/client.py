@@ -22,7 +22,14 @@ from cogkit.errors import BuildError, CogkitError, EngineError
 from cogkit.llb.address import BuilderAddress, TLSConfig, resolve_address
 from cogkit.llb.control import ControlClient
 from cogkit.llb.exporters import CacheEntry, Exporter, MobyExporter, check_cache, check_exporter
-from cogkit.llb.gateway import BuildResult, Gateway, SolveFailed, rpc_message
+from cogkit.llb.gateway import (
+    BuildResult,
+    Gateway,
+    SolveFailed,
+    definition_pb,
+    local_source_names,
+    rpc_message,
+)
 from cogkit.llb.pb import worker_pb2
 from cogkit.llb.progress import ProgressMode, ProgressTracker, VertexInfo, make_display
 from cogkit.llb.session.filesync import SyncStats
@@ -210,6 +217,7 @@ class Client:
                 if result is None:  # a probe (e.g. caps) with nothing to export
                     gateway.return_result("", {})
                 else:
+                    self._check_local_dirs(result, dirs)
                     ref_id = gateway.solve(result.definition)
                     gateway.return_result(ref_id, result.result_metadata())
             except KeyboardInterrupt:
@@ -256,6 +264,16 @@ class Client:
             health_checks=session.health_checks,
             duration=time.time() - started,
         )
+
+    @staticmethod
+    def _check_local_dirs(result: BuildResult, dirs: Mapping[str, str]) -> None:
+        """Every local:// source in the graph needs a directory, or the daemon fails obscurely."""
+        missing = sorted(local_source_names(definition_pb(result.definition)) - set(dirs))
+        if missing:
+            raise CogkitError(
+                f"the build reads local source {missing[0]!r} but no directory was given for it",
+                f"pass local_dirs={{{missing[0]!r}: PATH}} to Client.build",
+            )
 
     @staticmethod
     def _solve_error(solve: grpc.Future) -> str | None:

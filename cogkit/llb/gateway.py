@@ -64,6 +64,15 @@ def ops_by_digest(definition: ops_pb2.Definition) -> dict[str, ops_pb2.Op]:
     return out
 
 
+def local_source_names(definition: ops_pb2.Definition) -> set[str]:
+    """Names of the local:// sources a graph reads (each needs a directory in the session)."""
+    names = set()
+    for op in ops_by_digest(definition).values():
+        if op.HasField("source") and op.source.identifier.startswith("local://"):
+            names.add(op.source.identifier.removeprefix("local://"))
+    return names
+
+
 def rpc_message(err: BaseException | None) -> str:
     details = err.details() if hasattr(err, "details") else None
     return details or str(err)

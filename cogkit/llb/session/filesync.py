@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from cogkit.errors import CogkitError
 from cogkit.llb.pb import filesync_pb2, stat_pb2, wire_pb2
 from cogkit.llb.session.fswalk import Entry, walk
 
@@ -46,7 +47,7 @@ def _varint(value: int) -> bytes:
 
 def data_packet_header(file_id: int, length: int) -> bytes:
     """Wire bytes of Packet{type=DATA, ID=file_id, data=<length bytes follow>}."""
-    head = b"\x08\x02\x18" + _varint(file_id)
+    head = b"\x08\x02" + (b"\x18" + _varint(file_id) if file_id else b"")  # proto3 omits zeros
     if length:
         head += b"\x22" + _varint(length)
     return head
@@ -137,30 +138,42 @@ def _send(
     events: queue.Queue[tuple[str, object]],
     stats: SyncStats,
 ) -> Iterator[bytes]:
-    files: dict[int, Entry] = {}
-    pending: list[int] = []
-    count = 0
+    """The sender's whole conversation; any local failure becomes one PACKET_ERR, then the end."""
     try:
-        for entry in walk(root, include, exclude, follow):
-            if entry.is_regular:  # IDs are the 0-based STAT index, as fsutil's receiver counts
-                files[count] = entry
-            count += 1
-            yield stat_packet(entry)
-            while True:  # interleave data for requests that arrived meanwhile
-                try:
-                    kind, value = events.get_nowait()
-                except queue.Empty:
-                    break
-                if kind == "req":
-                    pending.append(int(value))  # type: ignore[call-overload]
-                else:
-                    events.put((kind, value))
-                    break
-            while pending:
-                yield from _send_file(pending.pop(0), files, stats)
-    except Exception as exc:  # noqa: BLE001 - reported to the daemon, which fails the build clearly
-        yield error_packet(f"cogkit: walking {root}: {exc}")
-        return
+        yield from _conversation(root, include, exclude, follow, events, stats)
+    except (OSError, CogkitError, _BadRequest) as exc:
+        reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        yield error_packet(f"cogkit: sending {root}: {reason}")
+
+
+class _BadRequest(Exception):
+    """The receiver asked for an ID that is not a regular file we sent."""
+
+
+def _conversation(
+    root: str,
+    include: list[str],
+    exclude: list[str],
+    follow: list[str],
+    events: queue.Queue[tuple[str, object]],
+    stats: SyncStats,
+) -> Iterator[bytes]:
+    files: dict[int, Entry] = {}
+    count = 0
+    for entry in walk(root, include, exclude, follow):
+        if entry.is_regular:  # IDs are the 0-based STAT index, as fsutil's receiver counts
+            files[count] = entry
+        count += 1
+        yield stat_packet(entry)
+        while True:  # interleave data for requests that arrived meanwhile
+            try:
+                kind, value = events.get_nowait()
+            except queue.Empty:
+                break
+            if kind != "req":
+                events.put((kind, value))
+                break
+            yield from _send_file(int(value), files, stats)  # type: ignore[call-overload]
     stats.stats_sent += count
     yield _END_OF_STATS
     while True:
@@ -177,8 +190,7 @@ def _send(
 def _send_file(file_id: int, files: dict[int, Entry], stats: SyncStats) -> Iterator[bytes]:
     entry = files.get(file_id)
     if entry is None:
-        yield error_packet(f"cogkit: invalid file request {file_id}")
-        return
+        raise _BadRequest(f"invalid file request {file_id}")
     stats.files_sent.append(entry.path)
     with open(entry.abspath, "rb", buffering=0) as fh:
         while True:

@@ -77,7 +77,7 @@ class Entry:
 
 
 def _entry(rel: str, abspath: str, s: os.stat_result) -> Entry:
-    mode = go_file_mode(s.st_mode) & ~MODE_SOCKET
+    mode = go_file_mode(s.st_mode)
     is_dir = st.S_ISDIR(s.st_mode)
     linkname = os.readlink(abspath) if st.S_ISLNK(s.st_mode) else ""
     major = minor = 0
@@ -133,6 +133,8 @@ def walk(
                 s = os.lstat(abspath)
             except FileNotFoundError:
                 continue  # vanished while walking
+            if st.S_ISSOCK(s.st_mode):
+                continue  # sockets cannot be sent (docker's context tar skips them too)
             is_dir = st.S_ISDIR(s.st_mode)
             selected = True
             descend = is_dir

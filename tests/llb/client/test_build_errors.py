@@ -123,3 +123,15 @@ def test_ctrl_c_cancels_the_solve_and_leaves_no_sockets(docker_engine: str, base
     while _processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _processes_with(marker), "the daemon kept running the interrupted step"
+
+
+def test_local_source_without_a_directory_is_named(dockerd: Client, tmp_path: Path) -> None:
+    from cogkit import llb
+
+    def build(gw: llb.Gateway) -> llb.BuildResult:
+        state = llb.scratch().file(llb.copy(llb.local("weights"), "/", "/w"))
+        return llb.BuildResult(state.marshal(caps=gw.caps))
+
+    with pytest.raises(CogkitError, match="local source 'weights' but no directory") as info:
+        dockerd.build(build, exporter=None, local_dirs={"context": tmp_path}, progress="quiet")
+    assert "local_dirs" in (info.value.hint or "")

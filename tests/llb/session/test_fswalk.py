@@ -67,3 +67,12 @@ def test_includes_walk_into_dirs_and_emit_only_needed_parents(tmp_path: Path) ->
 def test_missing_context_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(CogkitError, match="does not exist"):
         list(walk(tmp_path / "nope"))
+
+
+def test_sockets_are_skipped(tmp_path: Path) -> None:
+    import socket
+
+    (tmp_path / "a.txt").write_text("a")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp_path / "daemon.sock"))
+        assert [e.path for e in walk(tmp_path)] == ["a.txt"]
