@@ -35,6 +35,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, this directory is sys.path[0]; keep sibling benchmarks (queue.py) from
+# shadowing the standard library.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 RESULTS = ROOT / "benchmarks" / "results"
 
 PREDICTORS = {
@@ -284,6 +287,7 @@ def bench_peer(peer: Peer, args: argparse.Namespace) -> dict[str, object]:
     try:
         r.wait_ready()
         wrk(r.port, 1, 2, core_load)  # warm-up
+        time.sleep(0.2)
         runs = [wrk(r.port, 1, args.duration, core_load) for _ in range(args.runs)]
         runs.sort(key=lambda x: x["rps_2xx"])
         med = runs[len(runs) // 2]
@@ -302,6 +306,7 @@ def bench_peer(peer: Peer, args: argparse.Namespace) -> dict[str, object]:
     try:
         r.wait_ready()
         wrk(r.port, 32, 2, core_load)
+        time.sleep(0.5)  # let predictions of the warm-up's closed connections finish (no spill-over 409s)
         res["async32"] = wrk(r.port, 32, args.duration, core_load)
     finally:
         r.stop()

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+import msgspec
+
 from cogkit.errors import InputError
 from cogkit.runtime import httpclient
 
@@ -211,11 +213,24 @@ def guess_mime(path: str) -> str:
     return _mime().guess_type(path)[0] or "application/octet-stream"
 
 
-def data_url(path: str) -> str:
-    """`data:<mime>;base64,...` for a file; Cog's default encoding of sync file outputs."""
+RAW_DATA_URL_BYTES = 64 * 1024
+
+
+def data_url(path: str) -> str | msgspec.Raw:
+    """`data:<mime>;base64,...` for a file; Cog's default encoding of sync file outputs.
+
+    Large files come back as msgspec.Raw holding the already-encoded JSON string: base64 never
+    needs JSON escaping, so this skips a decode, a concatenation and an escape scan of a string
+    that is ~11 MB for an 8 MiB file (about 15 ms). Responses are always encoded with msgspec.json.
+    """
     with open(path, "rb") as fh:
         raw = fh.read()
-    return f"data:{guess_mime(path)};base64,{base64.b64encode(raw).decode('ascii')}"
+    mime = guess_mime(path)
+    if len(raw) < RAW_DATA_URL_BYTES:
+        return f"data:{mime};base64,{base64.b64encode(raw).decode('ascii')}"
+    encoded = binascii.b2a_base64(raw, newline=False)
+    del raw
+    return msgspec.Raw(b"".join((b'"data:', mime.encode(), b";base64,", encoded, b'"')))
 
 
 class OutputFiles:
@@ -236,7 +251,7 @@ class OutputFiles:
             return {k: await self.convert(v) for k, v in value.items()}
         return value
 
-    async def one(self, path: str) -> str:
+    async def one(self, path: str) -> str | msgspec.Raw:
         if self.prefix:
             return await self._put_multipart(path)
         if self.upload_url:
