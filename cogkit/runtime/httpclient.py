@@ -10,6 +10,8 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import ssl
+
     import aiohttp
 
 _session: aiohttp.ClientSession | None = None
@@ -29,9 +31,22 @@ def session() -> aiohttp.ClientSession:
 
         _session = aiohttp.ClientSession(
             headers={"User-Agent": user_agent()},
-            connector=aiohttp.TCPConnector(limit=64, enable_cleanup_closed=True),
+            connector=aiohttp.TCPConnector(limit=64, ssl=_verified_context()),
         )
     return _session
+
+
+def _verified_context() -> ssl.SSLContext:
+    """A verifying TLS context with the system CAs.
+
+    Built here rather than taken from aiohttp: the server imports aiohttp with an empty trust
+    store to start faster (see cogkit.runtime.server.import_http_stack).
+    """
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.set_alpn_protocols(("http/1.1",))
+    return ctx
 
 
 async def close() -> None:

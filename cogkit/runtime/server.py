@@ -82,6 +82,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+_TOP_SCALAR = r"^{key}:[ \t]*(?:\"([^\"\n]*)\"|'([^'\n]*)'|([^\s'\"#][^#\n]*?))[ \t]*(?:#.*)?$"
+
+
+def _scan_cog_yaml(text: str) -> dict[str, Any] | None:
+    """predict/train/concurrency.max from a plainly written cog.yaml, or None if it is not plain.
+
+    Start-up budget: importing pyyaml costs ~12 ms; the keys the server needs are almost always
+    written as simple top-level scalars, and anything unusual falls back to the real parser.
+    """
+    import re
+
+    out: dict[str, Any] = {}
+    for key in ("predict", "train"):
+        if re.search(rf"^{key}\s*:", text, re.M):
+            m = re.search(_TOP_SCALAR.format(key=key), text, re.M)
+            if m is None:
+                return None
+            out[key] = next(g for g in m.groups() if g is not None).strip()
+    block = re.search(r"^concurrency[ \t]*:[ \t]*(#.*)?\n((?:[ \t]+.*\n?|[ \t]*\n)*)", text, re.M)
+    if block:
+        m = re.search(r"^[ \t]+max[ \t]*:[ \t]*(\d+)[ \t]*(?:#.*)?$", block.group(2), re.M)
+        if m is None and re.search(r"^[ \t]+max[ \t]*:", block.group(2), re.M):
+            return None
+        out["concurrency"] = {"max": int(m.group(1))} if m else {}
+    elif re.search(r"^concurrency\s*:", text, re.M):
+        return None  # flow style or something else: let pyyaml decide
+    if "&" in text or "<<:" in text:
+        return None  # anchors/merge keys could redefine what we scanned
+    return out
+
+
 def read_predictor_config(cwd: str, mode: str) -> tuple[str, int]:
     """(predictor ref, concurrency) from env or ./cog.yaml; deliberately tiny (no pydantic config model)."""
     from cogkit.errors import ConfigError
@@ -92,14 +123,19 @@ def read_predictor_config(cwd: str, mode: str) -> tuple[str, int]:
     concurrency: Any = os.environ.get("COG_MAX_CONCURRENCY")
     path = os.path.join(cwd, "cog.yaml")
     if (not ref or concurrency is None) and os.path.exists(path):
-        import yaml
+        with open(path) as fh:
+            text = fh.read()
+        data = _scan_cog_yaml(text)
+        if data is None:
+            import yaml
 
-        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        try:
-            with open(path) as fh:
-                data = yaml.load(fh, Loader=loader) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"cannot parse {path}: {exc}", "fix the YAML syntax") from None
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            try:
+                data = yaml.load(text, Loader=loader) or {}
+            except yaml.YAMLError as exc:
+                raise ConfigError(f"cannot parse {path}: {exc}", "fix the YAML syntax") from None
+            if not isinstance(data, dict):
+                raise ConfigError(f"{path} must be a mapping of keys to values")
         ref = ref or data.get(key)
         if concurrency is None:
             concurrency = (data.get("concurrency") or {}).get("max")
@@ -111,6 +147,28 @@ def read_predictor_config(cwd: str, mode: str) -> tuple[str, int]:
     except (TypeError, ValueError):
         raise ConfigError(f"concurrency.max must be an integer, got {concurrency!r}") from None
     return str(ref), max(1, conc)
+
+
+def import_http_stack() -> None:
+    """Import aiohttp.web without loading the system CA bundle (≈35 ms of start-up).
+
+    aiohttp builds two default SSL contexts at import time. We import it with an empty trust
+    store and give our own client session a properly verified context, created on first use
+    (cogkit.runtime.httpclient), so READY comes sooner and https webhooks are still verified.
+    """
+    if "aiohttp.web" in sys.modules:
+        return
+    saved = {k: os.environ.get(k) for k in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    os.environ["SSL_CERT_FILE"] = os.devnull
+    os.environ["SSL_CERT_DIR"] = os.devnull
+    try:
+        import aiohttp.web  # noqa: F401
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 # ------------------------------------------------------------------------------------- server
@@ -315,13 +373,13 @@ class Server:
             r.add_post(f"/{kind}/{{id}}/cancel", self.cancel)
         return app
 
-    async def setup_worker(self) -> None:
-        """Run the predictor's setup and build the runner once it is READY."""
+    async def setup_worker(self, started: asyncio.Future[Any] | None = None) -> None:
+        """Run the predictor's setup (or await `started`, its running start()) and build the runner."""
         from cogkit.runtime.runner import PredictionRunner
         from cogkit.runtime.webhooks import WebhookSender
 
         try:
-            await self.worker.start()
+            await (started if started is not None else self.worker.start())
         except Exception as exc:
             log.error("setup failed: %s", exc)
         state = getattr(self.worker, "state", None)
@@ -340,8 +398,14 @@ class Server:
                 self.begin_shutdown("setup failed")
 
 
-async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] | None = None) -> int:
-    """Run the server until shutdown; returns the process exit code."""
+async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] | None = None,
+                started: asyncio.Future[Any] | None = None) -> int:
+    """Run the server until shutdown; returns the process exit code.
+
+    `started` is the worker's start() if the caller already launched it (to boot the child
+    while this process imports aiohttp).
+    """
+    import_http_stack()
     from aiohttp import web
 
     server = Server(config, worker)
@@ -353,6 +417,8 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
         await site.start()
     except OSError as exc:
         await app_runner.cleanup()
+        if started is not None:
+            await asyncio.wait([started], timeout=30)
         await _stop_worker(worker)
         from cogkit.errors import CogkitError
 
@@ -361,7 +427,7 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, server.on_sigterm)
     loop.add_signal_handler(signal.SIGINT, server.begin_shutdown, "SIGINT")
-    setup_task = loop.create_task(server.setup_worker())
+    setup_task = loop.create_task(server.setup_worker(started))
     if ready is not None and not ready.done():
         ready.set_result(None)
     await server.shutdown_event.wait()
@@ -471,7 +537,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _main_async(config: ServerConfig) -> int:
     worker = make_worker(config)
-    return await serve(config, worker)
+    # Spawn the predictor child first (start() runs up to its first await), so it boots while
+    # this process imports aiohttp.
+    started = asyncio.get_running_loop().create_task(worker.start())
+    await asyncio.sleep(0)
+    return await serve(config, worker, started=started)
 
 
 if __name__ == "__main__":
