@@ -16,10 +16,12 @@ import asyncio
 import collections
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -195,6 +197,7 @@ class Worker:
         self._finalized = False
         self._leftover_fds: dict[int, str] = {}
         self._seq = 0
+        self.output_dir: str | None = None  # where File outputs are spilled (see stop())
 
     # --- state ---------------------------------------------------------------------------------
     @property
@@ -231,6 +234,9 @@ class Worker:
         env = dict(os.environ)
         if self.env:
             env.update(self.env)
+        # File-object outputs are written here by the child; removed by stop().
+        self.output_dir = tempfile.mkdtemp(prefix="cogkit-out-")
+        env["COGKIT_OUTPUT_DIR"] = self.output_dir
         argv = [
             self.python, "-m", "cogkit.runtime.child",
             "--data-fd", str(data_child.fileno()),
@@ -309,6 +315,8 @@ class Worker:
         if self._cancel_sock is not None:
             self._cancel_sock.close()
         self._close_leftover_fds()
+        if self.output_dir:
+            shutil.rmtree(self.output_dir, ignore_errors=True)
 
     def _close_leftover_fds(self) -> None:
         fds, self._leftover_fds = self._leftover_fds, {}
