@@ -41,7 +41,6 @@ DOCKER = "/usr/bin/docker"
 BASE = os.environ.get("COGKIT_TEST_BASE_IMAGE", "cogkit-base:py3.11-bookworm")
 CA = "/etc/ssl/certs/ca-certificates.crt"
 REGISTRY = "127.0.0.1:5000"
-COGKIT = str(ROOT / ".venv" / "bin" / "cogkit")
 REPEATS = 3  # no-op and code-edit rebuilds: median of this many
 
 PREDICT = """from cog import BasePredictor
@@ -110,12 +109,16 @@ def sh(*args: str, env: dict[str, str] | None = None, quiet: bool = True) -> sub
     return result
 
 
+LOGS: list[str] = []  # every timed command's output, written next to the results
+
+
 def timed(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> float:
     start = time.perf_counter()
     result = subprocess.run(
         list(args), capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=cwd
     )
     elapsed = time.perf_counter() - start
+    LOGS.append(f"$ {' '.join(args)}  # {elapsed:.2f} s\n{result.stdout}{result.stderr}")
     if result.returncode != 0:
         sys.exit(f"command failed: {' '.join(args)}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return elapsed
@@ -182,11 +185,25 @@ class CogStyle:
         return weights_seconds, runner
 
 
+FROZEN: Path | None = None  # a snapshot of the cogkit package, so edits in the tree cannot bust caches
+
+
+def freeze_cogkit(into: Path) -> Path:
+    """Copy the package (resolving the _compat symlink) so every run ships identical runtime sources."""
+    target = into / "pkg"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "cogkit", target / "cogkit", symlinks=False, ignore=ignore)
+    return target
+
+
 def cogkit_build(project: Path, image: str) -> float:
+    """The whole CLI, as a user runs it (python -m cogkit from the frozen package)."""
     env = {"COGKIT_BASE_IMAGE": BASE, "COGKIT_CA_CERT": CA}
-    return timed(
-        COGKIT, "build", "--separate-weights", "--progress", "quiet", "-t", image, env=env, cwd=project
-    )
+    if FROZEN is not None:
+        env["PYTHONPATH"] = str(FROZEN)
+    python = str(ROOT / ".venv" / "bin" / "python")
+    command = (python, "-m", "cogkit", "build", "--separate-weights", "--progress", "plain", "-t", image)
+    return timed(*command, env=env, cwd=project)
 
 
 def image_size(image: str) -> int:
@@ -244,7 +261,9 @@ def main() -> int:
     parser.add_argument("--weights-mib", type=int, default=1024)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
+    global FROZEN
     work = Path(tempfile.mkdtemp(prefix="cogkit-bench-"))
+    FROZEN = freeze_cogkit(work)
     rows: dict[str, dict[str, str]] = {}
     weights_bytes = args.weights_mib * (1 << 20)
     try:
@@ -310,6 +329,7 @@ def main() -> int:
     text = "\n".join(table)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "build_vs_dockerfile.log").write_text("\n".join(LOGS))
     (args.out / "build_vs_dockerfile.md").write_text(
         f"weights: {args.weights_mib} MiB, base {BASE}, engine dockerd 20.10 (BuildKit v0.8)\n\n{text}\n"
     )

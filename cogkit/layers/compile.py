@@ -2,13 +2,14 @@
 
 Layer order (every layer only depends on what is below it, so put rarely-changing things low):
 
-    base → [weights] → python → system packages → python packages → run steps → runtime → code
+    base → python → [weights] → system packages → python packages → run steps → runtime → code
 
-* Weights sit directly on the base when the daemon has no MergeOp (BuildKit v0.8 in dockerd 20.10):
-  without MergeOp a layer is a diff against its parent, so anything placed above a dependency layer
-  is re-created when dependencies change. Below them, a dependency edit never copies or exports
-  the weights again, and a code edit touches neither. (Editing weights re-runs the dependency
-  steps, from warm apt/uv caches: weights change less often than code and dependencies.)
+* Weights sit right above the base (and the Python install) when the daemon has no MergeOp
+  (BuildKit v0.8 in dockerd 20.10): without MergeOp a layer is a diff against its parent, so
+  anything placed above a dependency layer is re-created when dependencies change. Below them, a
+  dependency edit never copies or exports the weights again, and a code edit touches neither.
+  (Editing weights re-runs the dependency steps, from warm apt/uv caches.) The Python layer goes
+  below the weights because it only needs the base, so it runs while the weights transfer.
   With MergeOp, weights and code are independent scratch layers merged on top, so nothing
   re-creates them except their own content.
 * The runtime (cogkit server + `cog` module) comes after the user's packages and run steps, so a
@@ -314,12 +315,12 @@ def compile_plan(
         return state
 
     chain = base
+    if plan.base.has_python is not True:
+        # Below the weights: it only depends on the base, so it runs while the weights still transfer.
+        chain = add(python_layer(chain, tool, plan))
+    pybase = chain
     if plan.weights and not use_merge:
         chain = add(weights_copy(chain, plan))
-    if plan.base.has_python is not True:
-        chain = add(python_layer(chain, tool, plan))
-    # The runtime's dependencies only need a Python, not the weights: same vertex as above without them.
-    pybase = base if plan.base.has_python is True else python_layer(base, tool, plan)
     if plan.system_packages:
         chain = add(system_packages_layer(chain, apt_prefetch(base, plan), plan))
     for index, step in enumerate(plan.pre_install):

@@ -45,8 +45,8 @@ def compile_project(project: Path, caps=None, **options):  # noqa: ANN001, ANN00
 def test_layer_order_without_mergeop_puts_weights_below_dependencies(project: Path) -> None:
     _, compiled = compile_project(project, separate_weights=True)
     assert compiled.layers == [
-        "weights: 1 files, 10 MB",
         "python 3.11",
+        "weights: 1 files, 10 MB",
         "system packages: jq zlib1g",
         "python packages: six==1.16.0",
         "run: echo first",
