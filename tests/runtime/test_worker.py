@@ -749,3 +749,20 @@ def test_concurrent_async_logs_are_attributed_per_prediction() -> None:
             assert logs_of(events) == "".join(f"{tag} line {i}\n" for i in range(3)) + f"{tag} partial"
 
     run(scenario)
+
+
+def test_background_thread_output_does_not_disturb_predictions() -> None:
+    async def scenario() -> None:
+        worker = await started("capture.py:BackgroundChatter")
+        try:
+            for i in range(5):
+                events = await collect(worker.predict(f"bg{i}", {"n": 50}))
+                assert done_of(events).status == "succeeded"
+                assert chunks_of(events) == list(range(50))
+                assert "tick" in logs_of(events)  # output while it ran is attributed to it
+            await asyncio.sleep(0.1)  # output between predictions goes to the server log, not here
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
