@@ -18,20 +18,25 @@ Results go to benchmarks/results/queue-<time>.{json,md} and a table is printed.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import http.client
-import json
-import os
-import re
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import uuid
 from pathlib import Path
+
+# This file is named like the stdlib `queue` module (redis-py imports that): run as a script,
+# its own directory must not shadow the standard library.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import re  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import uuid  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -69,12 +74,28 @@ def start_workers(model: Path, redis_url: str, stream: str, count: int, extra: l
     for i in range(count):
         log = model / f"worker-{stream}-{i}.log"
         logs.append(log)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "cogkit", "queue-worker", "--redis", redis_url, "--stream", stream,
-             "--consumer", f"bench-{i}", *extra],
-            cwd=model, stdout=subprocess.DEVNULL, stderr=open(log, "wb"), start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "COG_LOG_LEVEL": "WARNING"},
-        ))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "cogkit",
+                    "queue-worker",
+                    "--redis",
+                    redis_url,
+                    "--stream",
+                    stream,
+                    "--consumer",
+                    f"bench-{i}",
+                    *extra,
+                ],
+                cwd=model,
+                stdout=subprocess.DEVNULL,
+                stderr=open(log, "wb"),
+                start_new_session=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT), "COG_LOG_LEVEL": "WARNING"},
+            )
+        )
     for p, log in zip(procs, logs, strict=True):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -162,8 +183,13 @@ async def queue_throughput(redis_url: str, stream: str, jobs: int) -> dict:
             done = _iso(state["completed_at"])
             lat.append(done - submitted[i])
     await r.aclose()
-    return {"jobs": jobs, "seconds": elapsed, "jobs_per_s": jobs / elapsed,
-            "sat_p50_ms": percentile(lat, 50) * 1000, "sat_p99_ms": percentile(lat, 99) * 1000}
+    return {
+        "jobs": jobs,
+        "seconds": elapsed,
+        "jobs_per_s": jobs / elapsed,
+        "sat_p50_ms": percentile(lat, 50) * 1000,
+        "sat_p99_ms": percentile(lat, 99) * 1000,
+    }
 
 
 def _iso(text: str) -> float:
@@ -176,7 +202,10 @@ def http_sequential(model: Path, requests: int) -> dict:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cogkit.runtime.server", "--port", str(port), "--host", "127.0.0.1"],
-        cwd=model, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=model,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
         env={**os.environ, "PYTHONPATH": str(ROOT), "COG_LOG_LEVEL": "WARNING"},
     )
     try:
@@ -207,8 +236,11 @@ def http_sequential(model: Path, requests: int) -> dict:
             if i == 49:
                 t_all = time.perf_counter()
         elapsed = time.perf_counter() - t_all
-        return {"p50_ms": percentile(lat, 50) * 1000, "p99_ms": percentile(lat, 99) * 1000,
-                "req_per_s": requests / elapsed}
+        return {
+            "p50_ms": percentile(lat, 50) * 1000,
+            "p99_ms": percentile(lat, 99) * 1000,
+            "req_per_s": requests / elapsed,
+        }
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -221,9 +253,27 @@ def redis_raw(redis_url: str) -> dict:
     port = re.search(r":(\d+)", redis_url.split("//", 1)[1])
     key = f"bench-raw-{uuid.uuid4().hex[:6]}"
     out = subprocess.run(
-        ["redis-benchmark", "-p", port.group(1) if port else "6379", "-c", "1", "-n", "20000", "-q",
-         "XADD", key, "MAXLEN", "~", "1000", "*", "f", "v"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "redis-benchmark",
+            "-p",
+            port.group(1) if port else "6379",
+            "-c",
+            "1",
+            "-n",
+            "20000",
+            "-q",
+            "XADD",
+            key,
+            "MAXLEN",
+            "~",
+            "1000",
+            "*",
+            "f",
+            "v",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     subprocess.run(["redis-cli", "-p", port.group(1) if port else "6379", "DEL", key], capture_output=True)
     m = re.search(r"([\d.]+) requests per second", out.replace("\r", "\n"))
@@ -268,19 +318,28 @@ def main() -> int:
             try:
                 if k == 1:
                     lat = asyncio.run(queue_latency(args.redis, stream, args.latency_jobs))
-                    rows["queue-lat (1 worker)"] = {"p50_ms": percentile(lat, 50) * 1000,
-                                                     "p99_ms": percentile(lat, 99) * 1000,
-                                                     "jobs_per_s": len(lat) / sum(lat)}
+                    rows["queue-lat (1 worker)"] = {
+                        "p50_ms": percentile(lat, 50) * 1000,
+                        "p99_ms": percentile(lat, 99) * 1000,
+                        "jobs_per_s": len(lat) / sum(lat),
+                    }
                 rows[f"queue-tput ({k} worker{'s' if k > 1 else ''})"] = asyncio.run(
-                    queue_throughput(args.redis, stream, args.jobs))
+                    queue_throughput(args.redis, stream, args.jobs)
+                )
             finally:
                 stop(procs)
         rows["http-seq (cogkit server)"] = http_sequential(model, args.latency_jobs)
         rows["redis-raw (redis-benchmark)"] = redis_raw(args.redis)
     finally:
         cleanup(args.redis, streams)
-    report = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "cpus": os.cpu_count(), "jobs": args.jobs,
-              "latency_jobs": args.latency_jobs, "prefetch": args.prefetch, "rows": rows}
+    report = {
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "jobs": args.jobs,
+        "latency_jobs": args.latency_jobs,
+        "prefetch": args.prefetch,
+        "rows": rows,
+    }
     lines = ["| row | p50 ms | p99 ms | jobs/s | saturated p50 / p99 ms |", "|---|---|---|---|---|"]
     for name, r in rows.items():
         rate = r.get("jobs_per_s") or r.get("req_per_s") or r.get("xadd_per_s_1conn")

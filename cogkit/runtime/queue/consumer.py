@@ -158,9 +158,12 @@ class QueueWorker:
                         raise
 
     async def _read_loop(self) -> None:
+        # Read again once half the prefetch window is free (or we hold nothing): one XREADGROUP
+        # per batch of entries instead of one per finished prediction.
+        low_water = max(1, (self.capacity - self.opts.concurrency + 1) // 2)
         while not self._stopping.is_set():
             free = self.capacity - len(self._held)
-            if free <= 0:
+            if free < low_water and self._held:
                 self._room.clear()
                 await self._room.wait()
                 continue
@@ -234,12 +237,9 @@ class QueueWorker:
     async def _handle(self, job: Job) -> None:
         entry, pid = job.entry_id, job.prediction_id
         token = f"{self.opts.consumer}/{entry}"
-        if not await self._take_slot(entry):
-            await self._release([entry])  # stopping: hand it to another worker now
-            self._room.set()
-            return
-        slot = True
         try:
+            # Begin before waiting for a slot: the begins of prefetched entries share round trips
+            # with the running prediction's writes instead of sitting on its critical path.
             verdict = await self.store.begin(pid, token, self.lease_ms)
             if verdict == "done":
                 log.info("prediction %s already finished; acking duplicate entry %s", pid, entry)
@@ -258,36 +258,42 @@ class QueueWorker:
             if verdict == "canceled":
                 await self.store.finish(entry, _canceled_before_start(job), token)
                 return
-            self.cancels.watch(pid)
-            try:
-                state = await self.backend.run(job.request, self.store.publish)
-            except BackendUnavailable as exc:
-                log.error("the predictor cannot take work (%s); stopping, entry left for others", exc)
-                self._leases.pop(pid, None)
+            if not await self._take_slot(entry):
+                # Stopping: give the lease back and hand the entry to another worker now.
                 await self.store.release_lease(pid, token)
                 await self._release([entry])
-                self.stop(exit_code=1)
                 return
-            except Exception as exc:  # a runtime bug must fail this prediction, not wedge its entry
-                log.exception("prediction %s raised in the runtime", pid)
-                state = failed_state(job, f"internal error: {type(exc).__name__}: {exc}")
-            finally:
-                self.cancels.unwatch(pid)
-                self._free_slot()
-                slot = False
-            stored = await self.store.finish(entry, state, token)
-            self.completed += 1
-            if not stored:
-                log.warning("prediction %s had a terminal state already; kept the first one", pid)
-            if not self.backend.healthy:
-                log.error("the predictor process is gone; stopping (entries left pending)")
-                self.stop(exit_code=1)
+            await self._run(job, token)
         finally:
-            if slot:
-                self._free_slot()
             self._leases.pop(pid, None)
             self._held.pop(entry, None)
             self._room.set()
+
+    async def _run(self, job: Job, token: str) -> None:
+        entry, pid = job.entry_id, job.prediction_id
+        assert job.request is not None
+        self.cancels.watch(pid)
+        try:
+            state = await self.backend.run(job.request, self.store.publish)
+        except BackendUnavailable as exc:
+            log.error("the predictor cannot take work (%s); stopping, entry left for others", exc)
+            await self.store.release_lease(pid, token)
+            await self._release([entry])
+            self.stop(exit_code=1)
+            return
+        except Exception as exc:  # a runtime bug must fail this prediction, not wedge its entry
+            log.exception("prediction %s raised in the runtime", pid)
+            state = failed_state(job, f"internal error: {type(exc).__name__}: {exc}")
+        finally:
+            self.cancels.unwatch(pid)
+            self._free_slot()  # before the finish round trip: the next prediction starts now
+        stored = await self.store.finish(entry, state, token)
+        self.completed += 1
+        if not stored:
+            log.warning("prediction %s had a terminal state already; kept the first one", pid)
+        if not self.backend.healthy:
+            log.error("the predictor process is gone; stopping (entries left pending)")
+            self.stop(exit_code=1)
 
     async def _take_slot(self, entry: str) -> bool:
         self._unstarted.add(entry)

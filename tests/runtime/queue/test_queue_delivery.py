@@ -30,8 +30,11 @@ def test_three_workers_300_jobs_one_sigkilled_mid_prediction(stream, start_worke
                     pipe.get(lease_key(pid))
                 leases = await pipe.execute()
             for pid, holder in zip(ids, leases, strict=True):
+                # A lease is taken before a prefetched entry gets a slot: "processing" is the proof.
                 if holder and holder.decode().startswith(victim.consumer + "/"):
-                    killed_during = pid
+                    state = await c.status(pid)
+                    if state and state["status"] == "processing":
+                        killed_during = pid
             await asyncio.sleep(0.01)
         assert killed_during is not None, "the victim never started a prediction"
         victim.kill()
