@@ -1,9 +1,10 @@
 """Client-side overhead of a fully cached rebuild: cogkit vs `docker build`, side by side.
 
 A small project (base image, a run step, 200 code files copied in, image config) is built once,
-then rebuilt N times with nothing changed. For cogkit we split each rebuild's wall time into the
-daemon's own time (first vertex started -> last vertex completed, from the Status stream) and the
-rest, which is what the client adds (session set-up, walk, gateway round trips, export wait).
+then rebuilt N times with nothing changed. The whole in-process rebuild (session set-up, context
+walk, gateway round trips, the daemon's cache lookups and export) bounds what the client adds;
+the CPU time this process spends per rebuild is the client's own cost. (Vertex timestamps cannot
+split the two: cached vertices report times from when they were first built.)
 
     .venv/bin/python benchmarks/cached_rebuild.py [--runs 10]
 """
@@ -59,18 +60,15 @@ def build_fn(gw: llb.Gateway) -> llb.BuildResult:
 
 
 def cogkit_rebuild(client: llb.Client, project: Path) -> tuple[float, float, bool]:
-    started = time.perf_counter()
+    """(wall seconds, CPU seconds of this process, fully cached?)"""
+    started, cpu = time.perf_counter(), time.process_time()
     report = client.build(
         build_fn,
         exporter=llb.MobyExporter([TAG_COGKIT]),
         local_dirs={"context": project},
         progress="quiet",
     )
-    wall = time.perf_counter() - started
-    starts = [v.started for v in report.vertices if v.started]
-    ends = [v.completed for v in report.vertices if v.completed]
-    daemon = max(ends) - min(starts) if starts and ends else 0.0
-    return wall, daemon, report.fully_cached
+    return time.perf_counter() - started, time.process_time() - cpu, report.fully_cached
 
 
 def docker_rebuild(project: Path) -> float:
@@ -119,16 +117,14 @@ def main() -> int:
         client.close()
     assert all(cached for _, _, cached in cogkit_runs), "rebuilds were expected to be fully cached"
     wall = statistics.median(r[0] for r in cogkit_runs)
-    daemon = statistics.median(r[1] for r in cogkit_runs)
-    overhead = statistics.median(r[0] - r[1] for r in cogkit_runs)
+    cpu = statistics.median(r[1] for r in cogkit_runs)
     peer = statistics.median(docker_runs)
     print(f"fully cached rebuild, median of {args.runs} (connect once: {connect_s * 1000:.0f} ms)")
-    print(f"  cogkit wall            {wall * 1000:7.0f} ms")
-    print(f"  daemon's own time      {daemon * 1000:7.0f} ms  (Status: first start -> last completion)")
-    print(f"  cogkit client overhead {overhead * 1000:7.0f} ms  (target < 500 ms)")
+    print(f"  cogkit in-process wall {wall * 1000:7.0f} ms  (bounds the client overhead; target < 500 ms)")
+    print(f"  cogkit client CPU      {cpu * 1000:7.0f} ms  (this process, all threads)")
     print(f"  cogkit, fresh process  {fresh * 1000:7.0f} ms  (python start + imports + connect + rebuild)")
     print(f"  docker build wall      {peer * 1000:7.0f} ms  (CLI process start included)")
-    print(f"  ratio docker/cogkit    {peer / wall:7.2f}x")
+    print(f"  ratio docker/cogkit    {peer / wall:7.2f}x (in-process), {peer / fresh:.2f}x (fresh process)")
     return 0
 
 

@@ -12,9 +12,8 @@ import os
 import subprocess
 from dataclasses import dataclass
 
-import grpc
-
 from cogkit.llb.pb import auth_pb2
+from cogkit.llb.session.h2grpc import UNIMPLEMENTED, RpcError
 
 DOCKER_HUB_CONFIG_KEY = "https://index.docker.io/v1/"
 _DOCKER_HUB_HOSTS = {"registry-1.docker.io", "docker.io", "index.docker.io"}
@@ -96,15 +95,13 @@ class AuthService:
         self.config_path = config_path
         self.requests: list[str] = []
 
-    def credentials(
-        self, request: auth_pb2.CredentialsRequest, context: grpc.ServicerContext
-    ) -> auth_pb2.CredentialsResponse:
-        self.requests.append(request.Host)
-        creds = lookup_credentials(request.Host, self.config_path)
+    def credentials(self, request: bytes, metadata: list[tuple[str, str]]) -> bytes:
+        host = auth_pb2.CredentialsRequest.FromString(request).Host
+        self.requests.append(host)
+        creds = lookup_credentials(host, self.config_path)
         if creds is None:
-            return auth_pb2.CredentialsResponse()
-        return auth_pb2.CredentialsResponse(Username=creds.username, Secret=creds.secret)
+            return b""
+        return auth_pb2.CredentialsResponse(Username=creds.username, Secret=creds.secret).SerializeToString()
 
-    def unimplemented(self, request: object, context: grpc.ServicerContext) -> object:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "not implemented by cogkit")
-        raise AssertionError("unreachable")
+    def unimplemented(self, request: bytes, metadata: list[tuple[str, str]]) -> bytes:
+        raise RpcError(UNIMPLEMENTED, "not implemented by cogkit")

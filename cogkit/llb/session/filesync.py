@@ -12,14 +12,13 @@ import os
 import queue
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-
-import grpc
 
 from cogkit.errors import CogkitError
 from cogkit.llb.pb import filesync_pb2, stat_pb2, wire_pb2
 from cogkit.llb.session.fswalk import Entry, walk
+from cogkit.llb.session.h2grpc import INTERNAL, NOT_FOUND, RpcError, ServerStream
 
 CHUNK_SIZE = 1 << 20  # well under grpc-go's 4 MiB receive limit on the daemon side
 
@@ -93,41 +92,42 @@ class FileSyncService:
         self.stats: dict[str, SyncStats] = {name: SyncStats() for name in local_dirs}
         self._lock = threading.Lock()
 
-    def diff_copy(
-        self, requests: Iterator[wire_pb2.Packet], context: grpc.ServicerContext
-    ) -> Iterator[bytes]:
-        metadata = tuple(context.invocation_metadata())
+    def diff_copy(self, stream: ServerStream) -> None:
+        """One DiffCopy call: stream STATs and DATA, answer REQs, finish on FIN."""
+        metadata = tuple(stream.metadata)
         names = _metadata_values(metadata, "dir-name")
         name = names[0] if names else ""
         root = self.local_dirs.get(name)
         if root is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no access allowed to dir {name!r}")
+            raise RpcError(NOT_FOUND, f"no access allowed to dir {name!r}")
         include = _metadata_values(metadata, "include-patterns")
         exclude = _metadata_values(metadata, "exclude-patterns")
         follow = _metadata_values(metadata, "followpaths")
         with self._lock:
             stats = self.stats.setdefault(name, SyncStats())
         events: queue.Queue[tuple[str, object]] = queue.Queue()
-        context.add_callback(lambda: events.put(("closed", None)))
-        reader = threading.Thread(target=_read_requests, args=(requests, events), daemon=True)
+        reader = threading.Thread(target=_read_requests, args=(stream, events), daemon=True)
         reader.start()
-        return _send(root, include, exclude, follow, events, stats)
+        for packet in _send(root, include, exclude, follow, events, stats, flush=stream.flush):
+            stream.send(packet)
 
 
-def _read_requests(requests: Iterator[wire_pb2.Packet], events: queue.Queue[tuple[str, object]]) -> None:
-    try:
-        for packet in requests:
-            if packet.type == PACKET_REQ:
-                events.put(("req", packet.ID))
-            elif packet.type == PACKET_FIN:
-                events.put(("fin", None))
-                return
-            elif packet.type == PACKET_ERR:
-                events.put(("err", packet.data.decode(errors="replace")))
-                return
-    except Exception:  # cancelled stream: the reader's only job is to wake the sender
-        pass
-    events.put(("closed", None))
+def _read_requests(stream: ServerStream, events: queue.Queue[tuple[str, object]]) -> None:
+    """Turn the receiver's packets into events; its only job is to wake the sender."""
+    while True:
+        message = stream.recv()
+        if message is None:
+            events.put(("closed", None))
+            return
+        packet = wire_pb2.Packet.FromString(message)
+        if packet.type == PACKET_REQ:
+            events.put(("req", packet.ID))
+        elif packet.type == PACKET_FIN:
+            events.put(("fin", None))
+            return
+        elif packet.type == PACKET_ERR:
+            events.put(("err", packet.data.decode(errors="replace")))
+            return
 
 
 def _send(
@@ -137,10 +137,15 @@ def _send(
     follow: list[str],
     events: queue.Queue[tuple[str, object]],
     stats: SyncStats,
+    flush: Callable[[], None] = lambda: None,
 ) -> Iterator[bytes]:
-    """The sender's whole conversation; any local failure becomes one PACKET_ERR, then the end."""
+    """The sender's whole conversation; any local failure becomes one PACKET_ERR, then the end.
+
+    `flush` is called whenever the sender is about to wait for the receiver, so packets never
+    sit in a buffer while the daemon waits for them.
+    """
     try:
-        yield from _conversation(root, include, exclude, follow, events, stats)
+        yield from _conversation(root, include, exclude, follow, events, stats, flush)
     except (OSError, CogkitError, _BadRequest) as exc:
         reason = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
         yield error_packet(f"cogkit: sending {root}: {reason}")
@@ -157,6 +162,7 @@ def _conversation(
     follow: list[str],
     events: queue.Queue[tuple[str, object]],
     stats: SyncStats,
+    flush: Callable[[], None],
 ) -> Iterator[bytes]:
     files: dict[int, Entry] = {}
     count = 0
@@ -177,7 +183,11 @@ def _conversation(
     stats.stats_sent += count
     yield _END_OF_STATS
     while True:
-        kind, value = events.get()
+        try:
+            kind, value = events.get_nowait()
+        except queue.Empty:
+            flush()
+            kind, value = events.get()
         if kind == "req":
             yield from _send_file(int(value), files, stats)  # type: ignore[call-overload]
         elif kind == "fin":
@@ -208,17 +218,14 @@ class FileSendService:
     def __init__(self, output_path: str) -> None:
         self.output_path = output_path
 
-    def diff_copy(
-        self, requests: Iterator[filesync_pb2.BytesMessage], context: grpc.ServicerContext
-    ) -> Iterator[filesync_pb2.BytesMessage]:
+    def diff_copy(self, stream: ServerStream) -> None:
         tmp = self.output_path + ".partial"
         try:
             with open(tmp, "wb") as fh:
-                for message in requests:
-                    fh.write(message.data)
+                while (message := stream.recv()) is not None:
+                    fh.write(filesync_pb2.BytesMessage.FromString(message).data)
             os.replace(tmp, self.output_path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            context.abort(grpc.StatusCode.INTERNAL, f"cannot write {self.output_path}: {exc.strerror}")
-        return iter(())
+            raise RpcError(INTERNAL, f"cannot write {self.output_path}: {exc.strerror}") from None

@@ -10,10 +10,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import grpc
-
 from cogkit.errors import CogkitError
 from cogkit.llb.pb import secrets_pb2
+from cogkit.llb.session.h2grpc import NOT_FOUND, RpcError
 
 
 @dataclass(frozen=True)
@@ -90,14 +89,13 @@ class SecretsService:
     def __init__(self, secrets: Mapping[str, SecretSource]) -> None:
         self.secrets = dict(secrets)
 
-    def get_secret(
-        self, request: secrets_pb2.GetSecretRequest, context: grpc.ServicerContext
-    ) -> secrets_pb2.GetSecretResponse:
-        source = self.secrets.get(request.ID)
+    def get_secret(self, request: bytes, metadata: list[tuple[str, str]]) -> bytes:
+        secret_id = secrets_pb2.GetSecretRequest.FromString(request).ID
+        source = self.secrets.get(secret_id)
         if source is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.ID} not found")
+            raise RpcError(NOT_FOUND, f"secret {secret_id} not found")
         try:
-            return secrets_pb2.GetSecretResponse(data=source.read())
+            data = source.read()
         except OSError as exc:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.ID}: {exc.strerror}")
-        raise AssertionError("unreachable")
+            raise RpcError(NOT_FOUND, f"secret {secret_id}: {exc.strerror}") from None
+        return secrets_pb2.GetSecretResponse(data=data).SerializeToString()

@@ -1,10 +1,11 @@
-"""The client-side session: a gRPC server the daemon calls back into during a build.
+"""The client-side session: the gRPC services the daemon calls back into during a build.
 
 The daemon dials *us* (h2c, prior knowledge) over a byte pipe: dockerd's `POST /session` upgrade,
-or `Control.Session` (BytesMessage frames) on a standalone buildkitd. We serve on a private
-abstract unix socket and splice that pipe into it. The thread pool is far larger than the number
-of concurrent streams, so Health checks (1 s interval, one miss kills the session on v0.8) are
-never starved by big transfers.
+or `Control.Session` (BytesMessage frames) on a standalone buildkitd. Our small HTTP/2 gRPC
+server (h2grpc) serves that pipe directly: on dockerd the upgraded socket itself, on buildkitd
+one end of a socketpair whose other end is pumped through Control.Session. Every call runs on
+its own thread, so Health checks (1 s interval, one miss kills the session on v0.8) are never
+starved by big transfers.
 """
 
 from __future__ import annotations
@@ -16,34 +17,18 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
 from cogkit.llb.address import BuilderAddress
-from cogkit.llb.pb import (
-    auth_pb2,
-    control_pb2,
-    control_pb2_grpc,
-    filesync_pb2,
-    health_pb2,
-    secrets_pb2,
-    wire_pb2,
-)
+from cogkit.llb.pb import control_pb2, control_pb2_grpc, health_pb2
 from cogkit.llb.session.auth import AuthService
 from cogkit.llb.session.filesync import FileSendService, FileSyncService, SyncStats
+from cogkit.llb.session.h2grpc import H2GrpcConnection, StreamHandler, UnaryHandler
 from cogkit.llb.session.secrets import SecretSource, SecretsService
-from cogkit.llb.transport import Splice, upgraded_docker_socket
+from cogkit.llb.transport import upgraded_docker_socket
 
-_SERVING = health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
-
-SERVER_OPTIONS = [
-    ("grpc.max_receive_message_length", 64 << 20),
-    ("grpc.max_send_message_length", 64 << 20),
-    ("grpc.http2.max_ping_strikes", 0),
-    ("grpc.http2.min_ping_interval_without_data_ms", 1000),
-    ("grpc.so_reuseport", 0),
-]
+_SERVING = health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING).SerializeToString()
 
 
 def shared_key_for(paths: list[str]) -> str:
@@ -52,10 +37,6 @@ def shared_key_for(paths: list[str]) -> str:
         return "cogkit"
     common = os.path.commonpath([os.path.realpath(p) for p in paths])
     return hashlib.sha256(common.encode()).hexdigest()[:32]
-
-
-def _identity(data: bytes) -> bytes:
-    return data
 
 
 class Session:
@@ -79,89 +60,31 @@ class Session:
         self.auth = AuthService(docker_config)
         self.filesend = FileSendService(output_file) if output_file else None
         self.health_checks = 0
-        self._abstract = f"cogkit-session-{os.getpid()}-{self.id[:16]}"
-        self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=64, thread_name_prefix="cogkit-session"),
-            options=SERVER_OPTIONS,
-            maximum_concurrent_rpcs=None,
-        )
-        self._server.add_generic_rpc_handlers(self._handlers())
-        self._server.add_insecure_port(f"unix-abstract:{self._abstract}")
-        self._pipes: list[Splice] = []
+        self._connections: list[H2GrpcConnection] = []
         self._calls: list[grpc.Future] = []
-        self._started = False
         self._closed = False
 
     @property
     def sync_stats(self) -> dict[str, SyncStats]:
         return self.filesync.stats
 
-    def _health(self, request: health_pb2.HealthCheckRequest, context: grpc.ServicerContext) -> object:
+    def _health(self, request: bytes, metadata: list[tuple[str, str]]) -> bytes:
         self.health_checks += 1
         return _SERVING
 
-    def _handlers(self) -> list[grpc.GenericRpcHandler]:
-        uu, ss = grpc.unary_unary_rpc_method_handler, grpc.stream_stream_rpc_method_handler
-        handlers = [
-            grpc.method_handlers_generic_handler(
-                "grpc.health.v1.Health",
-                {
-                    "Check": uu(
-                        self._health,
-                        request_deserializer=health_pb2.HealthCheckRequest.FromString,
-                        response_serializer=health_pb2.HealthCheckResponse.SerializeToString,
-                    )
-                },
-            ),
-            grpc.method_handlers_generic_handler(
-                "moby.filesync.v1.FileSync",
-                {
-                    "DiffCopy": ss(
-                        self.filesync.diff_copy,
-                        request_deserializer=wire_pb2.Packet.FromString,
-                        response_serializer=_identity,
-                    )
-                },
-            ),
-            grpc.method_handlers_generic_handler(
-                "moby.buildkit.secrets.v1.Secrets",
-                {
-                    "GetSecret": uu(
-                        self.secrets.get_secret,
-                        request_deserializer=secrets_pb2.GetSecretRequest.FromString,
-                        response_serializer=secrets_pb2.GetSecretResponse.SerializeToString,
-                    )
-                },
-            ),
-            grpc.method_handlers_generic_handler(
-                "moby.filesync.v1.Auth",
-                {
-                    "Credentials": uu(
-                        self.auth.credentials,
-                        request_deserializer=auth_pb2.CredentialsRequest.FromString,
-                        response_serializer=auth_pb2.CredentialsResponse.SerializeToString,
-                    ),
-                    **{
-                        name: uu(self.auth.unimplemented, request_deserializer=_identity)
-                        for name in ("FetchToken", "GetTokenAuthority", "VerifyTokenAuthority")
-                    },
-                },
-            ),
-        ]
+    def _handlers(self) -> tuple[dict[str, UnaryHandler], dict[str, StreamHandler]]:
+        unary: dict[str, UnaryHandler] = {
+            "/grpc.health.v1.Health/Check": self._health,
+            "/moby.buildkit.secrets.v1.Secrets/GetSecret": self.secrets.get_secret,
+            "/moby.filesync.v1.Auth/Credentials": self.auth.credentials,
+            "/moby.filesync.v1.Auth/FetchToken": self.auth.unimplemented,
+            "/moby.filesync.v1.Auth/GetTokenAuthority": self.auth.unimplemented,
+            "/moby.filesync.v1.Auth/VerifyTokenAuthority": self.auth.unimplemented,
+        }
+        streams: dict[str, StreamHandler] = {"/moby.filesync.v1.FileSync/DiffCopy": self.filesync.diff_copy}
         if self.filesend is not None:
-            handlers.append(
-                grpc.method_handlers_generic_handler(
-                    "moby.filesync.v1.FileSend",
-                    {
-                        "DiffCopy": ss(
-                            self.filesend.diff_copy,
-                            request_deserializer=filesync_pb2.BytesMessage.FromString,
-                            response_serializer=filesync_pb2.BytesMessage.SerializeToString,
-                        )
-                    },
-                )
-            )
-        return handlers
+            streams["/moby.filesync.v1.FileSend/DiffCopy"] = self.filesend.diff_copy
+        return unary, streams
 
     def methods(self) -> list[str]:
         """The gRPC methods we advertise: the daemon only calls what is listed here."""
@@ -188,25 +111,19 @@ class Session:
         out += [("X-Docker-Expose-Session-Grpc-Method", m) for m in self.methods()]
         return out
 
-    def _local_socket(self) -> socket.socket:
-        if not self._started:
-            self._server.start()
-            self._started = True
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect("\0" + self._abstract)
-        return sock
+    def _serve(self, sock: socket.socket, leftover: bytes = b"") -> None:
+        unary, streams = self._handlers()
+        self._connections.append(H2GrpcConnection(sock, unary, streams, leftover=leftover))
 
     def attach_docker(self, address: BuilderAddress) -> None:
-        """Carry the session over dockerd's `POST /session` upgrade: a raw byte splice, the fast path."""
+        """Carry the session over dockerd's `POST /session` upgrade: served right on that socket."""
         remote, leftover = upgraded_docker_socket(address, "/session", self.headers())
-        local = self._local_socket()
-        if leftover:
-            local.sendall(leftover)
-        self._pipes.append(Splice(remote, local, name="session"))
+        self._serve(remote, leftover)
 
     def attach_control(self, channel: grpc.Channel) -> None:
         """Carry the session over Control.Session: BytesMessage frames on a bidi stream."""
-        local = self._local_socket()
+        local, served = socket.socketpair()
+        self._serve(served)
         stub = control_pb2_grpc.ControlStub(channel)
         metadata = [(k.lower(), v) for k, v in self.headers()]
 
@@ -238,13 +155,11 @@ class Session:
         threading.Thread(target=incoming, name="session-control", daemon=True).start()
 
     def close(self) -> None:
-        """Drop the pipe (the daemon then forgets the session) and stop the server."""
+        """Drop the pipe (the daemon then forgets the session) and end every call."""
         if self._closed:
             return
         self._closed = True
         for call in self._calls:
             call.cancel()
-        for pipe in self._pipes:
-            pipe.close()
-        if self._started:
-            self._server.stop(grace=None).wait(5)
+        for connection in self._connections:
+            connection.close()
