@@ -115,7 +115,8 @@ class Child:
         faulthandler.enable(file=os.fdopen(self.capture.original_stderr_fd, "w", closefd=False))
         self.predictor: LoadedPredictor | None = None
         self.outputs = OutputEncoder(os.environ.get("COGKIT_OUTPUT_DIR") or None)
-        self.cancel_handlers: list[Any] = []
+        self.on_cancel: Any = lambda _seq: None  # set by the serving loop
+        self._start_cancel_reader()
 
     def _on_output(self, text: str, source: str) -> None:
         self.channel.send(ipc.LogFrame(self.owner, text, source))
@@ -162,7 +163,9 @@ class Child:
         )
 
     # --- cancel channel ------------------------------------------------------------------------
-    def start_cancel_reader(self, on_cancel: Any) -> None:
+    def _start_cancel_reader(self) -> None:
+        """Read the cancel channel from the start: its EOF also means the parent died (even
+        during a long setup), and then this process must not outlive it."""
         decoder = ipc.cancel_decoder()
 
         def read_cancels() -> None:
@@ -171,9 +174,9 @@ class Child:
                     payload = ipc.recv_frame(self.cancel_sock)
                 except OSError:
                     payload = None
-                if payload is None:  # the parent is gone: do not outlive it
+                if payload is None:
                     os._exit(0)
-                on_cancel(decoder.decode(payload).seq)
+                self.on_cancel(decoder.decode(payload).seq)
 
         threading.Thread(target=read_cancels, name="cogkit-cancel", daemon=True).start()
 
@@ -258,7 +261,7 @@ def serve_sync(child: Child, setup_error: str | None) -> None:
 
     state = CancelState(cog.CancelationException)
     signal.signal(signal.SIGUSR1, state.on_signal)
-    child.start_cancel_reader(state.request)
+    child.on_cancel = state.request
     child.report_setup(setup_error, is_async=False)
     if setup_error is not None:
         return
@@ -407,7 +410,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         elif seq > highest_seq:
             early_cancels.add(seq)
 
-    child.start_cancel_reader(lambda seq: loop.call_soon_threadsafe(cancel, seq))
+    child.on_cancel = lambda seq: loop.call_soon_threadsafe(cancel, seq)
     child.report_setup(setup_error, is_async=True)
     if setup_error is not None:
         return

@@ -766,3 +766,42 @@ def test_background_thread_output_does_not_disturb_predictions() -> None:
             await worker.stop()
 
     run(scenario)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            return "\nState:\tZ" not in fh.read()
+    except FileNotFoundError:
+        return False
+
+
+def test_child_does_not_outlive_a_killed_server_even_during_setup() -> None:
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from cogkit.runtime.worker import Worker\n"
+        "async def main():\n"
+        f"    w = Worker('setups.py:SlowSetup', cwd={FIXTURES!r})\n"
+        "    task = asyncio.ensure_future(w.start())\n"
+        "    while w.pid is None: await asyncio.sleep(0.01)\n"
+        "    print(w.pid, flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        child_pid = int(server.stdout.readline())
+        assert _alive(child_pid)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        deadline = time.monotonic() + 10
+        while _alive(child_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child_pid), "the predictor child outlived its server"
+    finally:
+        server.kill()
