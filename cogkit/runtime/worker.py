@@ -360,6 +360,8 @@ class Worker:
         Raises WorkerBusy at capacity and WorkerUnavailable unless READY; the slot is free again
         before Done is delivered, so the caller may submit the next prediction right away.
         """
+        if self._stopping:
+            raise WorkerUnavailable("the worker is stopping")
         if self._state != READY or self._transport is None:
             raise WorkerUnavailable(f"the worker is {self._state}")
         if len(self._streams) >= self.concurrency:
