@@ -51,6 +51,10 @@ _INPUT_ARGS = (
 )
 
 
+_KNOWN = (
+    _ANY | _PATHS | _FILES | _SECRETS | _LISTS | _DICTS | _ITERATORS | _CONCAT | _INPUT_FUNCS
+    | {"typing.Optional", "typing.Union", "typing.Literal", "cog.BaseModel", "pydantic.BaseModel"}
+)
 _ARITHMETIC: dict[type[ast.operator], Any] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -82,6 +86,7 @@ class _Module:
         self.classes: dict[str, ast.ClassDef] = {}
         self.functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
         self.constants: dict[str, ast.expr] = {}
+        self.star_modules: list[str] = []  # `from cog import *` and friends
         for node in self.tree.body:
             if isinstance(node, ast.Import):
                 for alias in node.names:
@@ -93,6 +98,9 @@ class _Module:
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
                 for alias in node.names:
+                    if alias.name == "*":
+                        self.star_modules.append(module)
+                        continue
                     local = alias.asname or alias.name
                     if node.level == 0:
                         self.aliases[local] = f"{module}.{alias.name}" if module else alias.name
@@ -114,6 +122,10 @@ class _Module:
         if isinstance(node, ast.Name):
             if node.id in self.aliases:
                 return self.aliases[node.id]
+            if node.id not in self.classes and node.id not in self.constants:
+                for module in self.star_modules:
+                    if f"{module}.{node.id}" in _KNOWN:
+                        return f"{module}.{node.id}"
             return node.id
         if isinstance(node, ast.Attribute):
             base = self.qualified(node.value)

@@ -324,3 +324,23 @@ def test_secret_input_validates_as_string_and_non_null_rejects_none() -> None:
     assert validate_input(SCHEMA, {"text": "ok", "image": "x", "token": "abc"}).values["token"] == "abc"
     errors = _errors({"text": None, "image": "x"})
     assert errors["text"]["type"] == "string_type"
+
+
+def test_star_imports_resolve(tmp_path: Path) -> None:
+    (tmp_path / "predict.py").write_text(textwrap.dedent("""
+        from typing import *
+        from cog import *
+
+        class Out(BaseModel):
+            file: Path
+
+        class Predictor(BasePredictor):
+            def predict(self, image: Path = Input(description="in"), n: Optional[int] = None,
+                        key: Secret = Input()) -> Iterator[Out]:
+                yield Out(file=image)
+    """))
+    built = openapi_from_source(str(tmp_path / "predict.py"), "Predictor")
+    module = import_fixture("predict.py", str(tmp_path))
+    assert built == openapi_from_predictor(module.Predictor)
+    props = built["components"]["schemas"]["Input"]["properties"]
+    assert props["image"]["format"] == "uri" and props["key"]["x-cog-secret"] is True
