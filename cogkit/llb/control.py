@@ -34,10 +34,11 @@ class ControlClient:
             raise _engine_error(err, "DiskUsage") from None
 
     def prune(
-        self, all: bool = False, keep_duration_s: float = 0, keep_bytes: int = 0
+        self, filters: Sequence[str] = (), all: bool = False, keep_duration_s: float = 0, keep_bytes: int = 0
     ) -> list[control_pb2.UsageRecord]:
+        """Remove unused build cache (filters like `id==...`, `type==exec.cachemount`)."""
         request = control_pb2.PruneRequest(
-            all=all, keepDuration=int(keep_duration_s * 1e9), keepBytes=keep_bytes
+            filter=list(filters), all=all, keepDuration=int(keep_duration_s * 1e9), keepBytes=keep_bytes
         )
         try:
             return list(self.stub.Prune(request))

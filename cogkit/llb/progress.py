@@ -197,8 +197,7 @@ class TtyDisplay(Display):
                 continue
             mark = " CACHED" if v.cached else " ERROR" if v.error else ""
             timer = f"{v.duration:.1f}s" if v.duration is not None else ""
-            prefix = " => " if v.completed is not None else " => "
-            label = f"{prefix}{v.name}{mark}"
+            label = f" => {v.name}{mark}"
             room = width - len(timer) - 1
             if len(label) > room:
                 label = label[: max(0, room - 1)] + "…"

@@ -98,3 +98,18 @@ def test_caps_workers_and_disk_usage(dockerd: Client) -> None:
     assert "mergeop" not in caps  # dockerd 20.10 embeds BuildKit v0.8
     assert [w.ID for w in dockerd.workers()] == ["moby"]
     assert all(record.ID for record in dockerd.control.disk_usage())
+
+
+def test_prune_removes_exactly_the_filtered_cache_record(dockerd: Client, base_image: str) -> None:
+    marker = f"prune-me-{uuid.uuid4().hex}"
+    mount = llb.cache("/c", id=marker)
+    build = on_base(
+        base_image,
+        lambda base: (base.run(["sh", "-c", f"echo {marker} > /c/f"], mounts=[mount]).root(), None),
+    )
+    dockerd.build(build, exporter=None, progress="quiet")
+    usage = dockerd.control.disk_usage()
+    (record,) = [r for r in usage if marker in r.Description and r.RecordType == "exec.cachemount"]
+    pruned = dockerd.control.prune(filters=[f"id=={record.ID}"])
+    assert [r.ID for r in pruned] == [record.ID]
+    assert not [r for r in dockerd.control.disk_usage() if r.ID == record.ID]
