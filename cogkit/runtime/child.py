@@ -354,10 +354,12 @@ class RoutedStream(io.TextIOBase):
         if owner is None:
             return self._underlying.write(text)
         buffered = self._pending.get(owner, "") + text
-        head, sep, tail = buffered.rpartition("\n")
-        if sep:
-            self._child.channel.send(ipc.LogFrame(owner, head + sep, self._source))
-        self._pending[owner] = tail
+        cut = max(buffered.rfind("\n"), buffered.rfind("\r")) + 1  # progress bars end lines with \r
+        if cut == 0 and len(buffered) > 8192:
+            cut = len(buffered)
+        if cut:
+            self._child.channel.send(ipc.LogFrame(owner, buffered[:cut], self._source))
+        self._pending[owner] = buffered[cut:]
         return len(text)
 
     def flush_owner(self, owner: str) -> None:
