@@ -55,6 +55,7 @@ class WorkerOptions:
     state_ttl: int = DEFAULT_STATE_TTL
     events_maxlen: int = DEFAULT_EVENTS_MAXLEN
     drain_timeout: float | None = None  # SIGTERM: how long to wait for in-flight predictions
+    max_deliveries: int = 5  # deliveries after which an entry fails instead of running (0: no limit)
     block_ms: int = 1000
 
     def __post_init__(self) -> None:
@@ -218,11 +219,32 @@ class QueueWorker:
                 if self._stopping.is_set():
                     self._dispatch_for_release(claimed)
                 else:
-                    self._dispatch(claimed)
+                    self._dispatch(claimed, await self._deliveries([_text(e) for e, _ in claimed]))
 
-    def _dispatch(self, entries: list[Any]) -> None:
+    async def _deliveries(self, entry_ids: list[str]) -> dict[str, int]:
+        """How often each entry was delivered (XAUTOCLAIM counts as one): spots poison entries."""
+        if not self.opts.max_deliveries:
+            return {}
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for eid in entry_ids:
+                    pipe.xpending_range(self.opts.stream, self.opts.group, min=eid, max=eid, count=1)
+                replies = await pipe.execute()
+        except (*TRANSIENT_ERRORS, ResponseError):
+            return {}
+        return {_text(r[0]["message_id"]): int(r[0]["times_delivered"]) for r in replies if r}
+
+    def _dispatch(self, entries: list[Any], deliveries: dict[str, int] | None = None) -> None:
+        limit = self.opts.max_deliveries
         for entry_id, fields in entries:
             job = parse_entry(self.opts.stream, entry_id, fields or {})
+            delivered = (deliveries or {}).get(job.entry_id, 0)
+            if limit and delivered > limit and job.error is None:
+                # Every worker that took it so far died: do not let it take down the whole fleet.
+                job.error = (
+                    f"gave up after {delivered - 1} worker(s) stopped while holding this prediction "
+                    f"(limit --max-deliveries {limit}); see those workers' logs"
+                )
             self._held[job.entry_id] = job
             task = asyncio.create_task(self._handle(job))
             self._tasks.add(task)

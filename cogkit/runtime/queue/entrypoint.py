@@ -79,6 +79,12 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         help="on SIGTERM, seconds to let in-flight predictions finish (default 30)",
     )
     p.add_argument(
+        "--max-deliveries",
+        type=int,
+        default=int(env("COG_QUEUE_MAX_DELIVERIES", "5")),
+        help="an entry whose workers keep dying fails after this many deliveries (default 5, 0: never)",
+    )
+    p.add_argument(
         "--upload-url",
         default=env("COG_UPLOAD_URL"),
         help="PUT file outputs here instead of returning data URLs",
@@ -138,6 +144,7 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
         visibility_timeout=args.visibility_timeout,
         state_ttl=args.state_ttl,
         drain_timeout=args.drain_timeout,
+        max_deliveries=args.max_deliveries,
     )
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()

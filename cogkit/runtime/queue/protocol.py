@@ -121,11 +121,27 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
     request.id = request.id or fallback_id
     if request.input is None:
         return Job(entry, request.id, request, "malformed prediction request: `input` is required")
+    if request.webhook is not None and not _is_http_url(request.webhook):
+        return Job(
+            entry, request.id, request, f"webhook must be an http(s) URL, got {request.webhook[:200]!r}"
+        )
     if request.webhook_events_filter is not None:
         unknown = set(request.webhook_events_filter) - set(ALL_WEBHOOK_EVENTS)
         if unknown:
             return Job(entry, request.id, request, f"unknown webhook events: {sorted(unknown)}")
     return Job(entry, request.id, request)
+
+
+def _is_http_url(url: str) -> bool:
+    """What the HTTP server accepts as a webhook (Cog: http/https, at most 65,536 characters)."""
+    from urllib.parse import urlsplit
+
+    if len(url) > 65536 or not url.startswith(("http://", "https://")):
+        return False
+    try:
+        return bool(urlsplit(url).hostname)
+    except ValueError:
+        return False
 
 
 def failed_state(job: Job, error: str) -> PredictionResponse:

@@ -85,3 +85,34 @@ def test_prediction_id_with_terminal_state_is_never_run_again(stream, start_work
     runs = runs_per_prediction(start_worker.runs_dir)
     assert runs[f"{stream}-once"] == 1
     assert "already finished" in worker.log
+
+
+def test_an_entry_that_keeps_killing_its_workers_fails_after_max_deliveries(stream, start_worker, redis_url):
+    args = ("--visibility-timeout", "1", "--max-deliveries", "2")
+    pid = f"{stream}-poison"
+
+    async def submit() -> None:
+        c = client(redis_url, stream)
+        await c.submit({"text": pid}, prediction_id=pid)
+        await c.close()
+
+    asyncio.run(submit())
+    victims = []
+    for _ in range(2):  # delivery 1 and 2: each worker dies holding it
+        victims.append(start_worker(stream, *args))
+        assert victims[-1].wait(30) == -9
+    survivor = start_worker(stream, *args)
+
+    async def check() -> None:
+        c = client(redis_url, stream)
+        state = (await wait_terminal(c, [pid], timeout=30))[pid]
+        assert state["status"] == "failed"
+        assert "gave up after 2 worker(s) stopped" in state["error"]
+        assert await pending_count(c) == 0
+        nxt = f"{stream}-after"
+        await c.submit({"text": nxt}, prediction_id=nxt)
+        assert (await wait_terminal(c, [nxt], timeout=30))[nxt]["status"] == "succeeded"
+        await c.close()
+
+    asyncio.run(check())
+    assert survivor.proc.poll() is None
