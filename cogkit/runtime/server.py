@@ -213,13 +213,14 @@ class Server:
             "openapi_url": "/openapi.json",
             "shutdown_url": "/shutdown",
             "healthcheck_url": "/health-check",
-            "predictions_url": "/predictions",
-            "predictions_idempotent_url": "/predictions/{prediction_id}",
-            "predictions_cancel_url": "/predictions/{prediction_id}/cancel",
         }
         if self.config.mode == "train":
             doc.update(trainings_url="/trainings", trainings_idempotent_url="/trainings/{training_id}",
                        trainings_cancel_url="/trainings/{training_id}/cancel")
+        else:
+            doc.update(predictions_url="/predictions",
+                       predictions_idempotent_url="/predictions/{prediction_id}",
+                       predictions_cancel_url="/predictions/{prediction_id}/cancel")
         return self._json(json_encoder.encode(doc))
 
     async def health(self, request: web.Request) -> web.Response:
@@ -264,6 +265,9 @@ class Server:
         except msgspec.DecodeError as exc:
             return self._detail(422, [{"loc": ["body"], "msg": f"JSON decode error: {exc}",
                                        "type": "json_invalid"}])
+        if req.webhook is not None and not _is_http_url(req.webhook):
+            return self._detail(422, [{"loc": ["body", "webhook"], "type": "url_scheme", "input": req.webhook,
+                                       "msg": "URL scheme should be 'http' or 'https'"}])
         path_id = request.match_info.get("id")
         if path_id is not None:
             if req.id is not None and req.id != path_id:
@@ -366,7 +370,8 @@ class Server:
         r.add_get("/health-check", self.health)
         r.add_get("/openapi.json", self.openapi)
         r.add_post("/shutdown", self.shutdown)
-        kinds = ["predictions"] + (["trainings"] if self.config.mode == "train" else [])
+        # One worker runs one mode (Cog starts a separate `--x-mode train` server for training).
+        kinds = ["trainings"] if self.config.mode == "train" else ["predictions"]
         for kind in kinds:
             r.add_post(f"/{kind}", self.predict)
             r.add_put(f"/{kind}/{{id}}", self.predict)
@@ -454,6 +459,18 @@ def _version() -> str:
     from cogkit import __version__
 
     return __version__
+
+
+def _is_http_url(url: str) -> bool:
+    """Cog accepts http(s) webhook URLs up to 65 536 characters."""
+    if len(url) > 65536 or not url.startswith(("http://", "https://")):
+        return False
+    from urllib.parse import urlsplit
+
+    try:
+        return bool(urlsplit(url).hostname)
+    except ValueError:
+        return False
 
 
 def _prefers_async(prefer: str | None) -> bool:
