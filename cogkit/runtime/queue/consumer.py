@@ -248,7 +248,14 @@ class QueueWorker:
             self._held[job.entry_id] = job
             task = asyncio.create_task(self._handle(job))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._job_done)
+
+    def _job_done(self, task: asyncio.Task[None]) -> None:
+        """A job task that raised (e.g. Redis refused a script) leaves its entry pending, no longer
+        refreshed: after the visibility timeout some worker reclaims it. Say so in the log."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("queue entry left pending after an error: %r", exc)
 
     def _dispatch_for_release(self, entries: list[Any]) -> None:
         task = asyncio.create_task(self._release([_text(e) for e, _ in entries]))

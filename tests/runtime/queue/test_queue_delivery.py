@@ -116,3 +116,24 @@ def test_an_entry_that_keeps_killing_its_workers_fails_after_max_deliveries(stre
 
     asyncio.run(check())
     assert survivor.proc.poll() is None
+
+
+def test_async_predictor_runs_concurrency_max_predictions_at_once(stream, start_worker, redis_url):
+    worker = start_worker(stream, model="async")  # cog.yaml concurrency.max: 4
+    assert "(concurrency 4," in worker.log
+    ids = [f"{stream}-a{i}" for i in range(8)]
+
+    async def main() -> list[dict]:
+        c = client(redis_url, stream)
+        for pid in ids:
+            await c.submit({"text": pid, "sleep": 1.0}, prediction_id=pid)
+        states = await wait_terminal(c, ids, timeout=30)
+        await c.close()
+        return [states[pid] for pid in ids]
+
+    states = asyncio.run(main())
+    assert [s["output"] for s in states] == [pid.upper() for pid in ids]
+    # 8 one-second predictions, 4 at a time: two waves, so at most 4 overlap any instant.
+    spans = sorted((s["started_at"], s["completed_at"]) for s in states)
+    overlaps = [sum(1 for s, e in spans if s <= start < e) for start, _ in spans]
+    assert max(overlaps) == 4
