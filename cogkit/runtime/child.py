@@ -28,6 +28,7 @@ import msgspec
 from cogkit.runtime import compat_path, ipc
 from cogkit.runtime.capture import OutputCapture
 from cogkit.runtime.predictor import LoadedPredictor, OutputEncoder, check_output, load_predictor
+from cogkit.runtime.signature import TypeSpec
 
 _log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("cogkit_log_owner", default=None)
 
@@ -300,7 +301,7 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
             isinstance(result, Iterator) and predictor.output_type is not None
             and predictor.output_type.kind == "iterator"
         ):
-            _stream_sync(child, state, msg.id, result)
+            _stream_sync(child, state, msg.id, result, _item_type(predictor))
         else:
             output = child.outputs.encode(check_output(result, predictor.output_type))
             has_output = True
@@ -322,7 +323,16 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
         os._exit(exiting.code if isinstance(exiting.code, int) else 1)
 
 
-def _stream_sync(child: Child, state: CancelState, prediction_id: str, result: Iterator[Any]) -> None:
+def _item_type(predictor: LoadedPredictor) -> TypeSpec | None:
+    """What each yielded item must be (None when the output is untyped or not an iterator)."""
+    spec = predictor.output_type
+    if spec is not None and spec.kind == "iterator" and spec.args:
+        return spec.args[0]
+    return None
+
+
+def _stream_sync(child: Child, state: CancelState, prediction_id: str, result: Iterator[Any],
+                 item_type: TypeSpec | None) -> None:
     iterator = iter(result)
     while True:
         state.enter()
@@ -332,7 +342,8 @@ def _stream_sync(child: Child, state: CancelState, prediction_id: str, result: I
             return
         finally:
             state.leave()
-        child.channel.send(ipc.ChunkFrame(prediction_id, child.outputs.encode(item)))
+        value = child.outputs.encode(check_output(item, item_type, "yielded item"))
+        child.channel.send(ipc.ChunkFrame(prediction_id, value))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,6 +436,8 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
     def blame() -> None:
         child.owner = next(iter(tasks)) if len(tasks) == 1 else None
 
+    item_type = _item_type(predictor)
+
     async def run(msg: ipc.Predict, canceled: bool) -> None:
         _log_owner.set(msg.id)
         scope = cog_scope.Scope(msg.context)
@@ -438,12 +451,14 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             inputs = predictor.prepare_inputs(msg.input)
             if inspect.isasyncgenfunction(predictor.entry):
                 async for item in predictor.entry(**inputs):
-                    child.channel.send(ipc.ChunkFrame(msg.id, child.outputs.encode(item)))
+                    value = child.outputs.encode(check_output(item, item_type, "yielded item"))
+                    child.channel.send(ipc.ChunkFrame(msg.id, value))
             else:
                 result = await predictor.entry(**inputs)
                 if hasattr(result, "__aiter__"):
                     async for item in result:
-                        child.channel.send(ipc.ChunkFrame(msg.id, child.outputs.encode(item)))
+                        value = child.outputs.encode(check_output(item, item_type, "yielded item"))
+                        child.channel.send(ipc.ChunkFrame(msg.id, value))
                 else:
                     output = child.outputs.encode(check_output(result, predictor.output_type))
                     has_output = True

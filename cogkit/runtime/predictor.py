@@ -214,22 +214,55 @@ class OutputError(Exception):
     """predict() returned something that does not match its declared output type."""
 
 
-def check_output(value: Any, spec: TypeSpec | None) -> Any:
-    """Coerce/verify a primitive output against its annotation, as Cog's output model does."""
-    if spec is None or value is None:
+def check_output(value: Any, spec: TypeSpec | None, where: str = "output") -> Any:
+    """Verify/coerce a return value against its annotation, as Cog's output model does.
+
+    Primitives are checked strictly (an int is accepted for float), a str returned for a
+    Path/File output becomes a path (so it is uploaded), lists and optional values recurse;
+    models, dicts and Any pass through. Raises OutputError naming where the mismatch is.
+    """
+    if spec is None:
         return value
     kind = spec.kind
-    if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+    if value is None:
+        if spec.nullable or kind in ("any", "object", "dict"):
+            return None
+        raise OutputError(f"{where}: expected {kind}, got None")
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
         if isinstance(value, float) and value.is_integer():
             return int(value)
-        raise OutputError(f"expected int, got {type(value).__name__}")
-    if kind == "float" and (not isinstance(value, (int, float)) or isinstance(value, bool)):
-        raise OutputError(f"expected float, got {type(value).__name__}")
-    if kind == "str" and not isinstance(value, str):
-        raise OutputError(f"expected str, got {type(value).__name__}")
-    if kind == "bool" and not isinstance(value, bool):
-        raise OutputError(f"expected bool, got {type(value).__name__}")
-    return value
+    elif kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return value
+    elif kind in ("str", "secret"):
+        if isinstance(value, str) or (kind == "secret" and hasattr(value, "get_secret_value")):
+            return value
+    elif kind == "bool":
+        if isinstance(value, bool):
+            return value
+    elif kind in ("path", "file"):
+        if isinstance(value, (os.PathLike, io.IOBase)):
+            return value
+        if isinstance(value, str):
+            return pathlib.Path(value)
+    elif kind == "list":
+        if isinstance(value, (list, tuple)):
+            item = spec.args[0] if spec.args else None
+            return [check_output(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    elif kind == "literal":
+        if value in spec.values:
+            return value
+    elif kind == "union":
+        for option in spec.args:
+            try:
+                return check_output(value, option, where)
+            except OutputError:
+                continue
+    else:  # any, dict, object, iterator items handled by the caller
+        return value
+    raise OutputError(f"{where}: expected {kind}, got {type(value).__name__}")
 
 
 class OutputEncoder:

@@ -805,3 +805,28 @@ def test_child_does_not_outlive_a_killed_server_even_during_setup() -> None:
         assert not _alive(child_pid), "the predictor child outlived its server"
     finally:
         server.kill()
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "check"),
+    [
+        ("out_path_as_str", "succeeded", lambda out, _: out.read_text() == "returned as a str"),
+        ("out_optional_none", "succeeded", lambda out, _: out is None),
+        ("out_list_wrong", "failed", lambda _, err: "output[1]: expected int, got str" in err),
+        ("out_none_for_str", "failed", lambda _, err: "expected str, got None" in err),
+        ("out_iter_wrong", "failed", lambda _, err: "yielded item: expected int, got str" in err),
+    ],
+)
+def test_outputs_are_checked_against_the_annotation(name: str, status: str, check: Any) -> None:
+    async def scenario() -> list[Any]:
+        worker = await started(f"outputs.py:{name}")
+        try:
+            return await collect(worker.predict("o", {}))
+        finally:
+            await worker.stop()
+
+    events = run(scenario)
+    done = done_of(events)
+    assert done.status == status, done
+    value = output_of(events) if status == "succeeded" else None
+    assert check(value, done.error or "")
