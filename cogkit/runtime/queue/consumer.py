@@ -140,6 +140,13 @@ class QueueWorker:
             _, late = await asyncio.wait(pending, timeout=self.opts.drain_timeout)
             if late:
                 log.warning("drain timeout: leaving %d entr(y/ies) pending for another worker", len(late))
+                leases = dict(self._leases)
+                try:
+                    await asyncio.wait_for(
+                        asyncio.gather(*(self.store.release_lease(p, t) for p, t in leases.items())), 5
+                    )
+                except (TimeoutError, *TRANSIENT_ERRORS):
+                    pass  # the leases expire after the visibility timeout anyway
                 await self._release(list(self._held))
                 for task in late:
                     task.cancel()
