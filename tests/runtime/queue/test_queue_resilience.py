@@ -76,3 +76,30 @@ def test_sigterm_finishes_in_flight_predictions_and_leaves_the_rest(stream, star
     asyncio.run(main())
     assert "draining 1 in-flight" in first.log
     assert runs_per_prediction(start_worker.runs_dir)[slow] == 1
+
+
+def test_drain_timeout_hands_the_unfinished_prediction_to_another_worker(stream, start_worker, redis_url):
+    first = start_worker(stream, "--visibility-timeout", "30", "--drain-timeout", "0.5")
+    long = f"{stream}-long"
+
+    async def main() -> None:
+        c = client(redis_url, stream)
+        await c.submit({"text": long, "sleep": 3}, prediction_id=long)
+        deadline = time.monotonic() + 30
+        while (await c.status(long) or {}).get("status") != "processing":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+        first.terminate()
+        assert await asyncio.to_thread(first.wait, 30) == 0
+        assert (await c.status(long))["status"] == "processing"  # abandoned, not failed
+        # Lease given back and entry marked idle: taken at once, not after 30 s.
+        start_worker(stream, "--visibility-timeout", "30")
+        state = (await wait_terminal(c, [long], timeout=20))[long]
+        assert state["status"] == "succeeded"
+        assert await terminal_events(c, long) == 1
+        assert await pending_count(c) == 0
+        await c.close()
+
+    asyncio.run(main())
+    assert "drain timeout" in first.log
+    assert runs_per_prediction(start_worker.runs_dir)[long] == 2
