@@ -60,3 +60,39 @@ def test_push_pull_by_digest_and_code_only_repush(
     new_blobs = [layer for layer in after if layer not in before]
     assert new_blobs == [after[-1]], "a code-only edit must upload only the code layer"
     assert after[:-1] == before[:-1]
+
+
+def test_push_uses_docker_config_credentials(
+    base_image: str, auth_registry: tuple[str, str, str], tmp_path: Path, monkeypatch
+) -> None:
+    import base64
+
+    import pytest
+
+    from cogkit.errors import CogkitError
+
+    address, user, password = auth_registry
+    project = tmp_path / "auth"
+    project.mkdir()
+    (project / "cog.yaml").write_text("build:\n  python_version: '3.11'\npredict: predict.py:Predictor\n")
+    (project / "predict.py").write_text(PREDICT)
+    image = f"{address}/cogkit-test/auth-{uuid.uuid4().hex[:8]}"
+    request = BuildRequest(
+        cwd=project, tag=image, base_image=base_image, ca_cert=CA_BUNDLE, progress="quiet", out=io.StringIO()
+    )
+
+    anonymous = tmp_path / "no-creds"
+    anonymous.mkdir()
+    (anonymous / "config.json").write_text("{}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(anonymous))
+    with pytest.raises(CogkitError) as caught:
+        push(request)
+    assert "refused" in caught.value.message and "login" in (caught.value.hint or "")
+
+    with_creds = tmp_path / "creds"
+    with_creds.mkdir()
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (with_creds / "config.json").write_text(json.dumps({"auths": {address: {"auth": token}}}))
+    monkeypatch.setenv("DOCKER_CONFIG", str(with_creds))
+    pushed = push(request)
+    assert pushed.digest and pushed.digest.startswith("sha256:")

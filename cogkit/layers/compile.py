@@ -242,36 +242,50 @@ def runtime_deps(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.Sta
     )
 
 
-def runtime_layer(state: llb.State, deps: llb.State) -> llb.State:
-    """Install cogkit's runtime and `cog` module into /opt/cogkit, appended to sys.path via a .pth.
+STAGE = "/cogkit-rt"  # the runtime's files, laid out under this root in the side chain
 
-    Appended, not prepended: the user's packages (say pydantic<2, or an older aiohttp) always win.
+
+def runtime_stage(pybase: llb.State, deps: llb.State) -> llb.State:
+    """Assemble /opt/cogkit and the .pth in a side chain (no weights, no user packages underneath).
+
+    It runs in parallel with the weights transfer and the dependency steps; the image layer is then
+    a plain file copy, with no container to start on the critical path.
     """
     src = llb.local(
         RUNTIME_SRC, include=RUNTIME_INCLUDE, exclude=RUNTIME_EXCLUDE, shared_key_hint=RUNTIME_SRC
     )
     compat = llb.local(RUNTIME_COMPAT, exclude=RUNTIME_EXCLUDE, shared_key_hint=RUNTIME_COMPAT)
+    root = f"{STAGE}{RUNTIME_DIR}"
     script = (
         "set -e\n"
-        f"rm -rf {RUNTIME_DIR} && mkdir -p {RUNTIME_DIR}/lib\n"
-        f"cp -a /cogkit/deps {RUNTIME_DIR}/deps\n"
-        f"cp -a /cogkit/src {RUNTIME_DIR}/lib/cogkit\n"
-        f"cp -a /cogkit/compat {RUNTIME_DIR}/lib/cogkit/_compat\n"
+        f"mkdir -p {root}/lib\n"
+        f"cp -a /cogkit/deps {root}/deps\n"
+        f"cp -a /cogkit/src {root}/lib/cogkit\n"
+        f"cp -a /cogkit/compat {root}/lib/cogkit/_compat\n"
         "site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\n"
-        'mkdir -p "$site"\n'
+        f'mkdir -p "{STAGE}$site"\n'
         f"printf '%s\\n' {RUNTIME_DIR}/lib {COMPAT_DIR} {RUNTIME_DIR}/deps "
-        '> "$site/cogkit-runtime.pth"\n'
-        f"python3 -m compileall -q {RUNTIME_DIR} >/dev/null 2>&1 || true\n"
+        f'> "{STAGE}$site/cogkit-runtime.pth"\n'
+        # .pyc files name their sources as they will be in the image, not under the staging root
+        f"python3 -m compileall -q -s {STAGE} -p / {root} >/dev/null 2>&1 || true\n"
     )
-    return state.run(
+    return pybase.run(
         _sh(script),
         mounts=[
             llb.bind(deps, "/cogkit/deps", readonly=True, selector="/cogkit-runtime-deps"),
             llb.bind(src, "/cogkit/src", readonly=True),
             llb.bind(compat, "/cogkit/compat", readonly=True),
         ],
-        name=f"cogkit runtime {__version__} + cog module",
+        name="stage cogkit runtime (not in the image)",
     )
+
+
+def runtime_layer(state: llb.State, staged: llb.State) -> llb.State:
+    """cogkit's runtime and `cog` module at /opt/cogkit, appended to sys.path via a .pth.
+
+    Appended, not prepended: the user's packages (say pydantic<2, or an older aiohttp) always win.
+    """
+    return state.file(llb.copy(staged, f"{STAGE}/", "/"), name=f"cogkit runtime {__version__} + cog module")
 
 
 def weights_copy(target: llb.State, plan: LayerPlan) -> llb.State:
@@ -329,7 +343,7 @@ def compile_plan(
         chain = add(python_packages_layer(chain, tool, plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
-    chain = add(runtime_layer(chain, runtime_deps(pybase, tool, plan)))
+    chain = add(runtime_layer(chain, runtime_stage(pybase, runtime_deps(pybase, tool, plan))))
     if use_merge:
         parts = [chain]
         if plan.weights:
