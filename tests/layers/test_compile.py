@@ -146,3 +146,36 @@ def test_apt_download_runs_beside_the_weights_not_after_them(project: Path) -> N
     assert [by_digest[i] for i in download.inputs] == [f"base: {BASE}"]
     install = vertices["system packages: jq zlib1g"]
     assert download.digest in install.inputs
+
+
+def test_gpu_project_gets_cuda_devel_base_and_a_python_install(tmp_path: Path) -> None:
+    (tmp_path / "cog.yaml").write_text(
+        "build:\n  gpu: true\n  python_version: '3.12'\n  python_packages: [torch==2.4.1]\n"
+    )
+    plan = plan_layers(load_config(tmp_path / "cog.yaml"), BuildOptions())
+    assert plan.base.ref == "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04"
+    assert plan.base.has_python is False
+    compiled = compile_plan(plan, {}, None)
+    assert compiled.layers[0] == "python 3.12"
+    assert plan.requirements.render().startswith("--extra-index-url https://download.pytorch.org/whl/cu124\n")
+    env = dict(e.split("=", 1) for e in compiled.image_config["config"]["Env"])
+    assert env["NVIDIA_DRIVER_CAPABILITIES"] == "all"
+
+
+def test_cpu_project_without_override_uses_python_slim(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.delenv("COGKIT_BASE_IMAGE", raising=False)
+    (tmp_path / "cog.yaml").write_text("build:\n  python_version: '3.12'\n")
+    plan = plan_layers(load_config(tmp_path / "cog.yaml"), BuildOptions())
+    assert plan.base.ref == "python:3.12-slim" and plan.base.has_python is True
+    assert "python 3.12" not in compile_plan(plan, {}, None).layers
+    monkeypatch.setenv("COGKIT_BASE_IMAGE", "example.com/base:1")
+    assert plan_layers(load_config(tmp_path / "cog.yaml"), BuildOptions()).base.ref == "example.com/base:1"
+
+
+def test_other_config_file_is_also_written_as_src_cog_yaml(tmp_path: Path) -> None:
+    (tmp_path / "gpu.yaml").write_text("build:\n  python_version: '3.11'\n")
+    plan = plan_layers(load_config(tmp_path / "gpu.yaml"), BuildOptions(base_image=BASE))
+    assert plan.config_copy == (tmp_path / "gpu.yaml").read_bytes()
+    op = {v.name: v.op for v in compile_plan(plan, {}, None).state.marshal().walk()}["code → /src"].file
+    made = [a.mkfile for a in op.actions if a.WhichOneof("action") == "mkfile"]
+    assert made and made[0].path == "/src/cog.yaml" and made[0].data == plan.config_copy
