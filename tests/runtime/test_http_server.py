@@ -432,3 +432,55 @@ def test_port_from_env_and_cog_server_http_module():
         assert srv.call("POST", "/predictions", {"input": {"text": "env"}}).json["output"] == "hello env"
     finally:
         srv.stop()
+
+
+def test_trainings_routes_in_train_mode(receiver):
+    with ServerProcess("fuzz", "--x-mode", "train") as srv:
+        srv.wait_ready()
+        index = srv.call("GET", "/").json
+        assert index["trainings_url"] == "/trainings" and "predictions_url" not in index
+        r = srv.call("POST", "/trainings", {"input": {"steps": 2}})
+        assert r.status == 200, r.body
+        assert r.json["output"] == "trained 2" and r.json["status"] == "succeeded"
+        assert srv.call("POST", "/trainings", {"input": {"steps": 9}}).status == 422
+        tid = f"train-{time.monotonic_ns()}"
+        r = srv.call("PUT", f"/trainings/{tid}", {"input": {"steps": 3}, "webhook": f"{receiver.url}/t"},
+                     headers=ASYNC)
+        assert r.status == 202 and r.json["id"] == tid
+        assert wait_terminal(receiver, tid)["output"] == "trained 3"
+        assert srv.call("POST", f"/trainings/{tid}/cancel").status == 404
+        assert srv.call("POST", "/predictions", {"input": {}}).status == 404
+        assert "TrainingInput" in srv.call("GET", "/openapi.json").json["components"]["schemas"]
+
+
+def test_sigterm_lets_a_sync_request_finish():
+    with ServerProcess("basic") as srv:
+        srv.wait_ready()
+        result: dict = {}
+        t = threading.Thread(target=lambda: result.update(
+            r=srv.call("POST", "/predictions", {"input": {"mode": "sleep", "seconds": 1.0, "text": "sync"}})))
+        t.start()
+        srv.wait_status("BUSY", timeout=5)
+        srv.signal(signal.SIGTERM)
+        t.join(15)
+        assert result["r"].status == 200
+        assert result["r"].json["status"] == "succeeded" and result["r"].json["output"] == "hello sync"
+        assert srv.wait_exit(15) == 0
+
+
+def test_queued_prediction_can_be_cancelled_and_put_is_idempotent_while_queued(receiver):
+    with ServerProcess("async_sleep", "--queue-size", "2") as srv:
+        srv.wait_ready()
+        ids = [f"q{i}-{time.monotonic_ns()}" for i in range(6)]
+        for pid in ids:
+            r = srv.call("PUT", f"/predictions/{pid}", {"input": {"seconds": 0.8},
+                                                         "webhook": f"{receiver.url}/q"}, headers=ASYNC)
+            assert r.status == 202, r.body
+        queued = srv.call("PUT", f"/predictions/{ids[5]}", {"input": {"seconds": 0.8}}, headers=ASYNC)
+        assert queued.status == 202 and queued.json["status"] == "starting"  # waiting for a slot
+        assert srv.call("PUT", f"/predictions/extra-{time.monotonic_ns()}", {"input": {}},
+                        headers=ASYNC).status == 409  # 4 running + 2 queued: full
+        assert srv.call("POST", f"/predictions/{ids[5]}/cancel").status == 200
+        assert wait_terminal(receiver, ids[5], timeout=2)["status"] == "canceled"
+        for pid in ids[:5]:
+            assert wait_terminal(receiver, pid)["status"] == "succeeded"
