@@ -123,6 +123,9 @@ class Session:
     def attach_control(self, channel: grpc.Channel) -> None:
         """Carry the session over Control.Session: BytesMessage frames on a bidi stream."""
         local, served = socket.socketpair()
+        for end in (local, served):  # big buffers -> big BytesMessages -> fewer gRPC messages
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self._serve(served)
         stub = control_pb2_grpc.ControlStub(channel)
         metadata = [(k.lower(), v) for k, v in self.headers()]
