@@ -233,14 +233,44 @@ def data_url(path: str) -> str | msgspec.Raw:
     return msgspec.Raw(b"".join((b'"data:', mime.encode(), b";base64,", encoded, b'"')))
 
 
+KEEP_OUTPUT_FILES = os.environ.get("COG_KEEP_OUTPUT_FILES", "").lower() in ("1", "true", "yes")
+_CTIME_SLACK_NS = 20_000_000  # file times come from the kernel's coarse clock
+
+
+def dispose_output(path: str, created_after_ns: int) -> None:
+    """Delete an output file once it is sent, if this prediction created it in the temp dir.
+
+    Predictors write outputs to tempfile dirs (Cog's documented pattern) and nobody else reads
+    them after the upload; leaving them fills /tmp and makes the kernel write 8 MB files back
+    to disk, which slows the next prediction's writes several-fold. Files outside the temp dir,
+    or older than the prediction (e.g. made in setup and returned every time), are left alone.
+    """
+    if KEEP_OUTPUT_FILES:
+        return
+    try:
+        tmp = os.path.realpath(tempfile.gettempdir())
+        real = os.path.realpath(path)
+        if not real.startswith(tmp + os.sep):
+            return
+        if os.stat(real).st_ctime_ns < created_after_ns - _CTIME_SLACK_NS:
+            return
+        os.unlink(real)
+        parent = os.path.dirname(real)
+        if parent != tmp:
+            os.rmdir(parent)  # only succeeds when the prediction's own temp dir is now empty
+    except OSError:
+        pass
+
+
 class OutputFiles:
     """Turns file outputs into URLs: data URL, multipart PUT to a prefix, or PUT to --upload-url."""
 
     def __init__(self, prediction_id: str | None, output_file_prefix: str | None = None,
-                 upload_url: str | None = None) -> None:
+                 upload_url: str | None = None, created_after_ns: int | None = None) -> None:
         self.prediction_id = prediction_id
         self.prefix = output_file_prefix
         self.upload_url = upload_url
+        self.created_after_ns = created_after_ns
 
     async def convert(self, value: Any) -> Any:
         if isinstance(value, os.PathLike):
@@ -253,13 +283,16 @@ class OutputFiles:
 
     async def one(self, path: str) -> str | msgspec.Raw:
         if self.prefix:
-            return await self._put_multipart(path)
-        if self.upload_url:
-            return await self._put_signed(path)
-        size = os.path.getsize(path)
-        if size > 16 << 20:
-            return await asyncio.to_thread(data_url, path)  # keep the loop (health checks) responsive
-        return data_url(path)
+            url: str | msgspec.Raw = await self._put_multipart(path)
+        elif self.upload_url:
+            url = await self._put_signed(path)
+        elif os.path.getsize(path) > 16 << 20:
+            url = await asyncio.to_thread(data_url, path)  # keep the loop (health checks) responsive
+        else:
+            url = data_url(path)
+        if self.created_after_ns is not None:
+            dispose_output(path, self.created_after_ns)
+        return url
 
     async def _put_multipart(self, path: str) -> str:
         import aiohttp

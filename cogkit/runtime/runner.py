@@ -79,7 +79,7 @@ class Prediction:
     """One prediction: its live response plus what the runner needs to drive and observe it."""
 
     __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_log_size", "_done", "_listeners",
-                 "_webhook", "_waiter", "cancel_requested", "respond_async", "_started_mono",
+                 "_webhook", "_waiter", "cancel_requested", "respond_async", "_started_mono", "_started_ns",
                  "iterator_output", "_id")
 
     def __init__(self, request: PredictionRequest, pid: str, inputs: dict[str, Any]) -> None:
@@ -98,6 +98,7 @@ class Prediction:
         self.cancel_requested = False
         self.respond_async = False
         self._started_mono = 0.0
+        self._started_ns = 0
         self.iterator_output = False
 
     @property
@@ -329,6 +330,7 @@ class PredictionRunner:
         pred.response.status = PROCESSING
         pred.response.started_at = now_iso()
         pred._started_mono = time.perf_counter()
+        pred._started_ns = time.time_ns()
 
     def _release(self) -> None:
         waiters = self._waiters
@@ -423,7 +425,8 @@ class PredictionRunner:
                 value = ev.value
                 if files.has_files(value):
                     if outputs is None:
-                        outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload)
+                        outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload,
+                                                    pred._started_ns)
                     value = await outputs.convert(value)
                 if not pred.iterator_output:
                     pred.iterator_output = True
@@ -443,7 +446,8 @@ class PredictionRunner:
                 predict_time = getattr(ev, "predict_time", None) or None
                 break
         if not pred.iterator_output and files.has_files(resp.output):
-            outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload)
+            outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload,
+                                        pred._started_ns)
             resp.output = await outputs.convert(resp.output)
         return status, error, predict_time
 

@@ -318,6 +318,12 @@ def test_files_in_and_out(receiver):
         assert r.status == 200, r.body
         assert r.json["output"] == "data:text/plain;base64," + base64.b64encode(b"aaaaa").decode()
         assert "b'hello file'" in r.json["logs"]
+        out_path = r.json["logs"].split("output at ")[1].split()[0]
+        assert not os.path.exists(out_path), "a sent output file in the temp dir is removed"
+        assert not os.path.exists(os.path.dirname(out_path))
+        # a large output becomes a data URL as well
+        r = srv.call("POST", "/predictions", {"input": {"size": 300_000}})
+        assert r.json["output"] == "data:text/plain;base64," + base64.b64encode(b"a" * 300_000).decode()
         # http input: downloaded by the server, name sanitised
         url = f"{receiver.url}/dir/we%20ird%3Bname.txt?x=1"
         r = srv.call("POST", "/predictions", {"input": {"file": url}})

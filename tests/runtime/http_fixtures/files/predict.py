@@ -17,4 +17,5 @@ class Predictor(BasePredictor):
         out = Path(tempfile.mkdtemp()) / "out.txt"
         with open(out, "wb") as fh:
             fh.write(b"a" * size)
+        print(f"output at {out}")
         return out
