@@ -89,6 +89,8 @@ def test_hello_world_builds_runs_and_answers(base_image: str, docker_cli: str, t
     )
     assert config["WorkingDir"] == "/src" and "5000/tcp" in config["ExposedPorts"]
     assert json.loads(config["Labels"]["run.cog.config"])["predict"] == "predict.py:Predictor"
+    schema = json.loads(config["Labels"]["run.cog.openapi_schema"])  # from the source, no container ran
+    assert "text" in schema["components"]["schemas"]["Input"]["properties"]
     result = predict_over_http(docker_cli, outcome.image, {"input": {"text": "world"}})
     assert result["status"] == "succeeded", result
     assert result["output"] == "hello world"
@@ -114,13 +116,17 @@ def test_system_and_python_packages_and_secret_run_step(
         "      mounts: [{type: secret, id: hf_token, target: /run/secrets/hf_token}]\n"
         "predict: predict.py:Predictor\n",
     )
+    (project / ".dockerignore").write_text("notes/\n")
+    (project / "notes").mkdir()
+    (project / "notes" / "draft.txt").write_text("not for the image")
     outcome = run_build(
         project, base_image, tag="cogkit-test/packages", secrets=[f"id=hf_token,src={secret_file}"]
     )
     probe = docker(
         docker_cli, "run", "--rm", "--entrypoint", "sh", outcome.image, "-c",
         "jq --version && python -c 'import six; print(six.__version__)' && cat /opt/secret-ok "
-        "&& test ! -e /run/secrets/hf_token && test ! -e /etc/cogkit/ca-certificates.crt && echo clean",
+        "&& test ! -e /run/secrets/hf_token && test ! -e /etc/cogkit/ca-certificates.crt "
+        "&& test ! -e /src/notes && test -f /src/predict.py && echo clean",
     )  # fmt: skip
     lines = probe.stdout.split()
     assert lines[0].startswith("jq-") and lines[1:] == ["1.16.0", "checked", "clean"]
