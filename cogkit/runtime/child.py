@@ -43,7 +43,7 @@ class Channel:
 
     def send(self, msg: Any) -> None:
         with self._lock:
-            self.sock.sendall(self._encoder.encode(msg))
+            self.sock.sendall(self._encoder.encode_view(msg))  # sent before the buffer is reused
 
 
 class CancelState:

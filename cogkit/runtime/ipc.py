@@ -95,11 +95,16 @@ class FrameEncoder:
         self._encoder = msgspec.msgpack.Encoder(enc_hook=_enc_hook)
         self._buf = bytearray(64)
 
-    def encode(self, msg: Any) -> bytes:
+    def encode_view(self, msg: Any) -> bytearray:
+        """The frame in the encoder's own buffer: valid until the next call (send it right away)."""
         buf = self._buf
         self._encoder.encode_into(msg, buf, HEADER.size)
         HEADER.pack_into(buf, 0, len(buf) - HEADER.size)
-        return bytes(buf)
+        return buf
+
+    def encode(self, msg: Any) -> bytes:
+        """The frame as an independent bytes object (for transports that keep it queued)."""
+        return bytes(self.encode_view(msg))
 
 
 def parent_decoder() -> msgspec.msgpack.Decoder:
