@@ -200,12 +200,48 @@ def system_packages_layer(state: llb.State, prefetched: llb.State, plan: LayerPl
     )
 
 
-def python_packages_layer(state: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
-    """uv pip install from the user's requirements, mounted as a file (the key is its content)."""
-    ca_mounts, ca_env, _ = _ca(plan)
-    requirements = llb.scratch().file(
+def _requirements_file(plan: LayerPlan) -> llb.State:
+    return llb.scratch().file(
         llb.mkfile("/requirements.txt", 0o644, plan.requirements.render()), name="requirements.txt"
     )
+
+
+def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
+    """Resolve and download the user's packages into the uv cache, beside the weights transfer.
+
+    A throwaway --target install inside the cache mount (hardlinked, so nearly free) fills the
+    cache; the real install layer then only links files. For torch-sized dependencies this takes
+    the download off the critical path. Output: a marker that orders the two steps.
+    """
+    ca_mounts, ca_env, _ = _ca(plan)
+    scratch_dir = "/root/.cache/uv/.cogkit-prefetch"
+    script = (
+        "set -e\n"
+        f'dir="{scratch_dir}-$(date +%s%N)"\n'
+        f'{UV} pip install --python python3 --target "$dir" -r {REQ_MOUNT}/requirements.txt >/dev/null\n'
+        'rm -rf "$dir"\n'
+        "date -u > /cogkit-out/prefetched\n"
+    )
+    step = pybase.run(
+        _sh(script),
+        env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **ca_env},
+        mounts=[
+            _uv_mount(tool),
+            llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
+            _uv_cache(),
+            llb.bind(llb.scratch(), "/cogkit-out"),
+            *ca_mounts,
+        ],
+        name="download python packages (not in the image)",
+    )
+    return step.get_mount("/cogkit-out")
+
+
+def python_packages_layer(
+    state: llb.State, tool: llb.State, prefetched: llb.State, plan: LayerPlan
+) -> llb.State:
+    """uv pip install from the user's requirements, mounted as a file (the key is its content)."""
+    ca_mounts, ca_env, _ = _ca(plan)
     script = (
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
@@ -213,7 +249,13 @@ def python_packages_layer(state: llb.State, tool: llb.State, plan: LayerPlan) ->
     return state.run(
         _sh(script),
         env={**plan.config.environment, **_uv_env(plan), **ca_env},
-        mounts=[_uv_mount(tool), llb.bind(requirements, REQ_MOUNT, readonly=True), _uv_cache(), *ca_mounts],
+        mounts=[
+            _uv_mount(tool),
+            llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
+            llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True),
+            _uv_cache(),
+            *ca_mounts,
+        ],
         name=f"python packages: {_short(' '.join(plan.requirements.requirements))}"
         + (f" ({count})" if count > 3 else ""),
     )
@@ -340,7 +382,7 @@ def compile_plan(
     for index, step in enumerate(plan.pre_install):
         chain = add(run_layer(chain, step, index, plan, kind="pre_install"))
     if plan.requirements:
-        chain = add(python_packages_layer(chain, tool, plan))
+        chain = add(python_packages_layer(chain, tool, python_prefetch(pybase, tool, plan), plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
     chain = add(runtime_layer(chain, runtime_stage(pybase, runtime_deps(pybase, tool, plan))))
