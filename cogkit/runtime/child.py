@@ -248,6 +248,10 @@ def _close_files(values: dict[str, Any]) -> None:
                     pass
 
 
+def _exit_error(mode: str, exc: SystemExit) -> str:
+    return f"{mode}() called sys.exit({exc.code!r}); the worker is exiting"
+
+
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -308,7 +312,7 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
     except state.exc_type:
         status = "canceled"
     except SystemExit as exc:
-        status, error = "failed", f"{predictor.mode}() called sys.exit({exc.code!r}); the worker is exiting"
+        status, error = "failed", _exit_error(predictor.mode, exc)
         exiting = exc
     except BaseException as exc:  # noqa: BLE001 - any user failure fails only this prediction
         traceback.print_exc()
@@ -444,6 +448,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         cog_scope._activate(scope)
         status, output, has_output, error = "succeeded", None, False, None
         inputs: dict[str, Any] = {}
+        exiting: SystemExit | None = None
         started = time.perf_counter()
         try:
             if canceled:
@@ -467,6 +472,9 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
+        except SystemExit as exc:
+            status, error = "failed", _exit_error(predictor.mode, exc)
+            exiting = exc
         except BaseException as exc:  # noqa: BLE001
             traceback.print_exc()
             status, error = "failed", _error_text(exc)
@@ -475,6 +483,9 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         for stream in routed:
             stream.flush_owner(msg.id)
         child.finish(msg.id, status, output, has_output, error, predict_time, scope)
+        if exiting is not None:  # as in sync mode: honour sys.exit(), the worker goes DEFUNCT
+            child.capture.drain()
+            os._exit(exiting.code if isinstance(exiting.code, int) else 1)
         tasks.pop(msg.id, None)
         task_by_seq.pop(msg.seq, None)
         blame()

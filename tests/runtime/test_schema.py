@@ -40,6 +40,7 @@ GOOD_REFS = [
     ("sleepers.py:AsyncFlood", "predict"),
     ("crashes.py:raise_in_predict", "predict"),
     ("crashes.py:exit_in_predict", "predict"),
+    ("crashes.py:async_exit_in_predict", "predict"),
     ("train.py:train", "train"),
     ("setups.py:AsyncSetupSyncPredict", "predict"),
     ("setups.py:SetupUsesAsyncioRun", "predict"),

@@ -424,6 +424,7 @@ def test_sync_predictor_rejects_concurrency() -> None:
     ("ref", "expected"),
     [
         ("crashes.py:exit_in_predict", "sys.exit(3)"),
+        ("crashes.py:async_exit_in_predict", "sys.exit(4)"),
         ("crashes.py:kill_in_predict", "killed by SIGKILL"),
         ("crashes.py:segfault_in_predict", "killed by SIGSEGV"),
     ],
