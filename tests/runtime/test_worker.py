@@ -261,6 +261,7 @@ def test_fd_level_capture_of_c_writes_and_subprocesses() -> None:
                 assert text in out, out
             assert out.endswith("no newline at the end")  # flushed before Done
             assert "raw fd 2" in err and "subprocess stderr" in err
+            assert "via the logging module" in err
             assert output_of(events) == "captured"
             # nothing leaks into the next prediction
             events = await collect(worker.predict("p2", {}))
@@ -679,13 +680,18 @@ def test_unencodable_metric_fails_only_that_prediction() -> None:
 
 def test_setup_timeout_stops_a_hanging_setup() -> None:
     async def scenario() -> None:
-        worker = Worker("setups.py:SlowSetup", cwd=FIXTURES, setup_timeout=0.5)
+        worker = Worker("setups.py:SlowSetup", cwd=FIXTURES, setup_timeout=1.0)
         begin = time.monotonic()
-        setup = await worker.start()
+        starting = asyncio.ensure_future(worker.start())
+        await asyncio.sleep(0.3)
+        assert worker.state == "STARTING" and worker.setup is None
+        with pytest.raises(WorkerUnavailable):
+            worker.predict("too-early", {})
+        setup = await starting
         await worker.stop()
         assert time.monotonic() - begin < 10
         assert setup.status == "failed" and worker.state == "SETUP_FAILED"
-        assert "within 0.5s" in (setup.error or "")
+        assert "within 1s" in (setup.error or "")
         assert "setup starts" in setup.logs
 
     run(scenario)
