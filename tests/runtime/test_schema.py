@@ -52,7 +52,7 @@ GOOD_REFS = [
         "out_dict", "out_any", "out_anything", "out_model", "out_model_list", "out_iter", "out_iter_paths",
         "out_concat", "out_async_iter", "out_async_str", "out_wrong", "out_generator_untyped",
         "out_async_concat", "out_path_as_str", "out_list_wrong", "out_none_for_str", "out_optional_none",
-        "out_iter_wrong",
+        "out_iter_wrong", "out_model_file",
     )
 ]  # fmt: skip
 

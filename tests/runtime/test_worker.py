@@ -153,7 +153,7 @@ def test_plain_outputs(ref: str, expected: Any) -> None:
 def test_file_outputs_arrive_as_local_paths() -> None:
     async def scenario() -> dict[str, Any]:
         results = {}
-        for name in ("out_path", "out_file", "out_list_paths", "out_model"):
+        for name in ("out_path", "out_file", "out_list_paths", "out_model", "out_model_file"):
             ref = f"outputs.py:{name}"
             worker = await started(ref)
             try:
@@ -161,6 +161,8 @@ def test_file_outputs_arrive_as_local_paths() -> None:
                 if name == "out_file":  # the spilled copy lives in the worker's output dir ...
                     assert worker.output_dir and str(results[name]).startswith(worker.output_dir)
                     results["out_file_text"] = results[name].read_text()
+                if name == "out_model_file":
+                    results["model_file_text"] = results[name]["file"].read_text()
             finally:
                 await worker.stop()
             if name == "out_file":  # ... which stop() removes
@@ -178,6 +180,8 @@ def test_file_outputs_arrive_as_local_paths() -> None:
     model = results["out_model"]
     assert model["text"] == "hi" and model["score"] == 0.5 and model["note"] is None
     assert isinstance(model["image"], pathlib.Path) and model["image"].read_text() == "pixels"
+    assert results["out_model_file"]["text"] == "hi"
+    assert results["model_file_text"] == "inside a model"
 
 
 def test_iterators_stream_chunks_in_order() -> None:
