@@ -122,6 +122,18 @@ def _describe_choices(values: list[Any]) -> str:
     return ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
+SECRET_MASK = "**********"
+
+
+def _is_secret(prop: dict[str, Any], components: dict[str, Any]) -> bool:
+    prop = _resolve(prop, components)
+    if prop.get("x-cog-secret"):
+        return True
+    if prop.get("type") == "array":
+        return _is_secret(prop.get("items", {}), components)
+    return any(_is_secret(option, components) for option in prop.get("anyOf", ()))
+
+
 def _constraint(limit: Any, test: Callable[[Any, Any], bool], kind: str,
                 template: str) -> Callable[[Any, list[Any], list[dict[str, Any]]], bool]:
     unit = "character" if limit == 1 else "characters"
@@ -249,6 +261,23 @@ class CompiledValidator:
         self.fields: dict[str, Checker] = {
             name: _compile(prop, components) for name, prop in model.get("properties", {}).items()
         }
+        self.secret_fields = frozenset(
+            name for name, prop in model.get("properties", {}).items() if _is_secret(prop, components)
+        )
+
+    def redact(self, values: dict[str, Any]) -> dict[str, Any]:
+        """`values` with Secret inputs masked as Cog shows them ("**********"), for echoing the
+        input in responses, webhooks and logs; the same dict when the model has no secrets."""
+        if not self.secret_fields or not isinstance(values, dict):
+            return values
+        masked = dict(values)
+        for name in self.secret_fields & masked.keys():
+            value = masked[name]
+            if isinstance(value, list):
+                masked[name] = [SECRET_MASK if v is not None else None for v in value]
+            elif value is not None:
+                masked[name] = SECRET_MASK
+        return masked
 
     def __call__(self, payload: Any) -> InputValidation:
         result = InputValidation()

@@ -16,6 +16,7 @@ import pytest
 from cogkit.runtime import compat_path
 from cogkit.runtime.schema import (
     SchemaError,
+    compile_validator,
     openapi_from_predictor,
     openapi_from_refs,
     openapi_from_source,
@@ -346,3 +347,14 @@ def test_star_imports_resolve(tmp_path: Path) -> None:
     assert built == openapi_from_predictor(module.Predictor)
     props = built["components"]["schemas"]["Input"]["properties"]
     assert props["image"]["format"] == "uri" and props["key"]["x-cog-secret"] is True
+
+
+def test_secret_inputs_can_be_redacted_for_echoing() -> None:
+    validator = compile_validator(SCHEMA)
+    assert validator.secret_fields == {"token"}
+    values = validate_input(SCHEMA, {"text": "ok", "image": "x", "token": "hunter2"}).values
+    assert validator.redact(values)["token"] == "**********"
+    assert values["token"] == "hunter2"  # the predictor still gets the real value
+    plain = compile_validator(openapi_from_source(os.path.join(FIXTURES, "outputs.py"), "out_str"))
+    payload = {"text": "x"}
+    assert plain.redact(payload) is payload
