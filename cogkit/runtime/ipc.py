@@ -125,19 +125,22 @@ class FrameBuffer:
     def __init__(self) -> None:
         self._buf = bytearray()
 
-    def feed(self, data: bytes) -> list[memoryview | bytes]:
+    def feed(self, data: bytes) -> list[bytes]:
         buf = self._buf
+        if not buf and len(data) >= HEADER.size and HEADER.unpack_from(data)[0] + HEADER.size == len(data):
+            return [data[HEADER.size :]]  # the common case: exactly one whole frame per read
         buf += data
-        frames: list[memoryview | bytes] = []
+        frames: list[bytes] = []
         pos = 0
         end = len(buf)
-        while end - pos >= HEADER.size:
-            (size,) = HEADER.unpack_from(buf, pos)
-            if end - pos - HEADER.size < size:
-                break
-            start = pos + HEADER.size
-            frames.append(bytes(buf[start : start + size]))
-            pos = start + size
+        with memoryview(buf) as view:
+            while end - pos >= HEADER.size:
+                (size,) = HEADER.unpack_from(view, pos)
+                if end - pos - HEADER.size < size:
+                    break
+                start = pos + HEADER.size
+                frames.append(view[start : start + size].tobytes())
+                pos = start + size
         if pos:
             del buf[:pos]
         return frames
