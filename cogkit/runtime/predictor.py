@@ -41,6 +41,9 @@ def import_module_from_file(path: str) -> Any:
     full = os.path.abspath(path)
     if not os.path.isfile(full):
         raise PredictorLoadError(f"predictor file {path} does not exist", hint="check `predict:` in cog.yaml")
+    directory = os.path.dirname(full)
+    if directory not in sys.path:  # `src/predict.py` may import its neighbours (`from utils import x`)
+        sys.path.append(directory)
     module_name = os.path.splitext(os.path.basename(full))[0]
     spec = importlib.util.spec_from_file_location(module_name, full)
     if spec is None or spec.loader is None:

@@ -841,3 +841,14 @@ def test_outputs_are_checked_against_the_annotation(name: str, status: str, chec
     assert done.status == status, done
     value = output_of(events) if status == "succeeded" else None
     assert check(value, done.error or "")
+
+
+def test_predictor_in_a_subdirectory_imports_its_neighbours() -> None:
+    async def scenario() -> Any:
+        worker = await started("nested/predict_nested.py:predict")
+        try:
+            return output_of(await collect(worker.predict("n", {})))
+        finally:
+            await worker.stop()
+
+    assert run(scenario) == "hello from a neighbour"
