@@ -207,6 +207,14 @@ class Worker:
         return self._state
 
     @property
+    def setup_snapshot(self) -> SetupResult | None:
+        """The setup result, or while setup still runs its logs so far (status "starting"), so
+        /health-check can show a long setup's progress; None before start()."""
+        if self.setup is not None or not self._setup_started:
+            return self.setup
+        return SetupResult(status="starting", logs="".join(self._setup_logs), started_at=self._setup_started)
+
+    @property
     def in_flight(self) -> int:
         return len(self._streams)
 

@@ -689,6 +689,8 @@ def test_setup_timeout_stops_a_hanging_setup() -> None:
         starting = asyncio.ensure_future(worker.start())
         await asyncio.sleep(0.3)
         assert worker.state == "STARTING" and worker.setup is None
+        snapshot = worker.setup_snapshot
+        assert snapshot is not None and snapshot.status == "starting" and "setup starts" in snapshot.logs
         with pytest.raises(WorkerUnavailable):
             worker.predict("too-early", {})
         setup = await starting
