@@ -16,6 +16,24 @@ FORWARDED = (
 )  # fmt: skip
 
 
+def take_terminal() -> None:
+    """On a TTY, make this (the command's) process group the foreground one, as tini does.
+
+    Otherwise an interactive command (`cogkit run python`) is in a background group and is
+    stopped by SIGTTIN the moment it reads the terminal.
+    """
+    try:
+        if not os.isatty(0):
+            return
+        previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+        try:
+            os.tcsetpgrp(0, os.getpgrp())
+        finally:
+            signal.signal(signal.SIGTTOU, previous)
+    except OSError:
+        pass
+
+
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -28,6 +46,7 @@ def main(argv: list[str]) -> int:
             os.setpgid(0, 0)
         except OSError:
             pass
+        take_terminal()
         try:
             os.execvp(argv[0], argv)
         except OSError as exc:
