@@ -9,9 +9,7 @@ server's /openapi.json used (validation then happens after start, still before t
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,28 +96,14 @@ def prepare_payload(
     return payload
 
 
-@contextlib.contextmanager
-def _interrupt_guard() -> Iterator[None]:
-    """Make SIGTERM behave like Ctrl-C so `finally` blocks remove the container either way."""
-    import signal
-
-    def raise_interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_model(args: argparse.Namespace, mode: str) -> int:
     from cogkit.containers import parse_env_flags
+    from cogkit.interrupts import sigterm_as_interrupt
 
     env = parse_env_flags(args.env)
     raw, json_inputs = collect_inputs(args)
     progress = getattr(args, "progress", None)
-    with _interrupt_guard():
+    with sigterm_as_interrupt():
         if args.local:
             return _run_local(args, mode, raw, json_inputs, env, progress)
         return _run_image(args, mode, raw, json_inputs, env, progress)

@@ -55,6 +55,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from cogkit.interrupts import sigterm_as_interrupt
     from cogkit.run_command import run_in_environment
 
-    return run_in_environment(args)
+    with sigterm_as_interrupt():
+        return run_in_environment(args)

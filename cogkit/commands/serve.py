@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     env = parse_env_flags(args.env)
     project = load_project(args.config_file)
     progress = getattr(args, "progress", None)
-    if args.local:
-        return serve_local(project, args, env, progress)
-    return serve_image(project, args, env, progress)
+    from cogkit.interrupts import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():
+        if args.local:
+            return serve_local(project, args, env, progress)
+        return serve_image(project, args, env, progress)

@@ -103,3 +103,66 @@ def test_notebook_serves_jupyter(tmp_path: Path, build_env, docker_engine) -> No
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_run_gives_an_interactive_tty_on_a_terminal(tmp_path: Path, build_env, docker_engine) -> None:
+    """`cogkit run python` from a terminal: the command sees a TTY and reads what is typed."""
+    import pty
+    import select
+
+    project = copy_example("hello-world", tmp_path)
+    primary, secondary = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "run", "python", "-c",
+         "import sys; print('tty', sys.stdin.isatty(), sys.stdout.isatty()); print('got', input())"],
+        cwd=project, env={**os.environ, **build_env}, stdin=secondary, stdout=secondary, stderr=secondary,
+        start_new_session=True,
+    )  # fmt: skip
+    os.close(secondary)
+    seen = b""
+    deadline = time.monotonic() + 120
+    sent = False
+    try:
+        while time.monotonic() < deadline and b"got typed-line" not in seen:
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(primary, 4096)
+            except OSError:
+                break
+            seen += data
+            if b"tty True True" in seen and not sent:
+                os.write(primary, b"typed-line\r")
+                sent = True
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(primary)
+    assert b"tty True True" in seen, seen.decode(errors="replace")
+    assert b"got typed-line" in seen
+    assert proc.returncode == 0
+
+
+def test_run_container_removed_on_sigterm(tmp_path: Path, build_env, docker_engine) -> None:
+    from cli_helpers import containers_labelled
+
+    project = copy_example("hello-world", tmp_path)
+    before = set(containers_labelled("run"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "run", "sleep", "120"],
+        cwd=project, env={**os.environ, **build_env}, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not set(containers_labelled("run")) - before:
+            time.sleep(0.2)
+        assert set(containers_labelled("run")) - before, "the container never started"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        assert proc.returncode == 130
+        assert set(containers_labelled("run")) - before == set()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
