@@ -14,23 +14,20 @@ import asyncio
 import datetime
 import ipaddress
 import ssl
-import subprocess
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from llb_client_helpers import docker
 
-from cogkit import llb
 from cogkit.llb.address import TLSConfig
 from cogkit.llb.client import Client, connect
-from cogkit.llb.gateway import BuildResult, Gateway
 
 
 class LoopThread:
@@ -206,19 +203,6 @@ def standalone_tls(
     loop_thread.loop.call_soon_threadsafe(server.close)  # type: ignore[attr-defined]
 
 
-# -- helpers shared by the end-to-end build tests --------------------------------------------------
-
-DOCKER_CLI = "/usr/bin/docker"
-
-
-def docker(*args: str, check: bool = True, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    """Run Debian's docker 20.10 client (matches the daemon)."""
-    proc = subprocess.run([DOCKER_CLI, *args], capture_output=True, input=input, timeout=300)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
-    return proc
-
-
 @pytest.fixture
 def image_tag(request: pytest.FixtureRequest) -> Iterator[str]:
     """A unique tag for this test's image; removed afterwards."""
@@ -234,19 +218,3 @@ def dockerd(docker_engine: str) -> Iterator[Client]:
     client = connect(f"docker://{docker_engine}")
     yield client
     client.close()
-
-
-def on_base(
-    base_image: str,
-    make: Callable[[llb.State], tuple[llb.State, dict[str, Any] | None]],
-) -> Callable[[Gateway], BuildResult]:
-    """A build function: resolve the base image, inherit its env, apply `make`, keep/extend its config."""
-
-    def build(gw: Gateway) -> BuildResult:
-        _, image_config = gw.resolve_image_config(base_image)
-        state, config_overrides = make(llb.image(base_image).with_image_config(image_config))
-        config = dict(image_config)
-        config["config"] = {**(image_config.get("config") or {}), **(config_overrides or {})}
-        return BuildResult(state.marshal(caps=gw.caps), image_config=config)
-
-    return build

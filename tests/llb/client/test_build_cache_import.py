@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from conftest import docker, on_base
+from llb_client_helpers import docker, on_base
 
 from cogkit import llb
 from cogkit.llb.client import Client

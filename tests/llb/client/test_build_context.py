@@ -7,7 +7,7 @@ import os
 import random
 from pathlib import Path
 
-from conftest import docker, on_base
+from llb_client_helpers import docker, on_base
 
 from cogkit import llb
 from cogkit.llb.client import Client

@@ -6,7 +6,7 @@ import json
 import uuid
 
 import pytest
-from conftest import docker, on_base
+from llb_client_helpers import docker, on_base
 
 from cogkit import llb
 from cogkit.errors import BuildError

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import DOCKER_CLI, docker, on_base
+from llb_client_helpers import DOCKER_CLI, docker, on_base
 
 from cogkit import llb
 from cogkit.errors import BuildError

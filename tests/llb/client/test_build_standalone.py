@@ -11,7 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import docker, on_base
+from llb_client_helpers import docker, on_base
 
 from cogkit import llb
 from cogkit.errors import EngineError
