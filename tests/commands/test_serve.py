@@ -119,3 +119,55 @@ def test_serve_local_without_docker(tmp_path: Path) -> None:
         predict_py = project / "predict.py"
         predict_py.write_text(predict_py.read_text().replace('"hello"', '"hi"'))
         _predict_until(port, {"input": {"text": "again"}}, "hi again")
+
+
+def test_serve_local_upload_url(tmp_path: Path) -> None:
+    """--upload-url reaches the server: an async prediction's file output is PUT there."""
+    import http.server
+    import threading
+
+    received: dict[str, bytes] = {}
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802
+            received[self.path] = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(201)
+            self.send_header("Location", f"http://files.example{self.path}")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    project = tmp_path / "upload"
+    project.mkdir()
+    (project / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    (project / "predict.py").write_text(
+        "import tempfile\n"
+        "from cog import BasePredictor, Path\n\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self, text: str) -> Path:\n"
+        "        p = Path(tempfile.mkdtemp()) / 'result.txt'\n"
+        "        p.write_text(text)\n"
+        "        return p\n"
+    )
+    port = _free_port()
+    upload = f"http://127.0.0.1:{receiver.server_address[1]}/uploads/"
+    try:
+        with _serve(project, "--local", "-p", str(port), "--upload-url", upload) as proc:
+            _wait_ready(port, proc, timeout=60)
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/predictions",
+                data=json.dumps({"input": {"text": "uploaded"}}).encode(),
+                headers={"Content-Type": "application/json", "Prefer": "respond-async"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 202
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not received:
+                time.sleep(0.1)
+        assert list(received.values()) == [b"uploaded"]
+        assert next(iter(received)).startswith("/uploads/")
+    finally:
+        receiver.shutdown()
