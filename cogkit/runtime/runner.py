@@ -318,6 +318,8 @@ class PredictionRunner:
 
     def start(self, request: PredictionRequest, **kwargs: Any) -> Prediction:
         """Like run() but returns the Prediction first (for SSE): caller awaits `execute(pred)`."""
+        if request.id and request.id in self._inflight:
+            raise RunnerBusy(f"prediction {request.id} is already running")
         self._check_available()
         return self._new(request, kwargs.get("inputs"), kwargs.get("on_update"),
                          kwargs.get("trace_headers"), False)
@@ -393,6 +395,10 @@ class PredictionRunner:
             status = CANCELED
         except asyncio.CancelledError:
             status, error = CANCELED, "the server cancelled the prediction (shutdown)"
+            try:
+                self.worker.cancel(pred.id)  # do not leave it running in the child
+            except Exception:
+                pass
             self._finish(pred, status, error, predict_time, holds_slot, input_files)
             raise
         except files.FileUploadError as exc:

@@ -224,6 +224,8 @@ class Server:
         return self._json(json_encoder.encode(doc))
 
     async def health(self, request: web.Request) -> web.Response:
+        if self.worker_defunct():  # e.g. the idle child was OOM-killed: exit like after a failed prediction
+            self._on_defunct()
         setup = getattr(self.worker, "setup", None)
         body = HealthCheck(
             status=self._health_status(),
@@ -277,7 +279,10 @@ class Server:
             if runner is not None and (existing := runner.get(path_id)) is not None:
                 return self._json(existing.encode(), 202)  # idempotent repeat: same state, no restart
         if runner is None:
-            return self._detail(503, "Setup has not finished yet")
+            state = getattr(self.worker, "state", "STARTING")
+            if state == "STARTING":
+                return self._detail(503, "Setup has not finished yet")
+            return self._detail(503, f"the model is not available (health {state})")
         headers = request.headers
         respond_async = _prefers_async(headers.get("Prefer"))
         trace = _trace_headers(headers)
