@@ -78,7 +78,8 @@ def torch_cuda_variants() -> dict[str, list[str]]:
     """torch version -> CUDA versions (major.minor) with linux wheels on the PyTorch index."""
     page = fetch(TORCH_WHEELS).decode()
     variants: dict[str, set[str]] = defaultdict(set)
-    for version, tag in re.findall(r"torch-(\d+\.\d+\.\d+)(?:%2B|\+)cu(\d+)-[^\"<]*linux_x86_64", page):
+    wheel = re.compile(r"torch-(\d+\.\d+\.\d+)(?:%2B|\+)cu(\d+)-[^\"<]*?linux(?:_\d+)*_x86_64")
+    for version, tag in wheel.findall(page):
         variants[version].add(f"{tag[:-1]}.{tag[-1]}")
     return {v: sorted(c, key=vkey) for v, c in variants.items()}
 
