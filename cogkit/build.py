@@ -199,9 +199,22 @@ _UV_MISSING = re.compile(r"Because ([A-Za-z0-9._\-\[\]]+)(?:==\S+)? was not foun
 _UV_NO_VERSION = re.compile(r"Because there is no version of ([A-Za-z0-9._\-\[\]]+(?:[=<>!~]=?\S+)?)")
 
 
+_PYTHON_STEP = re.compile(r"step 'python (\d+\.\d+)' failed")
+_UV_CAUSE = re.compile(r"(Failed to (?:download|install) [^\n]+)")
+
+
 def _explain(err: BuildError) -> BuildError:
     """Lead with the package name when apt or uv failed on one; keep the engine's detail as the hint."""
     text = f"{err.message}\n{err.hint or ''}"
+    python = _PYTHON_STEP.search(err.message)
+    if python:
+        cause = _UV_CAUSE.search(text)
+        return BuildError(
+            f"the base image has no Python {python.group(1)} and it could not be installed"
+            + (f": {cause.group(1)}" if cause else ""),
+            f"use a base image with Python {python.group(1)} (--base-image or COGKIT_BASE_IMAGE), set "
+            "build.python_version to the base's version, or let the build reach github.com (uv's Pythons)",
+        )
     for pattern, what in (
         (_UNKNOWN_APT, "system package {!r} does not exist in the base image's apt sources"),
         (_UV_MISSING, "Python package {!r} was not found on the package index"),
