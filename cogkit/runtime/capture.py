@@ -9,11 +9,16 @@ during the prediction before its result without a round trip.
 from __future__ import annotations
 
 import codecs
+import contextvars
+import io
 import os
 import select
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
+
+from cogkit.runtime import ipc
 
 Sink = Callable[[str, str], None]  # (text, source)
 
@@ -83,3 +88,53 @@ class OutputCapture:
         with self._lock:
             for fd in self._fds:
                 self._read_available(fd)
+
+
+class RoutedStream(io.TextIOBase):
+    """sys.stdout/err replacement for concurrent async predictions: attributes each line to the
+    prediction whose task wrote it (`owner` ContextVar), since fd-level writes from several tasks
+    cannot be told apart. Writes outside a prediction go to the real stream (fd level)."""
+
+    def __init__(self, send: Callable[[Any], None], owner: contextvars.ContextVar[str | None], source: str,
+                 underlying: Any) -> None:
+        self._send = send
+        self._owner = owner
+        self._source = source
+        self._underlying = underlying
+        self._pending: dict[str, str] = {}
+
+    def write(self, text: str) -> int:
+        owner = self._owner.get()
+        if owner is None:
+            return self._underlying.write(text)
+        buffered = self._pending.get(owner, "") + text
+        cut = max(buffered.rfind("\n"), buffered.rfind("\r")) + 1  # progress bars end lines with \r
+        if cut == 0 and len(buffered) > 8192:
+            cut = len(buffered)
+        if cut:
+            self._send(ipc.LogFrame(owner, buffered[:cut], self._source))
+        self._pending[owner] = buffered[cut:]
+        return len(text)
+
+    def flush_owner(self, owner: str) -> None:
+        """Send what `owner` wrote after its last line break (called when its prediction ends)."""
+        rest = self._pending.pop(owner, "")
+        if rest:
+            self._send(ipc.LogFrame(owner, rest, self._source))
+
+    def flush(self) -> None:
+        self._underlying.flush()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return "utf-8"
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._underlying.fileno()
+
+    def __getattr__(self, name: str) -> Any:
+        # .buffer, .errors, .reconfigure ...: the real stream (fd-level, attributed when unambiguous)
+        return getattr(self._underlying, name)

@@ -26,9 +26,10 @@ from typing import Any
 import msgspec
 
 from cogkit.runtime import compat_path, ipc
-from cogkit.runtime.capture import OutputCapture
+from cogkit.runtime.capture import OutputCapture, RoutedStream
 from cogkit.runtime.predictor import LoadedPredictor, OutputEncoder, check_output, load_predictor
 from cogkit.runtime.signature import TypeSpec
+from cogkit.runtime.weights import weights_for_setup
 
 _log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("cogkit_log_owner", default=None)
 
@@ -202,41 +203,6 @@ def _fd_pair(text: str) -> tuple[int, int]:
     return int(read_fd), int(write_fd)
 
 
-def weights_for_setup(setup: Any) -> Any:
-    """The `weights` argument: COG_WEIGHTS (URL or path), else ./weights, else None."""
-    import cog
-
-    annotation = inspect.signature(setup).parameters["weights"].annotation
-    kind = getattr(annotation, "__name__", str(annotation))
-    source = os.environ.get("COG_WEIGHTS")
-    if not source:
-        if not os.path.exists("weights"):
-            return None
-        source = "weights"
-    if "str" in str(kind) and "Path" not in str(kind) and "File" not in str(kind):
-        return source
-    local = source
-    if source.startswith(("http://", "https://", "data:")):
-        local = _fetch(source)
-    if "File" in str(kind):
-        return open(local, "rb")  # noqa: SIM115 - handed to the predictor
-    return cog.Path(local)
-
-
-def _fetch(url: str) -> str:
-    """Download COG_WEIGHTS to a temp file (stdlib only: the child stays light)."""
-    import tempfile
-    import urllib.request
-
-    name = os.path.basename(url.split("?", 1)[0].rstrip("/")) if not url.startswith("data:") else "weights"
-    directory = tempfile.mkdtemp(prefix="cogkit-weights-")
-    target = os.path.join(directory, name or "weights")
-    with urllib.request.urlopen(url) as response, open(target, "wb") as out:  # noqa: S310
-        while chunk := response.read(1 << 20):
-            out.write(chunk)
-    return target
-
-
 def _close_files(values: dict[str, Any]) -> None:
     for value in values.values():
         items = value if isinstance(value, list) else [value]
@@ -354,52 +320,6 @@ def _stream_sync(child: Child, state: CancelState, prediction_id: str, result: I
 # async predictors: an event loop runs up to `concurrency` predictions as tasks
 
 
-class RoutedStream(io.TextIOBase):
-    """sys.stdout/err replacement for concurrent async predictions: attributes each line to the
-    prediction whose task wrote it (fd-level writes cannot be told apart between tasks)."""
-
-    def __init__(self, child: Child, source: str, underlying: Any) -> None:
-        self._child = child
-        self._source = source
-        self._underlying = underlying
-        self._pending: dict[str, str] = {}
-
-    def write(self, text: str) -> int:
-        owner = _log_owner.get()
-        if owner is None:
-            return self._underlying.write(text)
-        buffered = self._pending.get(owner, "") + text
-        cut = max(buffered.rfind("\n"), buffered.rfind("\r")) + 1  # progress bars end lines with \r
-        if cut == 0 and len(buffered) > 8192:
-            cut = len(buffered)
-        if cut:
-            self._child.channel.send(ipc.LogFrame(owner, buffered[:cut], self._source))
-        self._pending[owner] = buffered[cut:]
-        return len(text)
-
-    def flush_owner(self, owner: str) -> None:
-        rest = self._pending.pop(owner, "")
-        if rest:
-            self._child.channel.send(ipc.LogFrame(owner, rest, self._source))
-
-    def flush(self) -> None:
-        self._underlying.flush()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return "utf-8"
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return self._underlying.fileno()
-
-    def __getattr__(self, name: str) -> Any:
-        # .buffer, .errors, .reconfigure ...: the real stream (fd-level, attributed when unambiguous)
-        return getattr(self._underlying, name)
-
-
 async def serve_async(child: Child, setup_error: str | None) -> None:
     import asyncio
 
@@ -434,7 +354,10 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
     assert predictor is not None
     routed: list[RoutedStream] = []
     if child.args.concurrency > 1:
-        routed = [RoutedStream(child, "stdout", sys.stdout), RoutedStream(child, "stderr", sys.stderr)]
+        routed = [
+            RoutedStream(child.channel.send, _log_owner, "stdout", sys.stdout),
+            RoutedStream(child.channel.send, _log_owner, "stderr", sys.stderr),
+        ]
         sys.stdout, sys.stderr = routed  # type: ignore[assignment]
 
     def blame() -> None:

@@ -33,6 +33,7 @@ GOOD_REFS = [
     ("environment.py:Predictor", "predict"),
     ("weights.py:WeightsPath", "predict"),
     ("weights.py:WeightsStr", "predict"),
+    ("weights.py:WeightsFile", "predict"),
     ("metrics.py:SyncMetrics", "predict"),
     ("metrics.py:AsyncMetrics", "predict"),
     ("sleepers.py:SyncSleep", "predict"),

@@ -530,6 +530,7 @@ def test_cog_weights_feeds_setup(tmp_path: pathlib.Path) -> None:
             "str:https://example.invalid/w"
         )
         assert await one("weights.py:WeightsPath", None) == "no weights"
+        assert await one("weights.py:WeightsFile", {"COG_WEIGHTS": str(weights)}) == "file:W"
 
     run(scenario)
 
