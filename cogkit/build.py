@@ -172,9 +172,7 @@ def build(request: BuildRequest) -> BuildOutcome:
                 raise _explain(err) from None
             image_id = report.image_id
             if isinstance(exporter, llb.DockerTarExporter):
-                from python_on_whales import docker
-
-                docker.load(tarball, quiet=True)
+                _load_into_docker(tarball, image)
         finally:
             _close_in_background(client)
     compiled = compiled_holder[-1]
@@ -187,6 +185,19 @@ def build(request: BuildRequest) -> BuildOutcome:
         layer_times(report, compiled),
         pushed=request.push and not client.is_docker,
     )
+
+
+def _load_into_docker(tarball: str, image: str) -> None:
+    """A standalone buildkitd hands back a tarball; `cogkit build` promises an image in Docker."""
+    from python_on_whales import DockerException, docker
+
+    try:
+        docker.load(tarball, quiet=True)
+    except DockerException as exc:
+        raise CogkitError(
+            f"built {image}, but could not load it into Docker: {str(exc).strip().splitlines()[-1]}",
+            "start dockerd, or use `cogkit push` to send the image straight to a registry",
+        ) from None
 
 
 def _close_in_background(client: llb.Client) -> None:
