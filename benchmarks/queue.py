@@ -9,6 +9,8 @@ on the same machine and the same trivial predictor (`text: str -> str`):
               XADD until every entry is acked (= every terminal state stored)
   http-seq    the same predictor behind `python -m cogkit.runtime.server`, sequential sync
               POST /predictions over one keep-alive connection: p50 / p99 and req/s
+  worker CPU  user+system CPU of the worker processes and predictor children per job during
+              queue-tput (the load-independent cost; this machine is shared and noisy)
   redis-raw   redis-benchmark: XADD round trips/s, one connection, no pipelining (the transport
               floor one client sees)
 
@@ -119,6 +121,25 @@ def _consumers(redis_url: str, stream: str) -> int:
         return 0
     finally:
         r.close()
+
+
+def cpu_seconds(procs: list) -> float:
+    """User+system CPU of the worker processes and their predictor children (load-independent)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [p.pid for p in procs]
+    for pid in list(pids):
+        try:
+            pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            pass
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 def stop(procs: list) -> None:
@@ -323,9 +344,10 @@ def main() -> int:
                         "p99_ms": percentile(lat, 99) * 1000,
                         "jobs_per_s": len(lat) / sum(lat),
                     }
-                rows[f"queue-tput ({k} worker{'s' if k > 1 else ''})"] = asyncio.run(
-                    queue_throughput(args.redis, stream, args.jobs)
-                )
+                cpu0 = cpu_seconds(procs)
+                row = asyncio.run(queue_throughput(args.redis, stream, args.jobs))
+                row["cpu_ms_per_job"] = (cpu_seconds(procs) - cpu0) * 1000 / args.jobs
+                rows[f"queue-tput ({k} worker{'s' if k > 1 else ''})"] = row
             finally:
                 stop(procs)
         rows["http-seq (cogkit server)"] = http_sequential(model, args.latency_jobs)
@@ -340,13 +362,17 @@ def main() -> int:
         "prefetch": args.prefetch,
         "rows": rows,
     }
-    lines = ["| row | p50 ms | p99 ms | jobs/s | saturated p50 / p99 ms |", "|---|---|---|---|---|"]
+    lines = [
+        "| row | p50 ms | p99 ms | jobs/s | saturated p50 / p99 ms | worker CPU ms/job |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in rows.items():
         rate = r.get("jobs_per_s") or r.get("req_per_s") or r.get("xadd_per_s_1conn")
         sat = f"{r['sat_p50_ms']:.1f} / {r['sat_p99_ms']:.1f}" if "sat_p50_ms" in r else ""
         p50 = f"{r['p50_ms']:.2f}" if "p50_ms" in r else ""
         p99 = f"{r['p99_ms']:.2f}" if "p99_ms" in r else ""
-        lines.append(f"| {name} | {p50} | {p99} | {rate:,.0f} | {sat} |")
+        cpu = f"{r['cpu_ms_per_job']:.2f}" if "cpu_ms_per_job" in r else ""
+        lines.append(f"| {name} | {p50} | {p99} | {rate:,.0f} | {sat} | {cpu} |")
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from cogkit.runtime.queue.protocol import (
     lease_key,
     parse_entry,
 )
-from cogkit.runtime.queue.store import TRANSIENT_ERRORS, StateStore, backoff
+from cogkit.runtime.queue.store import TRANSIENT_ERRORS, StateStore, backoff, retrying
 from cogkit.runtime.types import CANCELED, PredictionResponse, now_iso
 
 log = logging.getLogger("cogkit.queue")
@@ -182,24 +182,24 @@ class QueueWorker:
                 self._dispatch_for_release(entries)
 
     async def _read(self, count: int) -> list[Any]:
-        async for attempt in backoff():
-            with attempt:
-                try:
-                    reply = await self.redis.xreadgroup(
-                        self.opts.group,
-                        self.opts.consumer,
-                        {self.opts.stream: ">"},
-                        count=count,
-                        block=self.opts.block_ms,
-                    )
-                except ResponseError as exc:
-                    if "NOGROUP" not in str(exc):
-                        raise
-                    log.warning("consumer group missing (Redis lost its data?); recreating it")
-                    await self._ensure_group()
-                    return []
-                return [e for _, entries in reply or [] for e in entries]
-        raise AssertionError("unreachable")
+        return await retrying(self._read_once, count)
+
+    async def _read_once(self, count: int) -> list[Any]:
+        try:
+            reply = await self.redis.xreadgroup(
+                self.opts.group,
+                self.opts.consumer,
+                {self.opts.stream: ">"},
+                count=count,
+                block=self.opts.block_ms,
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            log.warning("consumer group missing (Redis lost its data?); recreating it")
+            await self._ensure_group()
+            return []
+        return [e for _, entries in reply or [] for e in entries]
 
     async def _reclaim_loop(self) -> None:
         """Adopt entries whose worker stopped refreshing them for a visibility timeout."""

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -35,6 +35,7 @@ from cogkit.runtime.queue.protocol import (
 from cogkit.runtime.types import TERMINAL_STATUSES, PredictionResponse
 
 log = logging.getLogger("cogkit.queue")
+T = TypeVar("T")
 
 # Errors that mean "Redis is (temporarily) not there": retry. Anything else is a bug or a
 # server-side refusal and goes to the caller.
@@ -51,6 +52,22 @@ def backoff(max_wait: float = 2.0) -> AsyncRetrying:
         ),
         reraise=True,
     )
+
+
+async def retrying(call: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """`call(*args)`, retried with backoff while Redis is unreachable.
+
+    The first attempt runs outside tenacity: setting up a retry loop costs more than a whole
+    pipelined round trip, and almost every call succeeds the first time.
+    """
+    try:
+        return await call(*args)
+    except TRANSIENT_ERRORS as exc:
+        log.warning("redis unavailable (%s); retrying", exc)
+    async for attempt in backoff():
+        with attempt:
+            return await call(*args)
+    raise AssertionError("unreachable")
 
 
 @dataclass(slots=True, eq=False)
@@ -179,6 +196,9 @@ class StateStore:
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
+            # One more turn of the event loop lets operations issued by the same wake-up (a
+            # prediction's finish and the next one's start) join this round trip.
+            await asyncio.sleep(0)
             self._wakeup.clear()
             if not self._ops:
                 self._idle.set()
@@ -218,15 +238,15 @@ class StateStore:
 
         Every script is idempotent, so re-running a batch after a dropped connection is safe.
         """
-        async for attempt in backoff():
-            with attempt:
-                results = await self._pipeline(batch)
-                if any(isinstance(r, NoScriptError) for r in results):
-                    for kind, text in self._scripts.items():
-                        self._shas[kind] = await self.redis.script_load(text)
-                    results = await self._pipeline(batch)
-                return results
-        raise AssertionError("unreachable")
+        return await retrying(self._store_batch, batch)
+
+    async def _store_batch(self, batch: list[_Op]) -> list[Any]:
+        results = await self._pipeline(batch)
+        if any(isinstance(r, NoScriptError) for r in results):
+            for kind, text in self._scripts.items():
+                self._shas[kind] = await self.redis.script_load(text)
+            results = await self._pipeline(batch)
+        return results
 
     async def _pipeline(self, batch: list[_Op]) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
