@@ -117,6 +117,8 @@ def parse_config(text: str, path: Path) -> Config:
             "see `cogkit init` for an example",
         )
     _check_keys(data, (), loaded, fail)
+    if "build" in data and data["build"] is None:  # a bare `build:` line means "defaults", as in Cog
+        data = {k: v for k, v in data.items() if k != "build"}
     data = _versions_as_text(data, loaded)
     try:
         model = CogYaml.model_validate(data)

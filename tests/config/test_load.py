@@ -97,3 +97,8 @@ def test_gpu_torch_gets_newest_cuda_index(tmp_path: Path) -> None:
     assert (config.cuda.cuda, config.cuda.cudnn) == ("12.4", "9")
     assert config.requirements.options == ["--extra-index-url https://download.pytorch.org/whl/cu124"]
     assert config.requirements.requirements == ["torch==2.4.1"]
+
+
+def test_bare_build_key_means_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path / "cog.yaml", "build:\nenvironment:\n"))
+    assert config.python_version == "3.11" and config.environment == {}
