@@ -438,6 +438,7 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
     loop.add_signal_handler(signal.SIGTERM, server.on_sigterm)
     loop.add_signal_handler(signal.SIGINT, server.begin_shutdown, "SIGINT")
     setup_task = loop.create_task(server.setup_worker(started))
+    setup_task.add_done_callback(_gc_after_startup)
     if ready is not None and not ready.done():
         ready.set_result(None)
     await server.shutdown_event.wait()
@@ -450,6 +451,15 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
 
     await httpclient.close()
     return server._exit_code
+
+
+def _gc_after_startup(_task: object) -> None:
+    """Re-enable GC after start-up; frozen start-up objects are never scanned again (fewer pauses)."""
+    import gc
+
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 async def _stop_worker(worker: Any) -> None:
@@ -543,8 +553,13 @@ def config_from_args(args: argparse.Namespace, cwd: str | None = None) -> Server
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m cog.server.http` and `cogkit serve --local`."""
+    import gc
+
     from cogkit.errors import CogkitError
 
+    # Start-up allocates ~100k long-lived objects (imports); collecting them repeatedly costs
+    # ~10 ms. GC is switched back on, with those objects frozen, once the model is READY.
+    gc.disable()
     args = parse_args(argv)
     level = os.environ.get("COG_LOG_LEVEL", "DEBUG" if args.verbose else "INFO").upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
