@@ -234,12 +234,24 @@ def local_model(
         if wait:
             wait_until_ready(model, setup_timeout, progress, lambda: proc.poll() is None, "the model process")
         yield model
+    except BaseException:
+        _kill_group(proc)  # setup failed, timed out or the user gave up: nothing to be graceful about
+        raise
     finally:
         _stop_process(proc, ModelClient("127.0.0.1" if host in ("0.0.0.0", "") else host, port))
         if log_file is not None:
             log_file.close()
             with contextlib.suppress(OSError):
                 os.unlink(log_file.name)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def _stop_process(proc: subprocess.Popen[bytes], client: ModelClient) -> None:
@@ -250,13 +262,13 @@ def _stop_process(proc: subprocess.Popen[bytes], client: ModelClient) -> None:
         return
     with contextlib.suppress(Exception):
         client.request("POST", "/shutdown", timeout=2)
-        proc.wait(timeout=5)
+        proc.wait(timeout=3)
     if proc.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=10)
+        proc.wait(timeout=3)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

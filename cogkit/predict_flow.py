@@ -26,7 +26,9 @@ def add_model_input_flags(parser: argparse.ArgumentParser, *, output_default: st
         help="an input: name=value, or name=@file to send a file; repeat a name for a list",
     )
     parser.add_argument(
-        "--json", metavar="JSON|@FILE|@-", help="all inputs as a JSON object, from a file, or from stdin (@-)"
+        "--json",
+        metavar="JSON|@FILE|@-",
+        help="all inputs as a JSON object, from a file, or stdin (@-); prints the whole prediction as JSON",
     )
     parser.add_argument(
         "-o",
@@ -212,6 +214,8 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     from cogkit.outputs import OutputWriter, output_component
 
     output_schema = output_component(model.schema, mode)
+    if args.json is not None:
+        return _write_prediction_json(model.client.predict(payload, mode=mode), args)
     streamed = False
     if _streams_text(output_schema) and not args.output:
 
@@ -238,3 +242,20 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     writer.write(response.get("output"), output_schema)
     sys.stdout.flush()
     return 0
+
+
+def _write_prediction_json(response: dict[str, Any], args: argparse.Namespace) -> int:
+    """Cog's --json mode: the whole prediction as JSON, to -o or stdout; exit 1 unless it succeeded."""
+    import json
+
+    text = json.dumps(response, indent=2) + "\n"
+    if args.output:
+        target = Path(args.output)
+        if target.suffix != ".json":
+            print(f"warning: writing JSON to {target}, which does not end in .json", file=sys.stderr)
+        target.write_text(text)
+        print(f"Written prediction to {target}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    return 0 if response.get("status") == "succeeded" else 1

@@ -20,11 +20,16 @@ def test_predict_local(tmp_path: Path, cli) -> None:
 
 def test_predict_local_streaming_and_json(tmp_path: Path, cli) -> None:
     project = copy_example("streaming", tmp_path)
-    result = cli(
-        "predict", "--local", "--json", '{"prompt": "a b c", "delay": 0}', cwd=project, env=NO_DOCKER
-    )
+    result = cli("predict", "--local", "-i", "prompt=a b c", "-i", "delay=0", cwd=project, env=NO_DOCKER)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "a b c\n"
+    body = '{"prompt": "a b c", "delay": 0}'
+    as_json = cli("predict", "--local", "--json", body, "-o", "p.json", cwd=project, env=NO_DOCKER)
+    assert as_json.returncode == 0, as_json.stderr
+    prediction = json.loads((project / "p.json").read_text())  # the whole prediction, as Cog's --json
+    assert prediction["status"] == "succeeded" and prediction["output"] == ["a", " b", " c"]
+    failed = cli("predict", "--local", "--json", '{"prompt": "x", "delay": 9}', cwd=project, env=NO_DOCKER)
+    assert failed.returncode == 1  # rejected before the model starts, like -i
 
 
 def test_predict_local_validates_before_starting(tmp_path: Path, cli) -> None:

@@ -168,7 +168,9 @@ def test_json_inputs_from_stdin(types_image: str, cli, tmp_path: Path) -> None:
     body = {"count": 1, "ratio": 2, "flag": True, "names": ["x"], "sizes": []}
     result = cli("predict", types_image, "--json", "@-", stdin=json.dumps(body), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["count"] == ["int", 1]
+    prediction = json.loads(result.stdout)  # --json prints the whole prediction, as Cog does
+    assert prediction["status"] == "succeeded"
+    assert json.loads(prediction["output"])["count"] == ["int", 1]
 
 
 def test_unknown_input_lists_valid_names_from_the_image_label(types_image: str, cli, snapshot) -> None:
