@@ -174,3 +174,9 @@ def test_every_command_reports_missing_cog_yaml_the_same_way(tmp_path: Path, cli
     assert result.returncode == 1
     assert result.stderr.startswith("error: cog.yaml does not exist in")
     assert "Traceback" not in result.stderr
+
+
+def test_no_engine_reachable_when_building_the_project(cli, snapshot) -> None:
+    result = cli("predict", "-i", "text=x", cwd=HELLO, env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 1
+    snapshot("no_engine_build", result.stderr)

@@ -1,0 +1,82 @@
+"""Pure decisions in cogkit.containers and cogkit.run_command: GPUs, ports, engine error mapping."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from python_on_whales.exceptions import DockerException
+
+from cogkit.containers import (
+    GPUUnavailableError,
+    ImageNotFoundError,
+    PortInUseError,
+    engine_error_from,
+    ensure_port_free,
+    has_registry_host,
+    parse_env_flags,
+    resolve_gpus,
+)
+from cogkit.errors import CogkitError, EngineError
+from cogkit.run_command import parse_publish
+
+
+def test_gpus_follow_cog_yaml_and_never_fall_back_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COGKIT_ASSUME_GPU", "1")
+    assert resolve_gpus(None, wants_gpu=True) == "all"
+    assert resolve_gpus(None, wants_gpu=False) is None
+    assert resolve_gpus("device=1", wants_gpu=True) == "device=1"
+    assert resolve_gpus("", wants_gpu=True) is None  # explicit CPU
+    monkeypatch.delenv("COGKIT_ASSUME_GPU")
+    monkeypatch.setattr("cogkit.containers.gpu_available", lambda: False)
+    with pytest.raises(GPUUnavailableError, match="no NVIDIA GPU is visible"):
+        resolve_gpus(None, wants_gpu=True)
+
+
+def test_port_in_use_is_detected() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError, match=f"port {port} on 127.0.0.1 is already in use"):
+            ensure_port_free(port, "127.0.0.1")
+    ensure_port_free(port, "127.0.0.1")  # free again once closed
+
+
+@pytest.mark.parametrize(
+    ("stderr", "kind", "text"),
+    [
+        ("Cannot connect to the Docker daemon at unix:///x.sock. Is the docker daemon running?", EngineError,
+         "no container engine reachable"),
+        ("Error response from daemon: No such image: foo:latest", ImageNotFoundError, "image not found"),
+        ("driver failed programming external connectivity: Bind for 0.0.0.0:8393 failed: port is already "
+         "allocated", PortInUseError, "already in use"),
+        ('could not select device driver "" with capabilities: [[gpu]]', GPUUnavailableError, "cannot give"),
+        ("something else\nand more", EngineError, "doing it: something else"),
+    ],
+)  # fmt: skip
+def test_engine_errors_become_one_line(stderr: str, kind: type, text: str) -> None:
+    error = engine_error_from(DockerException(["docker"], 1, b"", stderr.encode()), "doing it")
+    assert isinstance(error, kind)
+    assert text in error.message
+    assert "\n" not in error.message and error.hint
+
+
+def test_publish_and_env_parsing() -> None:
+    assert parse_publish("8888") == ("8888", 8888)
+    assert parse_publish("8080:80") == ("8080", 80)
+    assert parse_publish("127.0.0.1:8888") == ("127.0.0.1:8888", 8888)
+    assert parse_publish("0.0.0.0:8080:80") == ("0.0.0.0:8080", 80)
+    with pytest.raises(CogkitError, match="cannot parse port"):
+        parse_publish("http")
+    assert parse_env_flags(["A=1", "B=x=y", "C="]) == {"A": "1", "B": "x=y", "C": ""}
+    with pytest.raises(CogkitError, match="expected KEY=VALUE"):
+        parse_env_flags(["NOEQUALS"])
+
+
+def test_registry_host_detection() -> None:
+    assert has_registry_host("127.0.0.1:5000/a/b:1")
+    assert has_registry_host("registry.example.com/me/model")
+    assert has_registry_host("localhost/model")
+    assert not has_registry_host("hello-world")
+    assert not has_registry_host("me/model")
