@@ -120,24 +120,39 @@ class OutputWriter:
             if is_data_url(output):
                 self._write_file(output)
             else:
-                self.stdout.write(output if output.endswith("\n") else output + "\n")
+                self._emit(output if output.endswith("\n") else output + "\n")
             return
         if (
             isinstance(output, list)
             and _is_concatenate(output_schema)
             and all(isinstance(v, str) for v in output)
         ):
-            self.stdout.write("".join(output) + "\n")
+            self._emit("".join(output) + "\n")
             return
         if isinstance(output, list) and output and all(is_data_url(v) for v in output):
             for i, item in enumerate(output):
                 self._write_file(item, index=i)
             return
-        if _count_files(output) == 1:  # one file, wherever it sits, gets the plain name (-o or output.<ext>)
+        files = _count_files(output)
+        if files == 0:
+            self._emit(json.dumps(output, indent=2) + "\n")
+            return
+        if files == 1:  # one file, wherever it sits, gets the plain name (-o or output.<ext>)
             replaced = self._replace_single(output)
         else:
             replaced = self._replace_files(output)
         self.stdout.write(json.dumps(replaced, indent=2) + "\n")
+
+    def _emit(self, text: str) -> None:
+        """Text output: to stdout, or into the -o file when one was given."""
+        if self.output_path is None:
+            self.stdout.write(text)
+            return
+        target = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        self.written.append(target)
+        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
 
 
 def _count_files(value: Any) -> int:

@@ -74,3 +74,13 @@ def test_files_inside_objects_written_and_replaced_by_paths(tmp_path: Path) -> N
 
 def test_decode_plain_data_url() -> None:
     assert decode_data_url("data:text/plain,a%20b") == ("text/plain", b"a b")
+
+
+def test_dash_o_captures_text_and_json_outputs(tmp_path: Path) -> None:
+    w = _writer(tmp_path, Path("answer.txt"))
+    w.write("forty-two")
+    assert (tmp_path / "answer.txt").read_text() == "forty-two\n"
+    assert w.stdout.getvalue() == ""
+    w2 = _writer(tmp_path, Path("scores.json"))
+    w2.write({"score": 0.9})
+    assert json.loads((tmp_path / "scores.json").read_text()) == {"score": 0.9}
