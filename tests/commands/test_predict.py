@@ -64,6 +64,32 @@ def test_init_build_predict(tmp_path: Path, cli, build_env, docker_engine) -> No
         subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True)
 
 
+@pytest.mark.parametrize("example", ["hello-world", "image-io"])
+def test_init_then_example_code_build_predict(
+    example: str, tmp_path: Path, cli, build_env, docker_engine
+) -> None:
+    """The path a new user takes: `cogkit init`, write the model (the example's files), build, predict."""
+    assert cli("init", cwd=tmp_path).returncode == 0
+    source = copy_example(example, tmp_path / "src")
+    for item in source.iterdir():
+        (tmp_path / item.name).write_bytes(item.read_bytes())
+    tag = f"cogkit-test-init-{example}:{os.getpid()}"
+    try:
+        built = cli("build", "-t", tag, cwd=tmp_path, env=build_env)
+        assert built.returncode == 0, built.stderr[-2000:]
+        if example == "hello-world":
+            result = cli("predict", tag, "-i", "text=init", cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            assert result.stdout == "hello init\n"
+        else:
+            _png(tmp_path / "in.png", 3, 3, (1, 2, 3))
+            result = cli("predict", tag, "-i", "image=@in.png", "-i", "scale=3", cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            assert _png_header(tmp_path / "output.png") == (9, 9, 0)
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True)
+
+
 def test_hello_world_build_then_predict(example_image, cli, tmp_path: Path) -> None:
     tag, _ = example_image("hello-world")
     result = cli("predict", tag, "-i", "text=world", cwd=tmp_path)
