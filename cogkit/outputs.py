@@ -180,7 +180,5 @@ def output_component(schema: Mapping[str, Any] | None, mode: str = "predict") ->
     if not schema:
         return None
     components = schema.get("components", {}).get("schemas", {})
-    node = components.get("TrainingOutput") if mode == "train" else None
-    if node is None:
-        node = components.get("Output")
+    node = components.get("TrainingOutput" if mode == "train" else "Output")
     return dict(node) if isinstance(node, Mapping) else None

@@ -138,9 +138,8 @@ def input_component(schema: Mapping[str, Any] | None, mode: str = "predict") -> 
     if not schema:
         return None
     components = schema.get("components", {}).get("schemas", {})
-    node = components.get("TrainingInput") if mode == "train" else None
-    if node is None:  # a train-only schema may call its input component plain `Input`
-        node = components.get("Input")
+    # Training inputs are only ever `TrainingInput`: never check them against the predict `Input`.
+    node = components.get("TrainingInput" if mode == "train" else "Input")
     if node is None:
         return None
     return _resolve(schema, node)

@@ -178,3 +178,15 @@ def test_describe_inputs_lists_types_and_defaults() -> None:
     assert "  prompt: string" in text
     assert "  steps: integer (default 10)" in text
     assert "  images: list of file" in text
+
+
+def test_train_mode_uses_training_input_only() -> None:
+    both = {"components": {"schemas": {
+        "Input": {"type": "object", "properties": {"x": {"type": "integer"}}},
+        "TrainingInput": {"type": "object", "properties": {"epochs": {"type": "integer"}}},
+    }}}  # fmt: skip
+    validate_inputs({"epochs": 3}, both, mode="train")
+    with pytest.raises(InputError, match="valid inputs: epochs"):
+        validate_inputs({"x": 3}, both, mode="train")
+    predict_only = {"components": {"schemas": {"Input": both["components"]["schemas"]["Input"]}}}
+    validate_inputs({"epochs": 3}, predict_only, mode="train")  # unknown here: the server decides
