@@ -46,6 +46,7 @@ class ImageInfo:
     ref: str
     id: str
     labels: dict[str, str] = field(default_factory=dict)
+    cmd: list[str] = field(default_factory=list)
 
     @property
     def schema(self) -> dict[str, Any] | None:
@@ -150,7 +151,8 @@ def inspect_image(ref: str) -> ImageInfo:
     except ImageNotFoundError as exc:
         raise ImageNotFoundError(f"image not found: {ref}", hint=exc.hint) from None
     labels = dict((image.config.labels if image.config else None) or {})
-    return ImageInfo(ref=ref, id=image.id, labels=labels)
+    cmd = list((image.config.cmd if image.config else None) or [])
+    return ImageInfo(ref=ref, id=image.id, labels=labels, cmd=cmd)
 
 
 def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None) -> ImageInfo:

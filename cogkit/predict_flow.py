@@ -175,7 +175,7 @@ def _run_image(
     schema = info.schema
     payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
-    command = server_command(mode)
+    command = server_command(mode, info.cmd)
     with image_model(
         image,
         env=env,
@@ -192,12 +192,16 @@ def _run_image(
         return _predict_and_write(model, payload, args, mode)
 
 
-def server_command(mode: str) -> list[str]:
+def server_command(mode: str, image_cmd: list[str] | None = None) -> list[str]:
     """The image's own server, kept up after a failed setup so /health-check can hand over its logs.
 
-    Training mode serves /trainings as well as /predictions.
+    The image's CMD is kept when it is the Cog server (cogkit's and Cog's images both use
+    `python -m cog.server.http`), with flags appended; training mode serves /trainings too.
     """
-    cmd = ["python", "-m", "cog.server.http", "--await-explicit-shutdown", "true"]
+    base = list(image_cmd or [])
+    if "cog.server.http" not in base:
+        base = ["python", "-m", "cog.server.http"]
+    cmd = [*base, "--await-explicit-shutdown", "true"]
     return cmd + (["--x-mode", "train"] if mode == "train" else [])
 
 

@@ -97,7 +97,8 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
     command: list[str] = []
     if args.upload_url:
-        command = ["python", "-m", "cog.server.http", "--upload-url", args.upload_url]
+        base = info.cmd if "cog.server.http" in info.cmd else ["python", "-m", "cog.server.http"]
+        command = [*base, "--upload-url", args.upload_url]
     publish_host = f"{args.host}:{args.port}" if args.host else str(args.port)
     container = containers.start_container(
         image,

@@ -88,3 +88,20 @@ def test_login_unreachable_registry(tmp_path: Path, cli) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach the registry at http://127.0.0.1:1")
     assert "Traceback" not in result.stderr
+
+
+def test_login_defaults_to_the_registry_of_cog_yaml_image(tmp_path: Path, auth_registry, cli) -> None:
+    address, user, password = auth_registry
+    (tmp_path / "cog.yaml").write_text(f'build:\n  python_version: "3.11"\nimage: {address}/team/model\n')
+    config_dir = tmp_path / "docker"
+    result = cli(
+        "login",
+        "-u",
+        user,
+        "--password-stdin",
+        stdin=password,
+        cwd=tmp_path,
+        env={"DOCKER_CONFIG": str(config_dir)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert address in json.loads((config_dir / "config.json").read_text())["auths"]
