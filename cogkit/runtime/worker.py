@@ -368,6 +368,8 @@ class Worker:
         Raises WorkerBusy at capacity and WorkerUnavailable unless READY; the slot is free again
         before Done is delivered, so the caller may submit the next prediction right away.
         """
+        if not isinstance(prediction_id, str) or not isinstance(inputs, dict):
+            raise TypeError("predict() takes a str prediction id and a dict of inputs")
         if self._stopping:
             raise WorkerUnavailable("the worker is stopping")
         if self._state != READY or self._transport is None:

@@ -663,6 +663,10 @@ def test_unencodable_input_takes_no_slot() -> None:
         try:
             with pytest.raises(TypeError):
                 worker.predict("bad", {"text": object()})
+            with pytest.raises(TypeError):
+                worker.predict(None, {})  # type: ignore[arg-type]
+            with pytest.raises(TypeError):
+                worker.predict("bad", ["not", "a", "dict"])  # type: ignore[arg-type]
             assert worker.in_flight == 0 and worker.state == "READY"
         finally:
             await worker.stop()
