@@ -378,6 +378,8 @@ class Worker:
             raise WorkerBusy("Already running a prediction")
         if prediction_id in self._streams:
             raise WorkerError(f"prediction {prediction_id} is already running")
+        if context:
+            context = {str(key): str(value) for key, value in context.items()}
         seq = self._seq + 1
         frame = self._encoder.encode(ipc.Predict(prediction_id, inputs, context, seq))  # may raise: no slot
         self._seq = seq
