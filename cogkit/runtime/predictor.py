@@ -66,6 +66,7 @@ class LoadedPredictor:
     defaults: dict[str, Any]
     converters: dict[str, Callable[[Any], Any]]
     output_type: TypeSpec | None
+    accepted: frozenset[str] | None = None  # parameter names; None when predict takes **kwargs
 
     @property
     def is_async(self) -> bool:
@@ -85,7 +86,10 @@ class LoadedPredictor:
         """Validated wire values -> the objects predict() expects; missing ones get defaults."""
         values: dict[str, Any] = {}
         converters = self.converters
+        accepted = self.accepted
         for name, value in raw.items():
+            if accepted is not None and name not in accepted:
+                continue  # unknown inputs are ignored, as Cog does (validation normally drops them)
             conv = converters.get(name)
             values[name] = conv(value) if conv is not None and value is not None else value
         for name, default in self.defaults.items():
@@ -133,6 +137,7 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
         signature=signature,
         signature_error=signature_error,
         defaults=_defaults_of(entry),
+        accepted=_accepted_names(entry),
         converters=_converters_of(signature),
         output_type=signature.output if signature else None,
     )
@@ -143,6 +148,13 @@ def _is_noop_setup(cls: type) -> bool:
         if "setup" in klass.__dict__:
             return klass.__name__ == "BasePredictor" and klass.__module__.startswith("cog")
     return False
+
+
+def _accepted_names(fn: Callable[..., Any]) -> frozenset[str] | None:
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return frozenset(p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL)
 
 
 def _defaults_of(fn: Callable[..., Any]) -> dict[str, Any]:

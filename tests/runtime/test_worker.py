@@ -86,6 +86,8 @@ def test_defaults_from_input_are_applied_in_the_child() -> None:
         worker = await started("outputs.py:out_iter")
         try:
             assert chunks_of(await collect(worker.predict("p", {}))) == ["chunk 0", "chunk 1", "chunk 2"]
+            # unknown inputs that reach the worker unvalidated are ignored, as Cog does
+            assert chunks_of(await collect(worker.predict("q", {"n": 1, "nope": 2}))) == ["chunk 0"]
         finally:
             await worker.stop()
 
