@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 COG016_PYTHON = Path(os.environ.get("COG016_VENV", "/opt/bench/cog016-venv")) / "bin" / "python"
 
-PREDICTOR = '''
+PREDICTOR = """
 import sys
 from cog import BasePredictor
 
@@ -43,9 +43,9 @@ class Predictor(BasePredictor):
         while flood:
             sys.stdout.write(line)
         return "hello " + text
-'''
+"""
 
-COMMON = r'''
+COMMON = r"""
 import json, os, statistics, sys, threading, time
 
 def rss_mb(pid):
@@ -60,9 +60,11 @@ def summary(starts, lat, cancels, rss):
     return {"start_ms": statistics.median(starts) * 1000,
             "p50_us": lat[len(lat) // 2] * 1e6, "p99_us": lat[int(len(lat) * 0.99)] * 1e6,
             "per_s": len(lat) / sum(lat), "cancel_ms": statistics.median(cancels) * 1000, "rss_mb": rss}
-'''
+"""
 
-COGKIT_DRIVER = COMMON + r'''
+COGKIT_DRIVER = (
+    COMMON
+    + r"""
 import asyncio
 from cogkit.runtime.worker import Worker
 from cogkit.runtime.events import Done, Log
@@ -101,9 +103,12 @@ async def main(n, starts_n):
     return summary(starts, lat, cancels, rss)
 
 print(json.dumps(asyncio.run(main(int(sys.argv[1]), int(sys.argv[2])))))
-'''
+"""
+)
 
-COG016_DRIVER = COMMON + r'''
+COG016_DRIVER = (
+    COMMON
+    + r"""
 from cog.server.eventtypes import Done, Log
 from cog.server.worker import make_worker
 
@@ -141,14 +146,17 @@ for i in range(5):
     cancels.append(time.perf_counter() - t)
 w.shutdown()
 print(json.dumps(summary(starts, lat, cancels, rss)))
-'''
+"""
+)
 
 
-def run_peer(python: str, driver: str, workdir: str, core: str, n: int, starts: int,
-             env: dict[str, str]) -> dict:
+def run_peer(
+    python: str, driver: str, workdir: str, core: str, n: int, starts: int, env: dict[str, str]
+) -> dict:
     cmd = ["taskset", "-c", core, python, "-c", driver, str(n), str(starts)]
-    done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **env})
+    done = subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, timeout=900, env={**os.environ, **env}
+    )
     if done.returncode != 0:
         raise SystemExit(f"{python} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -167,11 +175,19 @@ def main() -> None:
         Path(workdir, "predict.py").write_text(PREDICTOR)
         from cogkit.runtime import compat_path
 
-        results["cogkit"] = run_peer(sys.executable, COGKIT_DRIVER, workdir, args.core, args.predictions,
-                                     args.starts, {"PYTHONPATH": compat_path()})
+        results["cogkit"] = run_peer(
+            sys.executable,
+            COGKIT_DRIVER,
+            workdir,
+            args.core,
+            args.predictions,
+            args.starts,
+            {"PYTHONPATH": compat_path()},
+        )
         if COG016_PYTHON.exists():
-            results["cog 0.16.8"] = run_peer(str(COG016_PYTHON), COG016_DRIVER, workdir, args.core,
-                                             args.predictions, args.starts, {})
+            results["cog 0.16.8"] = run_peer(
+                str(COG016_PYTHON), COG016_DRIVER, workdir, args.core, args.predictions, args.starts, {}
+            )
     rows = [
         ("start → setup done, ms (median)", "start_ms", "{:.0f}"),
         ("sequential prediction p50, µs", "p50_us", "{:.0f}"),
