@@ -15,8 +15,10 @@ Cog-style side (written from Cog 0.16's generator, see ../shared/notes/cog-refer
     pulled here), which is also what Cog degrades to on a daemon without MergeOp.
 cogkit side: `cogkit build --separate-weights`, the whole CLI timed as a subprocess.
 
-Steps: cold, no-op rebuild and code-edit rebuild (median of 3), adding one pip package; then image sizes (without the
-weights) and the bytes a push uploads after a code edit (registry 127.0.0.1:5000).
+Steps: cold, no-op rebuild and code-edit rebuild (median of 3), adding one pip package; then image
+sizes (without the weights) and the bytes a push uploads after a code edit (registry 127.0.0.1:5000).
+The cogkit side runs from a frozen copy of the package, so edits in the working tree during a run
+cannot invalidate its runtime layer; every command's output goes to results/build_vs_dockerfile.log.
 
 Usage: .venv/bin/python benchmarks/build_vs_dockerfile.py [--weights-mib 1024] [--out DIR]
 """
