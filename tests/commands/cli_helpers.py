@@ -62,12 +62,43 @@ def assert_snapshot(name: str, text: str, replacements: dict[str, str] | None = 
     assert "Traceback" not in text
 
 
+# Images built from project directories are named cogkit-test-<name>:<RUN_ID>, so the session can remove
+# exactly its own images afterwards (see remove_run_images).
+RUN_ID = f"run{os.getpid()}"
+
+
+def test_image_name(name: str) -> str:
+    return f"cogkit-test-{re.sub(r'[^a-z0-9-]+', '-', name.lower())}:{RUN_ID}"
+
+
+def name_project_image(project: Path) -> str:
+    """Give the project's builds a per-run name (`image:` in cog.yaml) and return it."""
+    config = project / "cog.yaml"
+    text = config.read_text()
+    tag = test_image_name(project.name)
+    if not re.search(r"^image:", text, re.M):
+        config.write_text(text.rstrip("\n") + f"\nimage: {tag}\n")
+        return tag
+    return re.search(r"^image:\s*(\S+)", text, re.M).group(1)  # type: ignore[union-attr]
+
+
 def copy_example(name: str, dest: Path) -> Path:
     target = dest / name
     shutil.copytree(
         EXAMPLES / name, target, ignore=shutil.ignore_patterns("__pycache__", "output.*", "weights")
     )
+    name_project_image(target)
     return target
+
+
+def remove_run_images() -> None:
+    listed = subprocess.run(
+        [DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=cogkit-test-*"],
+        capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    mine = [ref for ref in listed if ref.endswith(f":{RUN_ID}")]
+    if mine:
+        subprocess.run([DOCKER, "rmi", "-f", *mine], capture_output=True)
 
 
 def containers_labelled(purpose: str | None = None) -> list[str]:

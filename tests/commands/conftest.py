@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_helpers import CA_BUNDLE, DOCKER, assert_snapshot, cogkit, copy_example
+from cli_helpers import CA_BUNDLE, DOCKER, assert_snapshot, cogkit, copy_example, remove_run_images
 
 
 @pytest.fixture
@@ -52,3 +52,9 @@ def example_image(
     yield get
     for tag, _ in built.values():
         subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_images_built_by_this_run() -> Iterator[None]:
+    yield
+    remove_run_images()

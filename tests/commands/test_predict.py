@@ -14,7 +14,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from cli_helpers import containers_labelled, copy_example
+from cli_helpers import containers_labelled, copy_example, name_project_image
 
 
 def _png(path: Path, width: int, height: int, rgb: tuple[int, int, int]) -> None:
@@ -45,6 +45,7 @@ def _project(root: Path, predict_py: str, extra_yaml: str = "") -> Path:
         f'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n{extra_yaml}'
     )
     (root / "predict.py").write_text(textwrap.dedent(predict_py))
+    name_project_image(root)
     return root
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from cli_helpers import DOCKER, containers_labelled, copy_example
+from cli_helpers import DOCKER, containers_labelled, copy_example, name_project_image
 
 
 def _free_port() -> int:
@@ -90,8 +90,7 @@ def _image_id(tag: str) -> str:
 
 def test_serve_picks_up_a_code_edit_without_a_rebuild(tmp_path: Path, build_env, docker_engine) -> None:
     project = copy_example("hello-world", tmp_path)
-    tag = f"cogkit-test-serve:{os.getpid()}"
-    (project / "cog.yaml").write_text((project / "cog.yaml").read_text() + f"image: {tag}\n")
+    tag = name_project_image(project)
     port = _free_port()
     try:
         with _serve(project, "-p", str(port), env=build_env) as proc:
