@@ -190,3 +190,9 @@ def test_train_mode_uses_training_input_only() -> None:
         validate_inputs({"x": 3}, both, mode="train")
     predict_only = {"components": {"schemas": {"Input": both["components"]["schemas"]["Input"]}}}
     validate_inputs({"epochs": 3}, predict_only, mode="train")  # unknown here: the server decides
+
+
+def test_urls_in_string_inputs_stay_strings() -> None:
+    """Cog regression #2868: a URL typed into a `str` input must not turn into a file."""
+    out = coerce_inputs({"prompt": "https://example.com/cat.png", "image": "https://example.com/cat.png"}, SCHEMA)
+    assert out == {"prompt": "https://example.com/cat.png", "image": "https://example.com/cat.png"}
