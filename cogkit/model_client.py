@@ -159,7 +159,12 @@ class ModelClient:
         return data
 
     def predict_streaming(
-        self, inputs: Mapping[str, Any], on_chunk: Callable[[Any], None], *, mode: str = "predict"
+        self,
+        inputs: Mapping[str, Any],
+        on_chunk: Callable[[Any], None],
+        *,
+        mode: str = "predict",
+        on_log: Callable[[str], None] | None = None,
     ) -> dict[str, Any]:
         """Like predict(), but over Server-Sent Events: each iterator item reaches `on_chunk` as it is made.
 
@@ -191,6 +196,8 @@ class ModelClient:
                     data = json.loads(line[5:].strip() or "null")
                     if event == "output" and isinstance(data, dict):
                         on_chunk(data.get("chunk"))
+                    elif event == "log" and on_log is not None and isinstance(data, dict):
+                        on_log(str(data.get("text", "")))
                     elif event == "completed" and isinstance(data, dict):
                         final = data
                         break

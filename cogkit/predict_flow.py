@@ -220,7 +220,9 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     output_schema = output_component(model.schema, mode)
     if args.json is not None:
         return _write_prediction_json(model.client.predict(payload, mode=mode), args)
-    streamed = False
+    # What the model prints (progress, warnings) goes to stderr; stdout carries the output alone.
+    show_logs = getattr(args, "progress", None) != "quiet"
+    streamed = logged = False
     if _streams_text(output_schema) and not args.output:
 
         def print_chunk(chunk: Any) -> None:
@@ -230,7 +232,14 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
                 sys.stdout.flush()
                 streamed = True
 
-        response = model.client.predict_streaming(payload, print_chunk, mode=mode)
+        def print_log(text: str) -> None:
+            nonlocal logged
+            if show_logs:
+                sys.stderr.write(text)
+                sys.stderr.flush()
+                logged = True
+
+        response = model.client.predict_streaming(payload, print_chunk, mode=mode, on_log=print_log)
         if streamed:
             sys.stdout.write("\n")
             sys.stdout.flush()
@@ -240,6 +249,10 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     if status != "succeeded":
         message, hint = failure_message(response)
         raise PredictionFailedError(message, hint=hint)
+    if show_logs and not logged and response.get("logs"):
+        logs = str(response["logs"])
+        sys.stderr.write(logs if logs.endswith("\n") else logs + "\n")
+        sys.stderr.flush()
     if streamed:
         return 0
     writer = OutputWriter(output_path=Path(args.output) if args.output else None, stdout=sys.stdout)

@@ -194,5 +194,7 @@ def test_train_mode_uses_training_input_only() -> None:
 
 def test_urls_in_string_inputs_stay_strings() -> None:
     """Cog regression #2868: a URL typed into a `str` input must not turn into a file."""
-    out = coerce_inputs({"prompt": "https://example.com/cat.png", "image": "https://example.com/cat.png"}, SCHEMA)
+    out = coerce_inputs(
+        {"prompt": "https://example.com/cat.png", "image": "https://example.com/cat.png"}, SCHEMA
+    )
     assert out == {"prompt": "https://example.com/cat.png", "image": "https://example.com/cat.png"}
