@@ -135,8 +135,15 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
             since = datetime.now(UTC)
             with restarting:
                 pass  # wait for a restart in progress to finish
-            if not containers.container_running(container):
+            if containers.container_running(container):
+                continue
+            if not args.reload:
                 break
+            # A bad edit (syntax error, failing setup) stops the server: wait for the next edit.
+            code = containers.exit_code(container)
+            _say_waiting(code)
+            while not containers.container_running(container):
+                time.sleep(0.3)
         code = containers.exit_code(container)
         if code:
             print(f"the model container exited with code {code}", file=sys.stderr)
@@ -147,6 +154,14 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     finally:
         stop.set()
         containers.remove_container(container)
+
+
+def _say_waiting(code: int | None) -> None:
+    print(
+        f"The model server exited (code {code}); waiting for a change to restart it",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
@@ -195,7 +210,11 @@ def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str],
                 while proc.poll() is None and not restart_requested.is_set():
                     time.sleep(0.1)
                 if not restart_requested.is_set():
-                    return int(proc.returncode or 0)
+                    if not args.reload:
+                        return int(proc.returncode or 0)
+                    # A bad edit (syntax error, failing setup) stops the server: wait for the next edit.
+                    _say_waiting(proc.returncode)
+                    restart_requested.wait()
             # the port is released once the old process is gone; the next one binds it again
     except KeyboardInterrupt:
         print("stopping", file=sys.stderr)

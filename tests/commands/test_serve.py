@@ -170,3 +170,19 @@ def test_serve_local_upload_url(tmp_path: Path) -> None:
         assert next(iter(received)).startswith("/uploads/")
     finally:
         receiver.shutdown()
+
+
+def test_serve_survives_a_broken_edit(tmp_path: Path, build_env, docker_engine) -> None:
+    """A syntax error stops the model server, not `cogkit serve`: fixing the file brings it back."""
+    project = copy_example("hello-world", tmp_path)
+    name_project_image(project)
+    port = _free_port()
+    predict_py = project / "predict.py"
+    good = predict_py.read_text()
+    with _serve(project, "-p", str(port), env=build_env) as proc:
+        _wait_ready(port, proc)
+        predict_py.write_text(good + "\nthis is not python\n")
+        time.sleep(4)
+        assert proc.poll() is None, "serve itself must keep running"
+        predict_py.write_text(good.replace('"hello"', '"fixed"'))
+        _predict_until(port, {"input": {"text": "again"}}, "fixed again", timeout=90)
