@@ -354,14 +354,17 @@ def table(results: list[dict]) -> str:
     by = {r["server"]: r for r in results}
     ref = next((r for r in results if r["server"].startswith("coglet")), None)
     rows = [
-        ("sequential sync req/s (2xx)", lambda r: r["seq"]["rps_2xx"], 0, "≥ 1.75× coglet", True),
+        ("sequential sync req/s (2xx), median run", lambda r: r["seq"]["rps_2xx"], 0, "≥ 1.75× coglet", True),
+        ("sequential sync req/s (2xx), best run", lambda r: max(r["seq"]["rps_runs"]), 0, "", True),
         ("sequential non-2xx (all runs)", lambda r: r["seq"]["non2xx_total"], 0, "0", None),
-        ("sequential p50 ms", lambda r: r["seq"]["p50_ms"], 3, "≤ 0.3", False),
-        ("sequential p99 ms", lambda r: r["seq"]["p99_ms"], 3, "", False),
+        ("sequential p50 ms, median run", lambda r: r["seq"]["p50_ms"], 3, "≤ 0.3", False),
+        ("sequential p50 ms, best run", lambda r: min(r["seq"]["p50_runs"]), 3, "", False),
+        ("sequential p99 ms, median run", lambda r: r["seq"]["p99_ms"], 3, "", False),
         ("async 50 ms sleep, c=32, req/s (2xx)", lambda r: r["async32"]["rps_2xx"], 0, "≥ 600", True),
         ("async c=32 non-2xx", lambda r: r["async32"]["non2xx"], 0, "", None),
         ("8 MiB file output data URL p50 ms", lambda r: r["file8m"]["p50_ms"], 1, "≤ 35", False),
         ("start → READY ms (median)", lambda r: r["start_ready_ms"], 0, "≤ 200", False),
+        ("start → READY ms (best)", lambda r: min(r["start_ready_all_ms"]), 0, "", False),
         ("RSS server+worker MB", lambda r: r["rss_mb"], 1, "≤ 80", False),
     ]
     names = list(by)
@@ -382,13 +385,23 @@ def table(results: list[dict]) -> str:
             except (KeyError, TypeError, ZeroDivisionError):
                 ratio = ""
         lines.append(f"| {label} | {target} | " + " | ".join(cells) + f" | {ratio} |")
+    if ref is not None and "cogkit" in by:
+        # Rounds alternate between servers, so round i of each ran under similar machine load:
+        # the median of per-round ratios is the least noise-sensitive comparison.
+        pairs = [a / b for a, b in zip(by["cogkit"]["seq"]["rps_runs"], ref["seq"]["rps_runs"], strict=False)
+                 if b]
+        if pairs:
+            per_round = ", ".join(f"{x:.2f}" for x in pairs)
+            blanks = " | " * (len(names) - 1)
+            lines.append(f"| sequential req/s, median of per-round ratios | ≥ 1.75× | {blanks} | "
+                         f"{statistics.median(pairs):.2f}× (rounds: {per_round}) |")
     return "\n".join(lines)
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--duration", type=float, default=6)
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--duration", type=float, default=4)
+    p.add_argument("--runs", type=int, default=7)
     p.add_argument("--starts", type=int, default=7)
     p.add_argument("--file-requests", type=int, default=40)
     p.add_argument("--servers", default="cogkit,coglet,cog016")
