@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,8 +272,14 @@ def start_container(
         kwargs["gpus"] = gpus
     if workdir:
         kwargs["workdir"] = workdir
-    with engine_errors(f"cannot start a container from {image}"):
-        return docker().run(image, list(command), **kwargs)
+    # A name, so a container that was created but failed to start (port taken, no GPU) can be removed.
+    kwargs["name"] = f"cogkit-{purpose}-{uuid.uuid4().hex[:12]}"
+    try:
+        with engine_errors(f"cannot start a container from {image}"):
+            return docker().run(image, list(command), **kwargs)
+    except CogkitError:
+        remove_container(kwargs["name"])
+        raise
 
 
 def container_running(container: Container) -> bool:

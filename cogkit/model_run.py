@@ -80,21 +80,26 @@ def image_model(
     """Run `image` with its port 5000 published on host:port (a free port when None)."""
     from cogkit import containers
 
-    if port is None:
-        host_port = containers.free_port("127.0.0.1" if host in ("0.0.0.0", "") else host)
-    else:
+    if port is not None:
         containers.ensure_port_free(port, host)
-        host_port = port
-    publish_host = f"{host}:{host_port}" if host else str(host_port)
-    container = containers.start_container(
-        image,
-        publish=[(publish_host, containers.MODEL_PORT)],
-        env=env,
-        gpus=gpus,
-        volumes=volumes,
-        command=command,
-        purpose=purpose,
-    )
+    for attempt in range(3):
+        host_port = port or containers.free_port("127.0.0.1" if host in ("0.0.0.0", "") else host)
+        publish_host = f"{host}:{host_port}" if host else str(host_port)
+        try:
+            container = containers.start_container(
+                image,
+                publish=[(publish_host, containers.MODEL_PORT)],
+                env=env,
+                gpus=gpus,
+                volumes=volumes,
+                command=command,
+                purpose=purpose,
+            )
+            break
+        except containers.PortInUseError:
+            if port is not None or attempt == 2:
+                raise  # a port the user chose, or no luck three times running
+            # another process took the free port between the probe and `docker run`: pick again
     try:
         connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         model = RunningModel(

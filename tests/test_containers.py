@@ -80,3 +80,27 @@ def test_registry_host_detection() -> None:
     assert has_registry_host("localhost/model")
     assert not has_registry_host("hello-world")
     assert not has_registry_host("me/model")
+
+
+def test_container_that_fails_to_start_is_removed(docker_engine, base_image) -> None:
+    import subprocess
+
+    from cogkit.containers import start_container
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUseError):
+            start_container(
+                base_image,
+                publish=[(f"127.0.0.1:{port}", 5000)],
+                command=["sleep", "30"],
+                purpose="unit-port-test",
+            )
+    left = subprocess.run(
+        ["/usr/bin/docker", "ps", "-aq", "--filter", "label=run.cogkit.cli=unit-port-test"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert left == "", "a created-but-not-started container was left behind"
