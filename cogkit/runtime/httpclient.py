@@ -46,6 +46,13 @@ def _verified_context() -> ssl.SSLContext:
 
     ctx = ssl.create_default_context()
     ctx.set_alpn_protocols(("http/1.1",))
+    try:  # other aiohttp sessions in this process verify against the real CAs from now on, too
+        import aiohttp.connector as connector
+
+        if hasattr(connector, "_SSL_CONTEXT_VERIFIED"):
+            connector._SSL_CONTEXT_VERIFIED = ctx
+    except ImportError:
+        pass
     return ctx
 
 
