@@ -70,6 +70,11 @@ class ImageInfo:
         return value if isinstance(value, dict) else {}
 
     @property
+    def is_model(self) -> bool:
+        """Built by cogkit or Cog (both label their images `run.cog.*`)."""
+        return any(key.startswith("run.cog.") for key in self.labels)
+
+    @property
     def wants_gpu(self) -> bool:
         return bool((self.config.get("build") or {}).get("gpu"))
 

@@ -172,6 +172,11 @@ def _run_image(
         spinner = Spinner(progress)
         info = containers.ensure_image(image, on_pull=spinner.update)
         spinner.done()
+    if not info.is_model:
+        raise CogkitError(
+            f"{image} is not a model image (it has no run.cog.* labels)",
+            hint="build one from a cog.yaml project with `cogkit build -t NAME`",
+        )
     schema = info.schema
     payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)

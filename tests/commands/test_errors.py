@@ -180,3 +180,9 @@ def test_no_engine_reachable_when_building_the_project(cli, snapshot) -> None:
     result = cli("predict", "-i", "text=x", cwd=HELLO, env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 1
     snapshot("no_engine_build", result.stderr)
+
+
+def test_image_that_is_not_a_model(base_image, cli, snapshot) -> None:
+    result = cli("predict", base_image, "-i", "text=x")
+    assert result.returncode == 1
+    snapshot("not_a_model_image", result.stderr, {base_image: "<base-image>"})
