@@ -64,6 +64,7 @@ class OutputWriter:
     """Decides names and writes files for one prediction's output."""
 
     output_path: Path | None = None  # -o
+    text_to_file: bool = True  # text/JSON outputs go to output_path too (an explicit -o)
     directory: Path = field(default_factory=Path.cwd)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
@@ -145,7 +146,7 @@ class OutputWriter:
 
     def _emit(self, text: str) -> None:
         """Text output: to stdout, or into the -o file when one was given."""
-        if self.output_path is None:
+        if self.output_path is None or not self.text_to_file:
             self.stdout.write(text)
             return
         target = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path

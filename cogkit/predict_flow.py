@@ -33,7 +33,7 @@ def add_model_input_flags(parser: argparse.ArgumentParser, *, output_default: st
     parser.add_argument(
         "-o",
         "--output",
-        default=output_default,
+        default=None,
         metavar="PATH",
         help="where to write a file output"
         + (f" (default: {output_default})" if output_default else " (default: output.<ext>)"),
@@ -260,7 +260,12 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
         sys.stderr.flush()
     if streamed:
         return 0
-    writer = OutputWriter(output_path=Path(args.output) if args.output else None, stdout=sys.stdout)
+    # `cogkit train` writes a file output to ./weights by default; text and JSON still go to stdout then.
+    default = "weights" if mode == "train" else None
+    target = args.output or default
+    writer = OutputWriter(
+        output_path=Path(target) if target else None, stdout=sys.stdout, text_to_file=args.output is not None
+    )
     writer.write(response.get("output"), output_schema)
     sys.stdout.flush()
     return 0

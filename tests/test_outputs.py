@@ -84,3 +84,19 @@ def test_dash_o_captures_text_and_json_outputs(tmp_path: Path) -> None:
     w2 = _writer(tmp_path, Path("scores.json"))
     w2.write({"score": 0.9})
     assert json.loads((tmp_path / "scores.json").read_text()) == {"score": 0.9}
+
+
+def test_default_weights_path_only_takes_files(tmp_path: Path) -> None:
+    """`cogkit train` without -o: a file goes to ./weights, a plain value is printed."""
+    w = OutputWriter(
+        output_path=Path("weights"),
+        directory=tmp_path,
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+        text_to_file=False,
+    )
+    w.write({"loss": 0.1})
+    assert json.loads(w.stdout.getvalue()) == {"loss": 0.1}
+    assert not (tmp_path / "weights").exists()
+    w.write(_url(b"W", "application/octet-stream"))
+    assert (tmp_path / "weights").read_bytes() == b"W"
