@@ -337,14 +337,16 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             setup_error = f"setup() failed: {_error_text(exc)}"
     tasks: dict[str, asyncio.Task[None]] = {}
     task_by_seq: dict[int, asyncio.Task[None]] = {}
-    early_cancels: set[int] = set()  # cancels that overtook their Predict
+    early_cancels: set[int] = set()  # cancels for predictions whose task has not started yet
+    running: set[int] = set()  # seqs whose task body has begun
     highest_seq = -1
 
     def cancel(seq: int) -> None:
-        task = task_by_seq.get(seq)
-        if task is not None:
-            task.cancel()
-        elif seq > highest_seq:
+        # A task cancelled before its first step never runs its body (so it would send no Done):
+        # such cancels are recorded and honoured by run() itself when it starts.
+        if seq in running:
+            task_by_seq[seq].cancel()
+        elif seq in task_by_seq or seq > highest_seq:
             early_cancels.add(seq)
 
     child.on_cancel = lambda seq: loop.call_soon_threadsafe(cancel, seq)
@@ -365,7 +367,10 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
 
     item_type = _item_type(predictor)
 
-    async def run(msg: ipc.Predict, canceled: bool) -> None:
+    async def run(msg: ipc.Predict) -> None:
+        running.add(msg.seq)
+        canceled = msg.seq in early_cancels
+        early_cancels.discard(msg.seq)
         _log_owner.set(msg.id)
         scope = cog_scope.Scope(msg.context)
         cog_scope._activate(scope)
@@ -411,6 +416,19 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             os._exit(exiting.code if isinstance(exiting.code, int) else 1)
         tasks.pop(msg.id, None)
         task_by_seq.pop(msg.seq, None)
+        running.discard(msg.seq)
+        blame()
+
+    def report_lost(task: asyncio.Task[None], msg: ipc.Predict) -> None:
+        """Safety net: a task that ended without reporting still produces a Done (never a hang)."""
+        if task_by_seq.get(msg.seq) is not task:
+            return  # run() reported and cleaned up
+        tasks.pop(msg.id, None)
+        task_by_seq.pop(msg.seq, None)
+        running.discard(msg.seq)
+        status = "canceled" if task.cancelled() else "failed"
+        error = None if task.cancelled() else f"internal error: {task.exception()!r}"
+        child.channel.send(ipc.DoneFrame(msg.id, status, error=error))
         blame()
 
     decoder = ipc.child_decoder()
@@ -437,11 +455,10 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
                     stopped.set_result(None)
                 return
             highest_seq = max(highest_seq, msg.seq)
-            canceled = msg.seq in early_cancels
-            early_cancels.discard(msg.seq)
-            task = loop.create_task(run(msg, canceled), context=contextvars.copy_context())
+            task = loop.create_task(run(msg), context=contextvars.copy_context())
             tasks[msg.id] = task
             task_by_seq[msg.seq] = task
+            task.add_done_callback(lambda done, msg=msg: report_lost(done, msg))
             blame()
 
     loop.add_reader(sock.fileno(), on_readable)

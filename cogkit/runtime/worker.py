@@ -77,14 +77,18 @@ def describe_exit(returncode: int | None) -> str:
     return f"the predictor process exited unexpectedly with code {returncode}"
 
 
+MERGE_LIMIT = 1 << 16  # merge unconsumed log text up to ~64 KiB per event: few events, small joins
+
+
 class _PendingLog:
     """Log text not yet handed to the consumer; parts are joined once, when it is consumed."""
 
-    __slots__ = ("source", "parts")
+    __slots__ = ("source", "parts", "size")
 
     def __init__(self, source: str, parts: list[str]) -> None:
         self.source = source
         self.parts = parts
+        self.size = sum(len(part) for part in parts)
 
 
 class PredictionEvents:
@@ -108,8 +112,9 @@ class PredictionEvents:
         if type(event) is Log:
             if events:
                 last = events[-1]
-                if type(last) is _PendingLog and last.source == event.source:
+                if type(last) is _PendingLog and last.source == event.source and last.size < MERGE_LIMIT:
                     last.parts.append(event.text)
+                    last.size += len(event.text)
                     return
             events.append(_PendingLog(event.source, [event.text]))  # type: ignore[arg-type]
         else:
