@@ -55,6 +55,9 @@ log = logging.getLogger("cogkit.runner")
 UpdateCallback = Callable[["Prediction", str, Any], None]
 
 
+REDACTED = "**********"  # how Cog shows a Secret input in responses and webhooks
+
+
 class RunnerBusy(Exception):
     """All slots (and the wait queue, if any) are taken: Cog answers 409."""
 
@@ -80,13 +83,16 @@ class Prediction:
 
     __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_log_size", "_done", "_listeners",
                  "_webhook", "_waiter", "cancel_requested", "respond_async", "_started_mono", "_started_ns",
-                 "iterator_output", "_id")
+                 "iterator_output", "_id", "inputs")
 
-    def __init__(self, request: PredictionRequest, pid: str, inputs: dict[str, Any]) -> None:
+    def __init__(self, request: PredictionRequest, pid: str, inputs: dict[str, Any],
+                 shown_inputs: dict[str, Any] | None = None) -> None:
         self.request = request
         self._id = pid
+        self.inputs = inputs  # what the predictor gets; the response shows secrets redacted
         self.response = PredictionResponse(
-            id=pid, input=inputs, status=STARTING, created_at=request.created_at or now_iso()
+            id=pid, input=inputs if shown_inputs is None else shown_inputs, status=STARTING,
+            created_at=request.created_at or now_iso(),
         )
         self._log_parts: list[str] = []
         self._logs_joined = 0
@@ -201,11 +207,17 @@ class PredictionRunner:
         self._file_single, self._file_many = files.file_fields(schema, component)
         self._validator: Callable[[Any], Any] | None = None
         self._known_inputs: frozenset[str] | None = None
+        self._secret_inputs: frozenset[str] = frozenset()
         if schema is None:
             return
         try:
-            self._known_inputs = frozenset(schema["components"]["schemas"][component]["properties"])
-        except (KeyError, TypeError):
+            props = schema["components"]["schemas"][component]["properties"]
+            self._known_inputs = frozenset(props)
+            self._secret_inputs = frozenset(
+                name for name, prop in props.items()
+                if any(v.get("x-cog-secret") for v in (prop, *prop.get("anyOf", ()), *prop.get("allOf", ())))
+            )
+        except (KeyError, TypeError, AttributeError):
             pass
         try:
             from cogkit.runtime.validation import compile_validator
@@ -271,7 +283,11 @@ class PredictionRunner:
         if not pid:
             self._counter += 1
             pid = f"{self._id_prefix}{self._counter:x}"
-        pred = Prediction(request, pid, inputs)
+        shown = None
+        if self._secret_inputs and not self._secret_inputs.isdisjoint(inputs):
+            secret = self._secret_inputs
+            shown = {k: (REDACTED if k in secret and v is not None else v) for k, v in inputs.items()}
+        pred = Prediction(request, pid, inputs, shown)
         pred.respond_async = respond_async
         if on_update is not None:
             pred._listeners.append(on_update)
@@ -364,7 +380,6 @@ class PredictionRunner:
 
     # --------------------------------------------------------------------------- execution
     async def _execute(self, pred: Prediction) -> None:
-        resp = pred.response
         holds_slot = pred._waiter is None
         input_files: files.InputFiles | None = None
         status, error, predict_time = FAILED, None, None
@@ -382,7 +397,7 @@ class PredictionRunner:
                 status = CANCELED
                 raise _CanceledBeforeStart()
             pred._emit("start", None)
-            inputs = resp.input or {}
+            inputs = pred.inputs
             if self._file_single or self._file_many:
                 input_files = files.InputFiles(self.max_input_file_bytes)
                 inputs = dict(inputs)

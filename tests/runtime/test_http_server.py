@@ -490,3 +490,18 @@ def test_queued_prediction_can_be_cancelled_and_put_is_idempotent_while_queued(r
         assert wait_terminal(receiver, ids[5], timeout=2)["status"] == "canceled"
         for pid in ids[:5]:
             assert wait_terminal(receiver, pid)["status"] == "succeeded"
+
+
+def test_secret_inputs_are_redacted_in_responses_and_webhooks(receiver):
+    with ServerProcess("fuzz") as srv:
+        srv.wait_ready()
+        r = srv.call("POST", "/predictions", {"input": {"text": "t", "token": "hunter2"}})
+        assert r.status == 200, r.body
+        assert r.json["output"].endswith(":7")  # the predictor got the real value
+        assert r.json["input"]["token"] == "**********"
+        assert b"hunter2" not in r.body
+        pid = f"sec-{time.monotonic_ns()}"
+        srv.call("PUT", f"/predictions/{pid}", {"input": {"text": "t", "token": "hunter2"},
+                                                 "webhook": f"{receiver.url}/s"}, headers=ASYNC)
+        wait_terminal(receiver, pid)
+        assert all(b"hunter2" not in rec.body for rec in receiver.received)

@@ -20,7 +20,9 @@ class Predictor(BasePredictor):
         pattern: str = Input(default="ab", regex=r"^[ab]+$"),
         file: Path = Input(default=None),
     ) -> str:
-        return f"{text}:{count}:{ratio}:{flag}:{color}:{size}:{tags}:{maybe}:{pattern}:{file is not None}"
+        secret_len = len(token.get_secret_value()) if token is not None else 0
+        fields = [text, count, ratio, flag, color, size, tags, maybe, pattern, file is not None, secret_len]
+        return ":".join(str(f) for f in fields)
 
 
 def train(steps: int = Input(default=1, ge=1, le=5)) -> str:
