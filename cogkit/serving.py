@@ -54,12 +54,33 @@ def changed_files(before: dict[Path, float], after: dict[Path, float]) -> list[P
     return sorted({p for p in before.keys() | after.keys() if before.get(p) != after.get(p)})
 
 
-def _announce(args: argparse.Namespace, how: str) -> None:
+def example_body(schema: dict[str, Any] | None) -> str:
+    """A request body to copy: the model's inputs with placeholder values of the right type."""
+    import json
+
+    from cogkit.predict_inputs import input_properties
+
+    props = input_properties(schema) or {}
+    placeholders = {"integer": 1, "number": 0.5, "boolean": True, "array": [], "object": {}}
+    body: dict[str, Any] = {}
+    for name, prop in sorted(props.items(), key=lambda item: item[1].get("x-order", 1 << 30)):
+        if "default" in prop and body:
+            continue  # required inputs, plus the first one, keep the example short
+        if prop.get("format") == "uri":
+            body[name] = "https://example.com/input.png"
+        elif isinstance(prop.get("enum"), list) and prop["enum"]:
+            body[name] = prop["enum"][0]
+        else:
+            body[name] = placeholders.get(str(prop.get("type")), "...")
+    return json.dumps({"input": body}) if props else '{"input": {...}}'
+
+
+def _announce(args: argparse.Namespace, how: str, schema: dict[str, Any] | None = None) -> None:
     host = args.host or "0.0.0.0"
     print(f"Serving at http://{host}:{args.port} ({how}); Ctrl-C to stop", file=sys.stderr, flush=True)
     print(
         f"  try: curl -s http://{'127.0.0.1' if host == '0.0.0.0' else host}:{args.port}/predictions "
-        "-H 'Content-Type: application/json' -d '{\"input\": {...}}'",
+        f"-H 'Content-Type: application/json' -d '{example_body(schema)}'",
         file=sys.stderr,
         flush=True,
     )
@@ -111,7 +132,7 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     )
     stop = threading.Event()
     try:
-        _announce(args, f"{image}, {project.directory} mounted at /src")
+        _announce(args, f"{image}, {project.directory} mounted at /src", info.schema)
         client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
 
         restarting = threading.Lock()
@@ -187,7 +208,9 @@ def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str],
     ensure_port_free(args.port, args.host)
     stop = threading.Event()
     restart_requested = threading.Event()
-    _announce(args, "local Python environment")
+    from cogkit.model_run import local_schema
+
+    _announce(args, "local Python environment", local_schema(project.directory, project.raw))
     client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
     if args.reload:
         threading.Thread(target=_watch, args=(project, restart_requested.set, stop), daemon=True).start()

@@ -186,3 +186,17 @@ def test_serve_survives_a_broken_edit(tmp_path: Path, build_env, docker_engine) 
         assert proc.poll() is None, "serve itself must keep running"
         predict_py.write_text(good.replace('"hello"', '"fixed"'))
         _predict_until(port, {"input": {"text": "again"}}, "fixed again", timeout=90)
+
+
+def test_example_body_uses_the_model_inputs() -> None:
+    from cogkit.serving import example_body
+
+    schema = {"components": {"schemas": {"Input": {"type": "object", "properties": {
+        "prompt": {"type": "string", "x-order": 0},
+        "steps": {"type": "integer", "x-order": 1, "default": 10},
+        "image": {"type": "string", "format": "uri", "x-order": 2},
+    }}}}}  # fmt: skip
+    assert json.loads(example_body(schema)) == {
+        "input": {"prompt": "...", "image": "https://example.com/input.png"}
+    }
+    assert example_body(None) == '{"input": {...}}'
