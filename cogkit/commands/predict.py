@@ -13,6 +13,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run a prediction",
         description="Run a prediction. With IMAGE, runs that image; without, builds the project first. "
         "Inputs are checked against the model's schema before anything starts.",
+        epilog="examples:\n"
+        "  cogkit predict -i prompt='a cat' -i steps=20        build this project, then predict\n"
+        "  cogkit predict my-model -i image=@photo.jpg -o out.png\n"
+        "  cogkit predict my-model -i tags=a -i tags=b          a repeated -i builds a list\n"
+        "  cogkit predict --local -i text=hi                    no Docker: this Python environment\n"
+        "  echo '{\"text\": \"hi\"}' | cogkit predict my-model --json @-",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("image", nargs="?", default=None, help="image to run (default: build this project)")
     add_model_input_flags(parser, output_default=None)
