@@ -209,7 +209,6 @@ class Server:
     async def index(self, request: web.Request) -> web.Response:
         doc = {
             "cog_version": _version(),
-            "docs_url": "/docs",
             "openapi_url": "/openapi.json",
             "shutdown_url": "/shutdown",
             "healthcheck_url": "/health-check",
