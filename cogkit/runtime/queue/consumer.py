@@ -50,7 +50,9 @@ class WorkerOptions:
     group: str = DEFAULT_GROUP
     consumer: str = ""
     concurrency: int = 1
-    prefetch: int | None = None  # extra entries held beyond running ones; default: concurrency
+    # Entries held beyond the running ones. 0 suits a GPU fleet (an entry never waits behind a
+    # long prediction while another worker idles); many tiny jobs want 16 or so (round trips).
+    prefetch: int = 0
     visibility_timeout: float = 30.0
     state_ttl: int = DEFAULT_STATE_TTL
     events_maxlen: int = DEFAULT_EVENTS_MAXLEN
@@ -60,8 +62,8 @@ class WorkerOptions:
 
     def __post_init__(self) -> None:
         self.consumer = self.consumer or default_consumer_name()
-        if self.prefetch is None:
-            self.prefetch = self.concurrency
+        if self.prefetch < 0:
+            raise ValueError("prefetch must not be negative")
         if self.concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if self.visibility_timeout <= 0:
@@ -83,7 +85,7 @@ class QueueWorker:
             events_maxlen=options.events_maxlen,
         )
         self.cancels = CancelWatcher(redis, backend.cancel)
-        self.capacity = options.concurrency + (options.prefetch or 0)
+        self.capacity = options.concurrency + options.prefetch
         self.lease_ms = int(options.visibility_timeout * 1000)
         self._held: dict[str, Job] = {}  # entry id -> job: every entry pending on this consumer
         self._leases: dict[str, str] = {}  # prediction id -> lease token, while we run it

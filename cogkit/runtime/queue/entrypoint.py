@@ -57,8 +57,8 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--prefetch",
         type=int,
-        default=None,
-        help="entries taken ahead of free slots (default: same as concurrency)",
+        default=int(env("COG_QUEUE_PREFETCH", "0")),
+        help="entries taken ahead of free slots: 0 (default) for long predictions, ~16 for many tiny ones",
     )
     p.add_argument(
         "--visibility-timeout",
@@ -134,18 +134,25 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
         ref, concurrency = args.predictor, int(os.environ.get("COG_MAX_CONCURRENCY") or 1)
     else:
         ref, concurrency = read_predictor_config(cwd, args.mode)
-    concurrency = args.concurrency or concurrency
-    options = WorkerOptions(
-        stream=args.stream,
-        group=args.group,
-        consumer=args.consumer,
-        concurrency=concurrency,
-        prefetch=args.prefetch,
-        visibility_timeout=args.visibility_timeout,
-        state_ttl=args.state_ttl,
-        drain_timeout=args.drain_timeout,
-        max_deliveries=args.max_deliveries,
-    )
+    concurrency = args.concurrency if args.concurrency is not None else concurrency
+    try:
+        options = WorkerOptions(
+            stream=args.stream,
+            group=args.group,
+            consumer=args.consumer,
+            concurrency=concurrency,
+            prefetch=args.prefetch,
+            visibility_timeout=args.visibility_timeout,
+            state_ttl=args.state_ttl,
+            drain_timeout=args.drain_timeout,
+            max_deliveries=args.max_deliveries,
+        )
+    except ValueError as exc:
+        from cogkit.errors import CogkitError
+
+        raise CogkitError(
+            f"invalid queue-worker option: {exc}", hint="see `cogkit queue-worker --help`"
+        ) from None
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -159,7 +166,7 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
         concurrency=concurrency,
         cwd=cwd,
         upload_url=args.upload_url,
-        queue_size=options.prefetch or 0,
+        queue_size=options.prefetch,
     )
     worker = make_worker(config)
     http_side = Server(config, worker)

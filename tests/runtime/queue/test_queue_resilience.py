@@ -43,7 +43,7 @@ def test_redis_restarted_while_jobs_are_in_flight(private_redis, start_worker):
 
 
 def test_sigterm_finishes_in_flight_predictions_and_leaves_the_rest(stream, start_worker, redis_url):
-    first = start_worker(stream, "--visibility-timeout", "30")
+    first = start_worker(stream, "--visibility-timeout", "30", "--prefetch", "2")
     slow = f"{stream}-slow"
     queued = [f"{stream}-q{i}" for i in range(5)]
 
