@@ -42,17 +42,38 @@ def test_client_follows_logs_and_outputs_live(stream, start_worker, redis_url):
     assert [e for _, e, _ in seen].count("completed") == 1
 
 
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cogkit", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(REPO)})
+def _cli(*args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cogkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
 
 
 def test_cli_submit_wait_streams_logs_and_status_reads_state(stream, start_worker, redis_url):
     start_worker(stream)
     pid = f"{stream}-cli"
     # -i values are typed with the schema the worker published (count=3 becomes an int).
-    done = _cli("queue", "submit", "--redis", redis_url, "--stream", stream, "--id", pid,
-                "-i", "text=hi", "-i", "count=3", "-i", "sleep=0.05", "--wait")
+    done = _cli(
+        "queue",
+        "submit",
+        "--redis",
+        redis_url,
+        "--stream",
+        stream,
+        "--id",
+        pid,
+        "-i",
+        "text=hi",
+        "-i",
+        "count=3",
+        "-i",
+        "sleep=0.05",
+        "--wait",
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == pid
@@ -75,3 +96,13 @@ def test_cli_reports_unreachable_redis_in_one_line():
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot reach Redis at redis://127.0.0.1:1/0")
     assert "Traceback" not in done.stderr
+
+
+def test_cli_rejects_bad_worker_options_in_one_line():
+    basic = Path(__file__).parent / "fixtures" / "basic"
+    done = _cli("queue-worker", "--prefetch", "-1", "--redis", "redis://127.0.0.1:1/0", cwd=basic)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: invalid queue-worker option: prefetch must not be negative\n"
+        "hint: see `cogkit queue-worker --help`\n"
+    )
