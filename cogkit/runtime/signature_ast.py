@@ -356,6 +356,8 @@ def _field_settings(mod: _Module, default: ast.expr | None, param: str) -> dict[
         for index, arg in enumerate(default.args):
             settings[_INPUT_ARGS[index]] = mod.evaluate(arg, f"Input() of parameter `{param}`")
         for keyword in default.keywords:
+            if keyword.arg == "accept":  # newer Cog's file-type hint: not part of the schema here
+                continue
             if keyword.arg not in _INPUT_ARGS:
                 raise SchemaError(f"unknown Input() argument {keyword.arg!r} for parameter `{param}`")
             settings[keyword.arg] = mod.evaluate(keyword.value, f"`{keyword.arg}` of parameter `{param}`")

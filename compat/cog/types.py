@@ -75,6 +75,7 @@ class FieldInfo:
         "regex",
         "choices",
         "deprecated",
+        "accept",
     )
 
     def __init__(
@@ -88,8 +89,10 @@ class FieldInfo:
         regex: str | None = None,
         choices: Iterable[Any] | None = None,
         deprecated: bool | None = None,
+        accept: str | None = None,
     ) -> None:
         self.default = default
+        self.accept = accept  # newer Cog's file-type hint; accepted, not used
         self.description = description
         self.ge = ge
         self.le = le
@@ -118,6 +121,7 @@ def Input(  # noqa: N802 - Cog's public spelling
     regex: str | None = None,
     choices: Iterable[Any] | None = None,
     deprecated: bool | None = None,
+    accept: str | None = None,
 ) -> Any:
     """Describe a predict() parameter: default, description and constraints."""
-    return FieldInfo(default, description, ge, le, min_length, max_length, regex, choices, deprecated)
+    return FieldInfo(default, description, ge, le, min_length, max_length, regex, choices, deprecated, accept)
