@@ -26,7 +26,7 @@ from cogkit.runtime.queue.protocol import (
     schema_key,
     state_key,
 )
-from cogkit.runtime.types import PredictionRequest
+from cogkit.runtime.types import PredictionRequest, now_iso
 
 
 def new_prediction_id() -> str:
@@ -60,6 +60,7 @@ class QueueClient:
         pid = prediction_id or new_prediction_id()
         request = PredictionRequest(
             id=pid,
+            created_at=now_iso(),  # so the state shows the time spent queued (started_at - created_at)
             input=input,
             webhook=webhook,
             webhook_events_filter=webhook_events_filter,  # type: ignore[arg-type]
