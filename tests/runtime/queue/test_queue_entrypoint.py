@@ -53,3 +53,23 @@ def test_cog_server_redis_queue_uses_environment_defaults(stream, redis_url, tmp
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_setup_failure_exits_1_and_leaves_the_queue_untouched(stream, redis_url, start_worker):
+    async def submit() -> None:
+        c = client(redis_url, stream)
+        await c.submit({"text": "x"}, prediction_id=f"{stream}-waiting")
+        await c.close()
+
+    asyncio.run(submit())
+    worker = start_worker(stream, model="setup_fail", ready=False)
+    assert worker.wait(60) == 1
+    assert "weights missing" in worker.log
+
+    async def check() -> None:
+        c = client(redis_url, stream)
+        assert await c.status(f"{stream}-waiting") is None
+        assert await c.redis.xlen(stream) == 1
+        await c.close()
+
+    asyncio.run(check())

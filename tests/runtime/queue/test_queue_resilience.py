@@ -103,3 +103,29 @@ def test_drain_timeout_hands_the_unfinished_prediction_to_another_worker(stream,
     asyncio.run(main())
     assert "drain timeout" in first.log
     assert runs_per_prediction(start_worker.runs_dir)[long] == 2
+
+
+def test_predictor_crash_fails_that_prediction_and_the_worker_exits_for_a_restart(
+    stream, start_worker, redis_url
+):
+    first = start_worker(stream, "--prefetch", "2")
+    crash = f"{stream}-crash"
+    others = [f"{stream}-after{i}" for i in range(2)]
+
+    async def main() -> None:
+        c = client(redis_url, stream)
+        await c.submit({"text": crash}, prediction_id=crash)
+        for pid in others:
+            await c.submit({"text": pid}, prediction_id=pid)
+        state = (await wait_terminal(c, [crash], timeout=30))[crash]
+        assert state["status"] == "failed" and state["error"], state
+        assert await asyncio.to_thread(first.wait, 30) == 1
+        # Entries it held but had not started go to the next worker.
+        start_worker(stream, "--prefetch", "2")
+        states = await wait_terminal(c, others, timeout=30)
+        assert all(s["status"] == "succeeded" for s in states.values())
+        assert await pending_count(c) == 0
+        await c.close()
+
+    asyncio.run(main())
+    assert "predictor" in first.log and "stopping" in first.log
