@@ -114,10 +114,13 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
         setup = getattr(instance, "setup", None)
         base_method = None
         for klass in type(instance).__mro__:
-            if klass.__name__ == "BasePredictor" and method in klass.__dict__:
+            if klass.__name__ in ("BasePredictor", "BaseRunner") and method in klass.__dict__:
                 base_method = klass.__dict__[method]
         if entry is None or getattr(type(instance), method, None) is base_method:
-            raise PredictorLoadError(f"{name} in {path} has no {method}() method")
+            runner_method = getattr(instance, "run", None) if mode == "predict" else None
+            if not callable(runner_method) or getattr(type(instance), "run", None) is _base_run():
+                raise PredictorLoadError(f"{name} in {path} has no {method}() method")
+            entry = runner_method  # newer Cog's BaseRunner.run()
         if setup is not None and _is_noop_setup(type(instance)):
             setup = None
     elif callable(target):
@@ -143,10 +146,17 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
     )
 
 
+def _base_run() -> Any:
+    """BaseRunner.run of the compat package (the not-implemented placeholder), if loaded."""
+    module = sys.modules.get("cog.base_predictor")
+    runner = getattr(module, "BaseRunner", None)
+    return runner.__dict__.get("run") if runner is not None else None
+
+
 def _is_noop_setup(cls: type) -> bool:
     for klass in cls.__mro__:
         if "setup" in klass.__dict__:
-            return klass.__name__ == "BasePredictor" and klass.__module__.startswith("cog")
+            return klass.__name__ in ("BasePredictor", "BaseRunner") and klass.__module__.startswith("cog")
     return False
 
 

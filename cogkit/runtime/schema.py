@@ -409,12 +409,15 @@ def merge_openapi(*documents: dict[str, Any]) -> dict[str, Any]:
 def openapi_from_predictor(obj: Any, mode: str = "predict") -> dict[str, Any]:
     """Runtime schema of an imported predictor: a class, an instance, or a function."""
     method = "predict" if mode == "predict" else "train"
-    if inspect.isclass(obj):
-        fn = getattr(obj, method)
-    elif inspect.isfunction(obj) or inspect.ismethod(obj):
+    if inspect.isfunction(obj) or inspect.ismethod(obj):
         fn = obj
     else:
         fn = getattr(obj, method)
+        owner = next((k for k in inspect.getmro(obj if inspect.isclass(obj) else type(obj))
+                      if method in k.__dict__), None)
+        inherited = owner is not None and owner.__name__ in ("BasePredictor", "BaseRunner")
+        if inherited and mode == "predict" and hasattr(obj, "run"):
+            fn = obj.run  # newer Cog's BaseRunner.run()
     return openapi_document(**{mode: signature_from_callable(fn, mode)})
 
 

@@ -337,14 +337,16 @@ def _find_entry(
         return mod.functions[name], False
     if name not in mod.classes:
         raise SchemaError(f"{mod.path} does not define {name}", hint="check `predict:`/`train:` in cog.yaml")
-    cls: ast.ClassDef | None = mod.classes[name]
-    seen = set()
-    while cls is not None and cls.name not in seen:
-        seen.add(cls.name)
-        for stmt in cls.body:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == method:
-                return stmt, True
-        cls = _local_base(mod, cls)
+    # newer Cog spells predict() as BaseRunner.run()
+    for wanted in (method, "run") if method == "predict" else (method,):
+        cls: ast.ClassDef | None = mod.classes[name]
+        seen = set()
+        while cls is not None and cls.name not in seen:
+            seen.add(cls.name)
+            for stmt in cls.body:
+                if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == wanted:
+                    return stmt, True
+            cls = _local_base(mod, cls)
     raise SchemaError(f"{name} in {mod.path} has no {method}() method")
 
 

@@ -6,7 +6,7 @@ Standard library only: importing it never loads pydantic, aiohttp or cogkit's se
 from __future__ import annotations
 
 from .base_model import BaseModel
-from .base_predictor import BasePredictor
+from .base_predictor import BasePredictor, BaseRunner
 from .exceptions import CancelationException, ExperimentalFeatureWarning
 from .scope import Scope, current_scope
 from .types import AsyncConcatenateIterator, ConcatenateIterator, File, Input, Path, Secret
@@ -17,6 +17,7 @@ __all__ = [
     "AsyncConcatenateIterator",
     "BaseModel",
     "BasePredictor",
+    "BaseRunner",
     "CancelationException",
     "ConcatenateIterator",
     "ExperimentalFeatureWarning",

@@ -16,3 +16,10 @@ class BasePredictor:
 
     def train(self, **kwargs: Any) -> Any:
         raise NotImplementedError("train() is not implemented")
+
+
+class BaseRunner(BasePredictor):
+    """Newer Cog's name for a predictor: implement run() instead of predict()."""
+
+    def run(self, **kwargs: Any) -> Any:
+        raise NotImplementedError("run() is not implemented")

@@ -47,6 +47,7 @@ GOOD_REFS = [
     ("setups.py:AsyncSetupSyncPredict", "predict"),
     ("setups.py:SetupUsesAsyncioRun", "predict"),
     ("setups.py:NoSetup", "predict"),
+    ("setups.py:Runner", "predict"),
 ] + [
     (f"outputs.py:{name}", "predict")
     for name in (

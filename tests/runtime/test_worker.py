@@ -643,6 +643,11 @@ def test_setup_variants_and_path_objects_as_inputs(tmp_path: pathlib.Path) -> No
             assert output_of(await collect(worker.predict("c", {"name": "bob"}))) == "hi bob"
         finally:
             await worker.stop()
+        worker = await started("setups.py:Runner")  # newer Cog: BaseRunner.run()
+        try:
+            assert output_of(await collect(worker.predict("d", {"text": "fast"}))) == "ran fast"
+        finally:
+            await worker.stop()
 
     run(scenario)
 
