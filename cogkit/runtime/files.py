@@ -13,7 +13,6 @@ import base64
 import binascii
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Iterable
 from typing import Any
@@ -180,6 +179,8 @@ class InputFiles:
 
     def cleanup(self) -> None:
         if self._dir is not None:
+            import shutil  # only predictions with file inputs need it (start-up budget)
+
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
 
