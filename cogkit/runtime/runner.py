@@ -55,9 +55,6 @@ log = logging.getLogger("cogkit.runner")
 UpdateCallback = Callable[["Prediction", str, Any], None]
 
 
-REDACTED = "**********"  # how Cog shows a Secret input in responses and webhooks
-
-
 class RunnerBusy(Exception):
     """All slots (and the wait queue, if any) are taken: Cog answers 409."""
 
@@ -207,17 +204,11 @@ class PredictionRunner:
         self._file_single, self._file_many = files.file_fields(schema, component)
         self._validator: Callable[[Any], Any] | None = None
         self._known_inputs: frozenset[str] | None = None
-        self._secret_inputs: frozenset[str] = frozenset()
         if schema is None:
             return
         try:
-            props = schema["components"]["schemas"][component]["properties"]
-            self._known_inputs = frozenset(props)
-            self._secret_inputs = frozenset(
-                name for name, prop in props.items()
-                if any(v.get("x-cog-secret") for v in (prop, *prop.get("anyOf", ()), *prop.get("allOf", ())))
-            )
-        except (KeyError, TypeError, AttributeError):
+            self._known_inputs = frozenset(schema["components"]["schemas"][component]["properties"])
+        except (KeyError, TypeError):
             pass
         try:
             from cogkit.runtime.validation import compile_validator
@@ -284,9 +275,11 @@ class PredictionRunner:
             self._counter += 1
             pid = f"{self._id_prefix}{self._counter:x}"
         shown = None
-        if self._secret_inputs and not self._secret_inputs.isdisjoint(inputs):
-            secret = self._secret_inputs
-            shown = {k: (REDACTED if k in secret and v is not None else v) for k, v in inputs.items()}
+        redact = getattr(self._validator, "redact", None)
+        if redact is not None:
+            masked = redact(inputs)  # Secret inputs as "**********" (the same dict when there are none)
+            if masked is not inputs:
+                shown = masked
         pred = Prediction(request, pid, inputs, shown)
         pred.respond_async = respond_async
         if on_update is not None:

@@ -225,7 +225,7 @@ class Server:
     async def health(self, request: web.Request) -> web.Response:
         if self.worker_defunct():  # e.g. the idle child was OOM-killed: exit like after a failed prediction
             self._on_defunct()
-        setup = getattr(self.worker, "setup", None)
+        setup = getattr(self.worker, "setup_snapshot", None) or getattr(self.worker, "setup", None)
         body = HealthCheck(
             status=self._health_status(),
             setup=SetupResult(started_at=setup.started_at, completed_at=setup.completed_at,

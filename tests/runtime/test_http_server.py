@@ -508,3 +508,25 @@ def test_secret_inputs_are_redacted_in_responses_and_webhooks(receiver):
                                                  "webhook": f"{receiver.url}/s"}, headers=ASYNC)
         wait_terminal(receiver, pid)
         assert all(b"hunter2" not in rec.body for rec in receiver.received)
+
+
+def test_health_during_setup_shows_progress_and_predictions_wait_for_ready():
+    with ServerProcess("slow_setup") as srv:
+        deadline = time.monotonic() + 10
+        health = None
+        while time.monotonic() < deadline:
+            try:
+                health = srv.health()
+            except OSError:
+                time.sleep(0.02)
+                continue
+            if health["status"] == "STARTING" and "loading step 1" in (health["setup"] or {}).get("logs", ""):
+                break
+            time.sleep(0.02)
+        assert health is not None and health["status"] == "STARTING", health
+        assert "loading step 1" in health["setup"]["logs"]
+        r = srv.call("POST", "/predictions", {"input": {"text": "early"}})
+        assert r.status == 503 and "Setup has not finished" in r.json["detail"]
+        ready = srv.wait_ready()
+        assert "loading step 2" in ready["setup"]["logs"] and ready["setup"]["completed_at"]
+        assert srv.call("POST", "/predictions", {"input": {"text": "now"}}).json["output"] == "now"
