@@ -100,7 +100,34 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_worker_arguments(p)
     p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_args(argv)
+    return p.parse_args(translate_legacy_argv(list(sys.argv[1:] if argv is None else argv)))
+
+
+def translate_legacy_argv(argv: list[str]) -> list[str]:
+    """Cog's own redis_queue took positional arguments; existing command lines keep working:
+    `redis_host redis_port input_queue upload_url consumer_id model_id log_queue [predict_timeout]`.
+    """
+    positional = [a for a in argv if not a.startswith("-")]
+    if len(positional) < 7 or len(positional) != len(argv) or len(positional) > 8:
+        return argv
+    host, port, stream, upload_url, consumer, model_id, log_queue = positional[:7]
+    log.warning(
+        "legacy cog.server.redis_queue arguments: model_id %r and log_queue %r are ignored "
+        "(setup logs go to stderr)%s",
+        model_id,
+        log_queue,
+        "; predict_timeout is not supported" if len(positional) == 8 else "",
+    )
+    return [
+        "--redis",
+        f"redis://{host}:{port}/0",
+        "--stream",
+        stream,
+        "--upload-url",
+        upload_url,
+        "--consumer",
+        consumer,
+    ]
 
 
 def connect(url: str) -> Any:
@@ -225,8 +252,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m cog.server.redis_queue`."""
     from cogkit.errors import CogkitError
 
-    args = parse_args(argv)
-    configure_logging(args.verbose)
+    raw = list(sys.argv[1:] if argv is None else argv)
+    configure_logging("-v" in raw or "--verbose" in raw)
+    args = parse_args(raw)
     try:
         return asyncio.run(run_worker(args))
     except CogkitError as exc:

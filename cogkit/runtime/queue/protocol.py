@@ -37,6 +37,7 @@ from cogkit.runtime.types import (
 )
 
 REQUEST_FIELD = "request"
+LEGACY_REQUEST_FIELD = "value"  # what Cog's own redis_queue (removed in 0.7) read
 ID_FIELD = "id"
 EVENT_FIELD = "event"
 STATE_FIELD = "state"
@@ -105,7 +106,7 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
     raw = {_text(k): v for k, v in fields.items()}
     given_id = _text(raw.get(ID_FIELD))
     fallback_id = given_id or f"{stream}-{entry}"
-    body = raw.get(REQUEST_FIELD)
+    body = raw.get(REQUEST_FIELD, raw.get(LEGACY_REQUEST_FIELD))
     if body is None:
         return Job(entry, fallback_id, None, f"malformed queue entry: no `{REQUEST_FIELD}` field")
     try:

@@ -38,3 +38,21 @@ def test_malformed_entries_become_failed_jobs(fields, pid, fragment):
     job = parse_entry("s", b"1-0", fields)
     assert job.prediction_id == pid
     assert job.error is not None and fragment in job.error
+
+
+def test_cog_legacy_value_field_is_accepted():
+    job = parse_entry("s", b"1-0", {b"value": b'{"input": {"x": 1}}', b"id": b"old"})
+    assert job.error is None and job.request.input == {"x": 1}
+
+
+def test_cog_legacy_positional_arguments_translate_to_flags():
+    from cogkit.runtime.queue.entrypoint import parse_args
+
+    args = parse_args(["redis", "6380", "my-queue", "https://up.example/x/", "worker-1", "model", "logs"])
+    assert (args.redis, args.stream, args.upload_url, args.consumer) == (
+        "redis://redis:6380/0",
+        "my-queue",
+        "https://up.example/x/",
+        "worker-1",
+    )
+    assert parse_args(["--stream", "s"]).stream == "s"
