@@ -154,7 +154,10 @@ class QueueWorker:
                     task.cancel()
                 await asyncio.gather(*late, return_exceptions=True)
                 return
-        await self.store.close()
+        try:  # remaining non-terminal updates; never hang the exit on a Redis that went away
+            await asyncio.wait_for(self.store.close(), self.opts.drain_timeout or 10.0)
+        except TimeoutError:
+            log.warning("redis unreachable at exit: last progress updates not stored")
 
     # ------------------------------------------------------------------ reading
     async def _ensure_group(self) -> None:
