@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cogkit.errors import CogkitError
-    from cogkit.init_templates import FILES
+    from cogkit.model.templates import FILES
 
     target = Path(args.directory)
     target.mkdir(parents=True, exist_ok=True)

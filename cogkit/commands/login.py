@@ -29,7 +29,7 @@ def _default_registry() -> str:
     """The registry of cog.yaml's `image:`, so `cogkit login && cogkit push` just works."""
     from pathlib import Path
 
-    from cogkit.docker_config import DOCKER_HUB
+    from cogkit.docker.credentials import DOCKER_HUB
 
     path = Path("cog.yaml")
     if not path.exists():
@@ -50,9 +50,9 @@ def _default_registry() -> str:
 def run(args: argparse.Namespace) -> int:
     import getpass
 
-    from cogkit.docker_config import Credentials, normalize_registry, store_credentials
+    from cogkit.docker.credentials import Credentials, normalize_registry, store_credentials
+    from cogkit.docker.registry_login import verify_credentials
     from cogkit.errors import CogkitError
-    from cogkit.registry_check import verify_credentials
 
     registry = normalize_registry(args.registry or _default_registry())
     interactive = sys.stdin.isatty()

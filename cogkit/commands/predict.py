@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.predict_flow import add_model_input_flags
+    from cogkit.model.prediction import add_model_input_flags
 
     parser = subparsers.add_parser(
         "predict",
@@ -27,6 +27,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cogkit.predict_flow import run_model
+    from cogkit.model.prediction import run_model
 
     return run_model(args, "predict")

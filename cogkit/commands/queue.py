@@ -112,7 +112,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from cogkit.predict_inputs import coerce_inputs, load_json_inputs, parse_input_flags
+    from cogkit.model.inputs import coerce_inputs, load_json_inputs, parse_input_flags
 
     async def go() -> int:
         client = _client(args, args.stream)

@@ -56,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cogkit.interrupts import sigterm_as_interrupt
-    from cogkit.run_command import run_in_environment
+    from cogkit.model.environment import run_in_environment
 
     with sigterm_as_interrupt():
         return run_in_environment(args)

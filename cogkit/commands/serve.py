@@ -67,9 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cogkit.containers import parse_env_flags
-    from cogkit.project import load_project
-    from cogkit.serving import serve_image, serve_local
+    from cogkit.docker.containers import parse_env_flags
+    from cogkit.model.project import load_project
+    from cogkit.model.serving import serve_image, serve_local
 
     env = parse_env_flags(args.env)
     project = load_project(args.config_file)

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from cogkit.docker_config import DOCKER_HUB, Credentials, normalize_registry
+from cogkit.docker.credentials import DOCKER_HUB, Credentials, normalize_registry
 from cogkit.errors import CogkitError
 
 _TIMEOUT = 15

@@ -39,8 +39,8 @@ def parse_publish(spec: str) -> tuple[str, int]:
 def run_in_environment(args: argparse.Namespace) -> int:
     from python_on_whales.exceptions import DockerException
 
-    from cogkit import containers
-    from cogkit.project import build_project_image, load_project
+    from cogkit.docker import containers
+    from cogkit.model.project import build_project_image, load_project
 
     command = list(args.command)
     if command and command[0] == "--":

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from cogkit.errors import CogkitError
-from cogkit.model_client import ModelClient
-from cogkit.spinner import Spinner
+from cogkit.model.client import ModelClient
+from cogkit.model.spinner import Spinner
 
 DEFAULT_SETUP_TIMEOUT = 300.0
 
@@ -78,7 +78,7 @@ def image_model(
     wait: bool = True,
 ) -> Iterator[RunningModel]:
     """Run `image` with its port 5000 published on host:port (a free port when None)."""
-    from cogkit import containers
+    from cogkit.docker import containers
 
     if port is not None:
         containers.ensure_port_free(port, host)
@@ -179,7 +179,7 @@ def local_model(
     capture_logs: bool = True,
 ) -> Iterator[RunningModel]:
     """Run the runtime's server as a child of this Python, in the project directory; no Docker."""
-    from cogkit import containers
+    from cogkit.docker import containers
 
     if port is None:
         port = containers.free_port()

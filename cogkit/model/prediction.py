@@ -79,7 +79,7 @@ def add_model_input_flags(parser: argparse.ArgumentParser, *, output_default: st
 
 def collect_inputs(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any]]:
     """(raw -i values, or None for --json; parsed --json values). Fails fast on malformed flags."""
-    from cogkit.predict_inputs import load_json_inputs, parse_input_flags
+    from cogkit.model.inputs import load_json_inputs, parse_input_flags
 
     if args.json is not None and args.input:
         raise CogkitError("use either --json or -i, not both", hint="put every input in the --json object")
@@ -91,7 +91,7 @@ def collect_inputs(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dic
 def prepare_payload(
     raw: dict[str, Any] | None, json_inputs: dict[str, Any], schema: dict[str, Any] | None, mode: str
 ) -> dict[str, Any]:
-    from cogkit.predict_inputs import coerce_inputs, validate_inputs
+    from cogkit.model.inputs import coerce_inputs, validate_inputs
 
     payload = json_inputs if raw is None else coerce_inputs(raw, schema, mode=mode, base_dir=Path.cwd())
     validate_inputs(payload, schema, mode=mode)
@@ -99,7 +99,7 @@ def prepare_payload(
 
 
 def run_model(args: argparse.Namespace, mode: str) -> int:
-    from cogkit.containers import parse_env_flags
+    from cogkit.docker.containers import parse_env_flags
     from cogkit.interrupts import sigterm_as_interrupt
 
     env = parse_env_flags(args.env)
@@ -119,8 +119,8 @@ def _run_local(
     env: dict[str, str],
     progress: str | None,
 ) -> int:
-    from cogkit.model_run import local_model, local_schema
-    from cogkit.project import load_project
+    from cogkit.model.launch import local_model, local_schema
+    from cogkit.model.project import load_project
 
     if args.image:
         raise CogkitError(
@@ -152,13 +152,13 @@ def _run_image(
     env: dict[str, str],
     progress: str | None,
 ) -> int:
-    from cogkit import containers
-    from cogkit.model_run import image_model
+    from cogkit.docker import containers
+    from cogkit.model.launch import image_model
 
     image = args.image
     volumes: list[tuple[str, str]] = []
     if image is None:
-        from cogkit.project import build_project_image, load_project
+        from cogkit.model.project import build_project_image, load_project
 
         # As in Cog: the project is mounted over /src, so ./weights and fresh edits are what runs.
         project = load_project(args.config_file)
@@ -167,7 +167,7 @@ def _run_image(
     if args.image is None:
         info = containers.inspect_image(image)
     else:
-        from cogkit.spinner import Spinner
+        from cogkit.model.spinner import Spinner
 
         spinner = Spinner(progress)
         info = containers.ensure_image(image, on_pull=spinner.update)
@@ -219,8 +219,8 @@ def _streams_text(output_schema: dict[str, Any] | None) -> bool:
 
 
 def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Namespace, mode: str) -> int:
-    from cogkit.model_client import PredictionFailedError, failure_message
-    from cogkit.outputs import OutputWriter, output_component
+    from cogkit.model.client import PredictionFailedError, failure_message
+    from cogkit.model.outputs import OutputWriter, output_component
 
     output_schema = output_component(model.schema, mode)
     if args.json is not None:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cogkit.project import Project
+from cogkit.model.project import Project
 
 _SKIP_DIRS = {
     ".git",
@@ -58,7 +58,7 @@ def example_body(schema: dict[str, Any] | None) -> str:
     """A request body to copy: the model's inputs with placeholder values of the right type."""
     import json
 
-    from cogkit.predict_inputs import input_properties
+    from cogkit.model.inputs import input_properties
 
     props = input_properties(schema) or {}
     placeholders = {"integer": 1, "number": 0.5, "boolean": True, "array": [], "object": {}}
@@ -108,9 +108,9 @@ def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
 
 
 def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
-    from cogkit import containers
-    from cogkit.model_client import ModelClient
-    from cogkit.project import build_project_image
+    from cogkit.docker import containers
+    from cogkit.model.client import ModelClient
+    from cogkit.model.project import build_project_image
 
     containers.ensure_port_free(args.port, args.host)
     image = build_project_image(args.config_file, progress=progress)
@@ -201,14 +201,14 @@ def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
 
 
 def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
-    from cogkit.containers import ensure_port_free
-    from cogkit.model_client import ModelClient
-    from cogkit.model_run import local_model
+    from cogkit.docker.containers import ensure_port_free
+    from cogkit.model.client import ModelClient
+    from cogkit.model.launch import local_model
 
     ensure_port_free(args.port, args.host)
     stop = threading.Event()
     restart_requested = threading.Event()
-    from cogkit.model_run import local_schema
+    from cogkit.model.launch import local_schema
 
     _announce(args, "local Python environment", local_schema(project.directory, project.raw))
     client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)

@@ -353,7 +353,7 @@ def test_gpu_model_without_gpu_is_a_clear_error(
     build_env, cli, tmp_path: Path, docker_engine, snapshot
 ) -> None:
     """build.gpu: true on a machine with no GPU: say so, never fall back to CPU silently."""
-    from cogkit.containers import gpu_available
+    from cogkit.docker.containers import gpu_available
 
     if gpu_available():
         pytest.skip("this machine has a GPU")

@@ -189,7 +189,7 @@ def test_serve_survives_a_broken_edit(tmp_path: Path, build_env, docker_engine) 
 
 
 def test_example_body_uses_the_model_inputs() -> None:
-    from cogkit.serving import example_body
+    from cogkit.model.serving import example_body
 
     schema = {"components": {"schemas": {"Input": {"type": "object", "properties": {
         "prompt": {"type": "string", "x-order": 0},

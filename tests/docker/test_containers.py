@@ -1,4 +1,4 @@
-"""Pure decisions in cogkit.containers and cogkit.run_command: GPUs, ports, engine error mapping."""
+"""Pure decisions in cogkit.docker.containers and cogkit.model.environment: GPUs, ports, docker errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import pytest
 from python_on_whales.exceptions import DockerException
 
-from cogkit.containers import (
+from cogkit.docker.containers import (
     GPUUnavailableError,
     ImageNotFoundError,
     PortInUseError,
@@ -18,7 +18,7 @@ from cogkit.containers import (
     resolve_gpus,
 )
 from cogkit.errors import CogkitError, EngineError
-from cogkit.run_command import parse_publish
+from cogkit.model.environment import parse_publish
 
 
 def test_gpus_follow_cog_yaml_and_never_fall_back_silently(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,7 +28,7 @@ def test_gpus_follow_cog_yaml_and_never_fall_back_silently(monkeypatch: pytest.M
     assert resolve_gpus("device=1", wants_gpu=True) == "device=1"
     assert resolve_gpus("", wants_gpu=True) is None  # explicit CPU
     monkeypatch.delenv("COGKIT_ASSUME_GPU")
-    monkeypatch.setattr("cogkit.containers.gpu_available", lambda: False)
+    monkeypatch.setattr("cogkit.docker.containers.gpu_available", lambda: False)
     with pytest.raises(GPUUnavailableError, match="no NVIDIA GPU is visible"):
         resolve_gpus(None, wants_gpu=True)
 
@@ -85,7 +85,7 @@ def test_registry_host_detection() -> None:
 def test_container_that_fails_to_start_is_removed(docker_engine, base_image) -> None:
     import subprocess
 
-    from cogkit.containers import start_container
+    from cogkit.docker.containers import start_container
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

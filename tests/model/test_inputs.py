@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cogkit.errors import InputError
-from cogkit.predict_inputs import (
+from cogkit.model.inputs import (
     coerce_inputs,
     describe_inputs,
     file_to_data_url,

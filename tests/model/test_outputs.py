@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from cogkit.outputs import OutputWriter, decode_data_url
+from cogkit.model.outputs import OutputWriter, decode_data_url
 
 
 def _url(data: bytes, mime: str = "image/png") -> str:
