@@ -128,7 +128,7 @@ def _local_python_path(project_dir: Path) -> str:
     import importlib.util
 
     if importlib.util.find_spec("cog") is None:
-        compat = Path(__file__).resolve().parent.parent / "compat"
+        compat = Path(__file__).resolve().parents[2] / "compat"  # the repository's compat/
         if (compat / "cog").is_dir():
             parts.append(str(compat))
     existing = os.environ.get("PYTHONPATH")
