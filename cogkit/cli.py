@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from cogkit import __version__
+from cogkit.commands.flags import PROGRESS_MODES
 from cogkit.errors import CogkitError
 
 # Subcommand modules, in the order `--help` lists them.
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"cogkit {__version__}")
     parser.add_argument(
         "--progress",
-        choices=("auto", "tty", "plain", "quiet"),
+        choices=PROGRESS_MODES,
         default=os.environ.get("COGKIT_PROGRESS", "auto"),
         help="progress output: auto picks plain when not on a TTY (default: auto)",
     )

@@ -1,1 +1,1 @@
-"""One module per `cogkit` subcommand; see cogkit/cli.py for the registration contract."""
+"""One module per `cogkit` subcommand (see cogkit/cli.py), plus flags.py: the flags they share."""

@@ -10,6 +10,8 @@ from pathlib import Path
 
 def add_build_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `build` and `push` (push builds first)."""
+    from cogkit.commands.flags import add_progress_flag
+
     parser.add_argument("--separate-weights", action="store_true", help="put weight files in their own layer")
     parser.add_argument(
         "--secret",
@@ -19,12 +21,7 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
         help="a secret for build.run mounts (repeatable); never stored in the image",
     )
     parser.add_argument("--no-cache", action="store_true", help="ignore the build cache")
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "tty", "plain", "quiet"),
-        default=argparse.SUPPRESS,
-        help="progress output (default: auto)",
-    )
+    add_progress_flag(parser)
     parser.add_argument("--builder", default=None, metavar="ADDR", help="BuildKit address (default: dockerd)")
     parser.add_argument(
         "--base-image",

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.model.prediction import add_model_input_flags
+    from cogkit.commands.flags import add_model_flags
 
     parser = subparsers.add_parser(
         "predict",
@@ -21,8 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "  echo '{\"text\": \"hi\"}' | cogkit predict my-model --json @-",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("image", nargs="?", default=None, help="image to run (default: build this project)")
-    add_model_input_flags(parser, output_default=None)
+    add_model_flags(parser, output_default=None)
     parser.set_defaults(func=run)
 
 

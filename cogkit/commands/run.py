@@ -11,6 +11,8 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cogkit.commands.flags import add_config_file_flag, add_progress_flag
+
     parser = subparsers.add_parser(
         "run",
         help="run a command inside the project's environment",
@@ -36,20 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--gpus", default=None, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)"
     )
-    parser.add_argument(
-        "-f",
-        "--file",
-        dest="config_file",
-        default=None,
-        metavar="COG_YAML",
-        help="path to cog.yaml (default: found from the current directory upwards)",
-    )
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "tty", "plain", "quiet"),
-        default=argparse.SUPPRESS,
-        help="progress output (default: auto)",
-    )
+    add_config_file_flag(parser)
+    add_progress_flag(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARGS...]")
     parser.set_defaults(func=run)
 

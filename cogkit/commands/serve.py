@@ -11,6 +11,8 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from cogkit.commands.flags import add_config_file_flag, add_progress_flag
+
     parser = subparsers.add_parser(
         "serve",
         help="serve the model over HTTP (code edits reload without a rebuild)",
@@ -49,33 +51,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="how long to wait for setup() (default: 300)",
     )
-    parser.add_argument(
-        "-f",
-        "--file",
-        dest="config_file",
-        default=None,
-        metavar="COG_YAML",
-        help="path to cog.yaml (default: found from the current directory upwards)",
-    )
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "tty", "plain", "quiet"),
-        default=argparse.SUPPRESS,
-        help="progress output (default: auto)",
-    )
+    add_config_file_flag(parser)
+    add_progress_flag(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from cogkit.docker.containers import parse_env_flags
+    from cogkit.interrupts import sigterm_as_interrupt
     from cogkit.model.project import load_project
     from cogkit.model.serving import serve_image, serve_local
 
     env = parse_env_flags(args.env)
     project = load_project(args.config_file)
     progress = getattr(args, "progress", None)
-    from cogkit.interrupts import sigterm_as_interrupt
-
     with sigterm_as_interrupt():
         if args.local:
             return serve_local(project, args, env, progress)

@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.model.prediction import add_model_input_flags
+    from cogkit.commands.flags import add_model_flags
 
     parser = subparsers.add_parser(
         "train",
@@ -14,8 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Run the model's `train:` entry point with the given inputs and write its output "
         "(the weights) to -o. With IMAGE, runs that image; without, builds the project first.",
     )
-    parser.add_argument("image", nargs="?", default=None, help="image to run (default: build this project)")
-    add_model_input_flags(parser, output_default="weights")
+    add_model_flags(parser, output_default="weights")
     parser.set_defaults(func=run)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,11 +142,33 @@ def python_layer(state: llb.State, tool: llb.State, plan: LayerPlan) -> llb.Stat
     )
 
 
-def _apt_caches() -> list[Any]:
-    return [
-        llb.cache("/var/cache/apt", id="cogkit-apt-cache", sharing="locked"),
-        llb.cache("/var/lib/apt", id="cogkit-apt-lib", sharing="locked"),
-    ]
+def _apt_run(
+    state: llb.State,
+    plan: LayerPlan,
+    commands: Callable[[str, str], str],
+    mount: llb.BindMount,
+    *,
+    name: str,
+) -> llb.ExecState:
+    """An apt step with what both apt steps need: the locked cache mounts, the CA, no prompts.
+
+    `commands(names, apt_opts)` gets the quoted package names and the CA options for apt-get;
+    `name` has a `{}` for the (shortened) package list.
+    """
+    ca_mounts, ca_env, apt_opts = _ca(plan)
+    names = " ".join(shlex.quote(p) for p in plan.system_packages)
+    script = "set -e\nrm -f /etc/apt/apt.conf.d/docker-clean\n" + commands(names, apt_opts)
+    return state.run(
+        _sh(script),
+        env={"DEBIAN_FRONTEND": "noninteractive", **ca_env},
+        mounts=[
+            llb.cache("/var/cache/apt", id="cogkit-apt-cache", sharing="locked"),
+            llb.cache("/var/lib/apt", id="cogkit-apt-lib", sharing="locked"),
+            mount,
+            *ca_mounts,
+        ],
+        name=name.format(_short(" ".join(plan.system_packages))),
+    )
 
 
 def apt_prefetch(base: llb.State, plan: LayerPlan) -> llb.State:
@@ -156,47 +178,37 @@ def apt_prefetch(base: llb.State, plan: LayerPlan) -> llb.State:
     and copied; the install layer then finds lists and .debs in the cache. Its output is a marker
     file, mounted into the install step only to order the two.
     """
-    packages = plan.system_packages
-    ca_mounts, ca_env, apt_opts = _ca(plan)
-    names = " ".join(shlex.quote(p) for p in packages)
-    script = (
-        "set -e\n"
-        "rm -f /etc/apt/apt.conf.d/docker-clean\n"
-        f"apt-get update -qq {apt_opts}\n"
-        f"if ! apt-get install -qqy --download-only --no-install-recommends "
-        f"-o APT::Keep-Downloaded-Packages=true {apt_opts} {names} >/dev/null; then\n"
-        f'  for p in {names}; do apt-cache show "$p" >/dev/null 2>&1 || '
-        'echo "cogkit: unknown system package: $p" >&2; done\n'
-        "  exit 100\n"
-        "fi\n"
-        "date -u > /cogkit-out/prefetched\n"
-    )
-    step = base.run(
-        _sh(script),
-        env={"DEBIAN_FRONTEND": "noninteractive", **ca_env},
-        mounts=[*_apt_caches(), llb.bind(llb.scratch(), "/cogkit-out"), *ca_mounts],
-        name=f"download system packages: {_short(' '.join(packages))} (not in the image)",
+    step = _apt_run(
+        base,
+        plan,
+        lambda names, apt_opts: (
+            f"apt-get update -qq {apt_opts}\n"
+            f"if ! apt-get install -qqy --download-only --no-install-recommends "
+            f"-o APT::Keep-Downloaded-Packages=true {apt_opts} {names} >/dev/null; then\n"
+            f'  for p in {names}; do apt-cache show "$p" >/dev/null 2>&1 || '
+            'echo "cogkit: unknown system package: $p" >&2; done\n'
+            "  exit 100\n"
+            "fi\n"
+            "date -u > /cogkit-out/prefetched\n"
+        ),
+        llb.bind(llb.scratch(), "/cogkit-out"),
+        name="download system packages: {} (not in the image)",
     )
     return step.get_mount("/cogkit-out")
 
 
 def system_packages_layer(state: llb.State, prefetched: llb.State, plan: LayerPlan) -> llb.State:
     """apt-get install from the warm cache (see apt_prefetch), --no-install-recommends."""
-    packages = plan.system_packages
-    ca_mounts, ca_env, apt_opts = _ca(plan)
-    names = " ".join(shlex.quote(p) for p in packages)
-    script = (
-        "set -e\n"
-        "rm -f /etc/apt/apt.conf.d/docker-clean\n"
-        f"ls /var/lib/apt/lists/*Packages* >/dev/null 2>&1 || apt-get update -qq {apt_opts}\n"
-        "apt-get install -qqy --no-install-recommends -o APT::Keep-Downloaded-Packages=true "
-        f"{apt_opts} {names}\n"
-    )
-    return state.run(
-        _sh(script),
-        env={"DEBIAN_FRONTEND": "noninteractive", **ca_env},
-        mounts=[*_apt_caches(), llb.bind(prefetched, "/cogkit/apt-prefetched", readonly=True), *ca_mounts],
-        name=f"system packages: {_short(' '.join(packages))}",
+    return _apt_run(
+        state,
+        plan,
+        lambda names, apt_opts: (
+            f"ls /var/lib/apt/lists/*Packages* >/dev/null 2>&1 || apt-get update -qq {apt_opts}\n"
+            "apt-get install -qqy --no-install-recommends -o APT::Keep-Downloaded-Packages=true "
+            f"{apt_opts} {names}\n"
+        ),
+        llb.bind(prefetched, "/cogkit/apt-prefetched", readonly=True),
+        name="system packages: {}",
     )
 
 

@@ -92,6 +92,23 @@ def _normalize(parent: str, p: str, keep_slash: bool) -> str:
     return resolved
 
 
+def _fill_created(
+    msg: ops_pb2.FileActionMkDir | ops_pb2.FileActionMkFile,
+    path: str,
+    mode: int,
+    owner: Owner | None,
+    created: Timestamp,
+    cwd: str,
+    base_input: int,
+) -> None:
+    """What mkdir and mkfile share: a cwd-relative path, permission bits, an owner and a timestamp."""
+    msg.path = _normalize(cwd, path, False)
+    msg.mode = mode & 0o777
+    if (chown := _owner(owner, base_input)) is not None:
+        msg.owner.CopyFrom(chown)
+    msg.timestamp = _timestamp(created)
+
+
 @dataclass(frozen=True)
 class _Mkdir:
     path: str
@@ -104,12 +121,8 @@ class _Mkdir:
         return f"mkdir {self.path}"
 
     def fill(self, action: ops_pb2.FileAction, cwd: str, base_input: int) -> set[str]:
-        action.mkdir.path = _normalize(cwd, self.path, False)
-        action.mkdir.mode = self.mode & 0o777
+        _fill_created(action.mkdir, self.path, self.mode, self.owner, self.created, cwd, base_input)
         action.mkdir.makeParents = self.parents
-        if (chown := _owner(self.owner, base_input)) is not None:
-            action.mkdir.owner.CopyFrom(chown)
-        action.mkdir.timestamp = _timestamp(self.created)
         return set()
 
 
@@ -125,12 +138,8 @@ class _Mkfile:
         return f"mkfile {self.path}"
 
     def fill(self, action: ops_pb2.FileAction, cwd: str, base_input: int) -> set[str]:
-        action.mkfile.path = _normalize(cwd, self.path, False)
-        action.mkfile.mode = self.mode & 0o777
+        _fill_created(action.mkfile, self.path, self.mode, self.owner, self.created, cwd, base_input)
         action.mkfile.data = self.data
-        if (chown := _owner(self.owner, base_input)) is not None:
-            action.mkfile.owner.CopyFrom(chown)
-        action.mkfile.timestamp = _timestamp(self.created)
         return set()
 
 
@@ -280,66 +289,12 @@ class FileAction:
         )
 
 
-def mkdir(
-    path: str,
-    mode: int = 0o755,
-    *,
-    parents: bool = False,
-    owner: Owner | None = None,
-    created: Timestamp = None,
-) -> FileAction:
-    return FileAction().mkdir(path, mode, parents=parents, owner=owner, created=created)
-
-
-def mkfile(
-    path: str,
-    mode: int = 0o644,
-    data: bytes | str = b"",
-    *,
-    owner: Owner | None = None,
-    created: Timestamp = None,
-) -> FileAction:
-    return FileAction().mkfile(path, mode, data, owner=owner, created=created)
-
-
-def rm(path: str, *, allow_not_found: bool = False, allow_wildcard: bool = False) -> FileAction:
-    return FileAction().rm(path, allow_not_found=allow_not_found, allow_wildcard=allow_wildcard)
-
-
-def copy(
-    source: State,
-    src: str,
-    dest: str,
-    *,
-    mode: int | None = None,
-    owner: Owner | None = None,
-    created: Timestamp = None,
-    follow_symlinks: bool = True,
-    dir_copy_contents: bool = True,
-    create_dest_path: bool = True,
-    allow_wildcard: bool = True,
-    allow_empty_wildcard: bool = True,
-    attempt_unpack: bool = False,
-    include_patterns: Sequence[str] = (),
-    exclude_patterns: Sequence[str] = (),
-) -> FileAction:
-    """A one-action chain copying src from source to dest (see FileAction.copy)."""
-    return FileAction().copy(
-        source,
-        src,
-        dest,
-        mode=mode,
-        owner=owner,
-        created=created,
-        follow_symlinks=follow_symlinks,
-        dir_copy_contents=dir_copy_contents,
-        create_dest_path=create_dest_path,
-        allow_wildcard=allow_wildcard,
-        allow_empty_wildcard=allow_empty_wildcard,
-        attempt_unpack=attempt_unpack,
-        include_patterns=include_patterns,
-        exclude_patterns=exclude_patterns,
-    )
+# `llb.mkdir(...)` etc. start a chain: they are the empty chain's methods, so each signature and its
+# defaults are written once, on FileAction.
+mkdir = FileAction().mkdir
+mkfile = FileAction().mkfile
+rm = FileAction().rm
+copy = FileAction().copy
 
 
 @dataclass(eq=False)

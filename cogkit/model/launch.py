@@ -122,6 +122,15 @@ def image_model(
         containers.remove_container(container)
 
 
+def cog_server_command(image_cmd: Sequence[str] | None) -> list[str]:
+    """The image's CMD when it is the Cog HTTP server (cogkit's and Cog's images both are), else that server.
+
+    predict, train and serve append their own flags to it.
+    """
+    base = list(image_cmd or [])
+    return base if "cog.server.http" in base else ["python", "-m", "cog.server.http"]
+
+
 def _local_python_path(project_dir: Path) -> str:
     """PYTHONPATH for the local server: the project, plus cogkit's `cog` shim when `cog` is not installed."""
     parts = [str(project_dir)]

@@ -10,71 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from cogkit.errors import CogkitError
-
-
-def add_model_input_flags(parser: argparse.ArgumentParser, *, output_default: str | None) -> None:
-    parser.add_argument(
-        "-i",
-        "--input",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="an input: name=value, or name=@file to send a file; repeat a name for a list",
-    )
-    parser.add_argument(
-        "--json",
-        metavar="JSON|@FILE|@-",
-        help="all inputs as a JSON object, from a file, or stdin (@-); prints the whole prediction as JSON",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        default=None,
-        metavar="PATH",
-        help="where to write a file output"
-        + (f" (default: {output_default})" if output_default else " (default: output.<ext>)"),
-    )
-    parser.add_argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment variable for the model (repeatable)",
-    )
-    parser.add_argument(
-        "--setup-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="how long to wait for setup() to finish (default: 300)",
-    )
-    parser.add_argument(
-        "--gpus",
-        default=None,
-        help="GPUs for the container, docker syntax (default: all when cog.yaml sets gpu: true; '' for none)",
-    )
-    parser.add_argument(
-        "--local", action="store_true", help="run in the current Python environment, without Docker"
-    )
-    parser.add_argument(
-        "-f",
-        "--file",
-        dest="config_file",
-        default=None,
-        metavar="COG_YAML",
-        help="path to cog.yaml (default: found from the current directory upwards)",
-    )
-    parser.add_argument(
-        "--progress",
-        choices=("auto", "tty", "plain", "quiet"),
-        default=argparse.SUPPRESS,
-        help="progress output (default: auto)",
-    )
 
 
 def collect_inputs(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, Any]]:
@@ -106,19 +48,23 @@ def run_model(args: argparse.Namespace, mode: str) -> int:
     raw, json_inputs = collect_inputs(args)
     progress = getattr(args, "progress", None)
     with sigterm_as_interrupt():
-        if args.local:
-            return _run_local(args, mode, raw, json_inputs, env, progress)
-        return _run_image(args, mode, raw, json_inputs, env, progress)
+        prepare = _prepare_local if args.local else _prepare_image
+        schema, start = prepare(args, mode, env, progress)
+        # Inputs are checked before the model starts whenever the schema is known up front.
+        payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
+        with start() as model:
+            if payload is None:
+                payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
+            return _predict_and_write(model, payload, args, mode)
 
 
-def _run_local(
-    args: argparse.Namespace,
-    mode: str,
-    raw: dict[str, Any] | None,
-    json_inputs: dict[str, Any],
-    env: dict[str, str],
-    progress: str | None,
-) -> int:
+# (the schema known before start, or None; a callable that starts the model when entered)
+_Prepared = tuple[dict[str, Any] | None, Callable[[], AbstractContextManager[Any]]]
+
+
+def _prepare_local(
+    args: argparse.Namespace, mode: str, env: dict[str, str], progress: str | None
+) -> _Prepared:
     from cogkit.model.launch import local_model, local_schema
     from cogkit.model.project import load_project
 
@@ -129,8 +75,8 @@ def _run_local(
         )
     project = load_project(args.config_file)
     schema = local_schema(project.directory, project.raw, mode)
-    payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
-    with local_model(
+    start = partial(
+        local_model,
         project.directory,
         project.raw,
         env=env,
@@ -138,20 +84,13 @@ def _run_local(
         progress=progress,
         mode=mode,
         schema=schema,
-    ) as model:
-        if payload is None:
-            payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
-        return _predict_and_write(model, payload, args, mode)
+    )
+    return schema, start
 
 
-def _run_image(
-    args: argparse.Namespace,
-    mode: str,
-    raw: dict[str, Any] | None,
-    json_inputs: dict[str, Any],
-    env: dict[str, str],
-    progress: str | None,
-) -> int:
+def _prepare_image(
+    args: argparse.Namespace, mode: str, env: dict[str, str], progress: str | None
+) -> _Prepared:
     from cogkit.docker import containers
     from cogkit.model.launch import image_model
 
@@ -178,35 +117,32 @@ def _run_image(
             hint="build one from a cog.yaml project with `cogkit build -t NAME`",
         )
     schema = info.schema
-    payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
-    gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
-    command = server_command(mode, info.cmd)
-    with image_model(
-        image,
-        env=env,
-        gpus=gpus,
-        setup_timeout=args.setup_timeout,
-        progress=progress,
-        schema=schema,
-        command=command,
-        purpose=mode,
-        volumes=volumes,
-    ) as model:
-        if payload is None:
-            payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
-        return _predict_and_write(model, payload, args, mode)
+
+    def start() -> AbstractContextManager[Any]:
+        # GPUs are resolved after the inputs were checked, so a bad input is reported first.
+        return image_model(
+            image,
+            env=env,
+            gpus=containers.resolve_gpus(args.gpus, info.wants_gpu),
+            setup_timeout=args.setup_timeout,
+            progress=progress,
+            schema=schema,
+            command=server_command(mode, info.cmd),
+            purpose=mode,
+            volumes=volumes,
+        )
+
+    return schema, start
 
 
 def server_command(mode: str, image_cmd: list[str] | None = None) -> list[str]:
     """The image's own server, kept up after a failed setup so /health-check can hand over its logs.
 
-    The image's CMD is kept when it is the Cog server (cogkit's and Cog's images both use
-    `python -m cog.server.http`), with flags appended; training mode serves /trainings too.
+    Training mode serves /trainings too.
     """
-    base = list(image_cmd or [])
-    if "cog.server.http" not in base:
-        base = ["python", "-m", "cog.server.http"]
-    cmd = [*base, "--await-explicit-shutdown", "true"]
+    from cogkit.model.launch import cog_server_command
+
+    cmd = [*cog_server_command(image_cmd), "--await-explicit-shutdown", "true"]
     return cmd + (["--x-mode", "train"] if mode == "train" else [])
 
 

@@ -110,6 +110,7 @@ def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
 def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
     from cogkit.docker import containers
     from cogkit.model.client import ModelClient
+    from cogkit.model.launch import cog_server_command
     from cogkit.model.project import build_project_image
 
     containers.ensure_port_free(args.port, args.host)
@@ -118,8 +119,7 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
     command: list[str] = []
     if args.upload_url:
-        base = info.cmd if "cog.server.http" in info.cmd else ["python", "-m", "cog.server.http"]
-        command = [*base, "--upload-url", args.upload_url]
+        command = [*cog_server_command(info.cmd), "--upload-url", args.upload_url]
     publish_host = f"{args.host}:{args.port}" if args.host else str(args.port)
     container = containers.start_container(
         image,
@@ -203,13 +203,11 @@ def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
 def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
     from cogkit.docker.containers import ensure_port_free
     from cogkit.model.client import ModelClient
-    from cogkit.model.launch import local_model
+    from cogkit.model.launch import local_model, local_schema
 
     ensure_port_free(args.port, args.host)
     stop = threading.Event()
     restart_requested = threading.Event()
-    from cogkit.model.launch import local_schema
-
     _announce(args, "local Python environment", local_schema(project.directory, project.raw))
     client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
     if args.reload:

@@ -1,0 +1,83 @@
+"""Flags several commands share, declared once so their spelling, defaults and help stay in step.
+
+Imports only argparse: command modules use it while the parser is built, on every cogkit run.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+PROGRESS_MODES = ("auto", "tty", "plain", "quiet")
+
+
+def add_progress_flag(parser: argparse.ArgumentParser) -> None:
+    """`--progress` after the command name too; when absent, the global flag's value stands."""
+    parser.add_argument(
+        "--progress",
+        choices=PROGRESS_MODES,
+        default=argparse.SUPPRESS,
+        help="progress output (default: auto)",
+    )
+
+
+def add_config_file_flag(parser: argparse.ArgumentParser) -> None:
+    """`-f COG_YAML` for commands that work on the project; stored as `args.config_file`."""
+    parser.add_argument(
+        "-f",
+        "--file",
+        dest="config_file",
+        default=None,
+        metavar="COG_YAML",
+        help="path to cog.yaml (default: found from the current directory upwards)",
+    )
+
+
+def add_model_flags(parser: argparse.ArgumentParser, *, output_default: str | None) -> None:
+    """IMAGE and the flags `predict` and `train` share (inputs, output, environment, GPUs, --local)."""
+    parser.add_argument("image", nargs="?", default=None, help="image to run (default: build this project)")
+    parser.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input: name=value, or name=@file to send a file; repeat a name for a list",
+    )
+    parser.add_argument(
+        "--json",
+        metavar="JSON|@FILE|@-",
+        help="all inputs as a JSON object, from a file, or stdin (@-); prints the whole prediction as JSON",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="PATH",
+        help="where to write a file output"
+        + (f" (default: {output_default})" if output_default else " (default: output.<ext>)"),
+    )
+    parser.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="environment variable for the model (repeatable)",
+    )
+    parser.add_argument(
+        "--setup-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="how long to wait for setup() to finish (default: 300)",
+    )
+    parser.add_argument(
+        "--gpus",
+        default=None,
+        help="GPUs for the container, docker syntax (default: all when cog.yaml sets gpu: true; '' for none)",
+    )
+    parser.add_argument(
+        "--local", action="store_true", help="run in the current Python environment, without Docker"
+    )
+    add_config_file_flag(parser)
+    add_progress_flag(parser)
