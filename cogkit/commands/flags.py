@@ -32,6 +32,20 @@ def add_config_file_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_env_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """`-e KEY=VALUE`, repeatable, collected as `args.env` (parsed by cogkit.docker.containers)."""
+    parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def add_gpus_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
+    """`--gpus` in docker's syntax; None lets the image's `build.gpu` decide."""
+    parser.add_argument("--gpus", default=None, help=help)
+
+
+def add_setup_timeout_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
+    parser.add_argument("--setup-timeout", type=float, default=300.0, metavar="SECONDS", help=help)
+
+
 def add_model_flags(parser: argparse.ArgumentParser, *, output_default: str | None) -> None:
     """IMAGE and the flags `predict` and `train` share (inputs, output, environment, GPUs, --local)."""
     parser.add_argument("image", nargs="?", default=None, help="image to run (default: build this project)")
@@ -56,24 +70,10 @@ def add_model_flags(parser: argparse.ArgumentParser, *, output_default: str | No
         help="where to write a file output"
         + (f" (default: {output_default})" if output_default else " (default: output.<ext>)"),
     )
-    parser.add_argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment variable for the model (repeatable)",
-    )
-    parser.add_argument(
-        "--setup-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="how long to wait for setup() to finish (default: 300)",
-    )
-    parser.add_argument(
-        "--gpus",
-        default=None,
+    add_env_flag(parser, help="environment variable for the model (repeatable)")
+    add_setup_timeout_flag(parser, help="how long to wait for setup() to finish (default: 300)")
+    add_gpus_flag(
+        parser,
         help="GPUs for the container, docker syntax (default: all when cog.yaml sets gpu: true; '' for none)",
     )
     parser.add_argument(

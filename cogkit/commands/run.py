@@ -11,7 +11,7 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.commands.flags import add_config_file_flag, add_progress_flag
+    from cogkit.commands.flags import add_config_file_flag, add_env_flag, add_gpus_flag, add_progress_flag
 
     parser = subparsers.add_parser(
         "run",
@@ -27,17 +27,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="[IP:]PORT[:CONTAINER_PORT]",
         help="publish a port (repeatable): 8888 maps 8888 to 8888",
     )
-    parser.add_argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment variable (repeatable)",
-    )
-    parser.add_argument(
-        "--gpus", default=None, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)"
-    )
+    add_env_flag(parser, help="environment variable (repeatable)")
+    add_gpus_flag(parser, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)")
     add_config_file_flag(parser)
     add_progress_flag(parser)
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARGS...]")

@@ -11,7 +11,13 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.commands.flags import add_config_file_flag, add_progress_flag
+    from cogkit.commands.flags import (
+        add_config_file_flag,
+        add_env_flag,
+        add_gpus_flag,
+        add_progress_flag,
+        add_setup_timeout_flag,
+    )
 
     parser = subparsers.add_parser(
         "serve",
@@ -24,17 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--upload-url", default=None, help="PUT file outputs of async predictions to this URL"
     )
-    parser.add_argument(
-        "-e",
-        "--env",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="environment variable for the model (repeatable)",
-    )
-    parser.add_argument(
-        "--gpus", default=None, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)"
-    )
+    add_env_flag(parser, help="environment variable for the model (repeatable)")
+    add_gpus_flag(parser, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)")
     parser.add_argument(
         "--local", action="store_true", help="serve from the current Python environment, no Docker"
     )
@@ -44,13 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_false",
         help="do not restart the server when project files change",
     )
-    parser.add_argument(
-        "--setup-timeout",
-        type=float,
-        default=300.0,
-        metavar="SECONDS",
-        help="how long to wait for setup() (default: 300)",
-    )
+    add_setup_timeout_flag(parser, help="how long to wait for setup() (default: 300)")
     add_config_file_flag(parser)
     add_progress_flag(parser)
     parser.set_defaults(func=run)

@@ -2,7 +2,8 @@
 
 Docker keeps them in `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`): either inline
 under `auths` (base64 `user:password`) or, when `credsStore`/`credHelpers` name a helper, in the
-`docker-credential-<helper>` program (store/get/erase over stdin, JSON in and out).
+`docker-credential-<helper>` program (store/get/erase over stdin, JSON in and out). Builds read them
+back through cogkit.llb.session.auth (the daemon asks the session), so this module only stores them.
 """
 
 from __future__ import annotations
@@ -114,33 +115,3 @@ def store_credentials(registry: str, creds: Credentials) -> str:
     config.setdefault("auths", {})[key] = {"auth": token}
     _save_config(config)
     return str(config_path())
-
-
-def lookup_credentials(registry: str) -> Credentials | None:
-    """Credentials for `registry` (helper first, then inline auths), or None."""
-    config = load_config()
-    key = config_key(registry)
-    helper = helper_for(registry, config)
-    if helper:
-        try:
-            out = json.loads(_run_helper(helper, "get", key))
-            if out.get("Username") and out.get("Secret"):
-                return Credentials(out["Username"], out["Secret"])
-        except (CogkitError, json.JSONDecodeError):
-            pass
-    auths = config.get("auths") or {}
-    for candidate in (
-        key,
-        normalize_registry(registry),
-        f"https://{normalize_registry(registry)}",
-        f"http://{normalize_registry(registry)}",
-    ):
-        entry = auths.get(candidate)
-        if not isinstance(entry, dict):
-            continue
-        if entry.get("auth"):
-            user, _, password = base64.b64decode(entry["auth"]).decode().partition(":")
-            return Credentials(user, password)
-        if entry.get("username") and entry.get("password"):
-            return Credentials(entry["username"], entry["password"])
-    return None
