@@ -10,11 +10,11 @@ import os
 import sys
 from typing import Any
 
-from cogkit.runtime.queue.defaults import DEFAULT_STREAM
-
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.runtime.queue.entrypoint import add_worker_arguments
+    # Both are argparse/stdlib-only modules: building the parser must not import the worker (asyncio).
+    from cogkit.runtime.queue.defaults import DEFAULT_STREAM
+    from cogkit.runtime.queue.worker_args import add_worker_arguments
 
     worker = subparsers.add_parser(
         "queue-worker",
@@ -92,11 +92,12 @@ def run_worker(args: argparse.Namespace) -> int:
     return asyncio.run(run_worker(args))
 
 
-def _client(args: argparse.Namespace, stream: str = DEFAULT_STREAM) -> Any:
+def _client(args: argparse.Namespace, stream: str | None = None) -> Any:
     from cogkit.runtime.queue.client import QueueClient
+    from cogkit.runtime.queue.defaults import DEFAULT_STREAM
     from cogkit.runtime.queue.entrypoint import connect
 
-    return QueueClient(connect(args.redis), stream)
+    return QueueClient(connect(args.redis), DEFAULT_STREAM if stream is None else stream)
 
 
 def _redis_error(exc: Exception, url: str) -> Exception:
