@@ -221,6 +221,11 @@ def resolve_gpus(requested: str | None, wants_gpu: bool) -> str | None:
     return "all"
 
 
+def publish_spec(host: str, port: int) -> str:
+    """docker's `-p` host side: `HOST:PORT`, or just `PORT` (all interfaces) when host is empty."""
+    return f"{host}:{port}" if host else str(port)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))

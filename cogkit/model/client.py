@@ -28,6 +28,11 @@ class PredictionFailedError(CogkitError):
     """The prediction finished with status failed or canceled."""
 
 
+def reachable_host(bind_host: str) -> str:
+    """Where to reach a server bound to `bind_host`: a wildcard bind (0.0.0.0 or "") answers on loopback."""
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
+
+
 class ModelClient:
     def __init__(self, host: str, port: int, timeout: float | None = None) -> None:
         self.host = host

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cogkit.errors import CogkitError
-from cogkit.model.client import ModelClient
+from cogkit.model.client import ModelClient, reachable_host
 from cogkit.model.spinner import Spinner
 
 DEFAULT_SETUP_TIMEOUT = 300.0
@@ -83,12 +83,11 @@ def image_model(
     if port is not None:
         containers.ensure_port_free(port, host)
     for attempt in range(3):
-        host_port = port or containers.free_port("127.0.0.1" if host in ("0.0.0.0", "") else host)
-        publish_host = f"{host}:{host_port}" if host else str(host_port)
+        host_port = port or containers.free_port(reachable_host(host))
         try:
             container = containers.start_container(
                 image,
-                publish=[(publish_host, containers.MODEL_PORT)],
+                publish=[(containers.publish_spec(host, host_port), containers.MODEL_PORT)],
                 env=env,
                 gpus=gpus,
                 volumes=volumes,
@@ -101,9 +100,8 @@ def image_model(
                 raise  # a port the user chose, or no luck three times running
             # another process took the free port between the probe and `docker run`: pick again
     try:
-        connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
         model = RunningModel(
-            client=ModelClient(connect_host, host_port),
+            client=ModelClient(reachable_host(host), host_port),
             schema=schema,
             logs=lambda: containers.container_logs(container, tail=60),
             description=f"container {container.id[:12]} from {image}",
@@ -239,7 +237,7 @@ def local_model(
 
     try:
         model = RunningModel(
-            client=ModelClient("127.0.0.1" if host in ("0.0.0.0", "") else host, port),
+            client=ModelClient(reachable_host(host), port),
             schema=schema,
             logs=logs,
             description=f"local process {proc.pid}",
@@ -252,7 +250,7 @@ def local_model(
         _kill_group(proc)  # setup failed, timed out or the user gave up: nothing to be graceful about
         raise
     finally:
-        _stop_process(proc, ModelClient("127.0.0.1" if host in ("0.0.0.0", "") else host, port))
+        _stop_process(proc, ModelClient(reachable_host(host), port))
         if log_file is not None:
             log_file.close()
             with contextlib.suppress(OSError):

@@ -109,7 +109,7 @@ def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
 
 def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
     from cogkit.docker import containers
-    from cogkit.model.client import ModelClient
+    from cogkit.model.client import ModelClient, reachable_host
     from cogkit.model.launch import cog_server_command
     from cogkit.model.project import build_project_image
 
@@ -120,10 +120,9 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     command: list[str] = []
     if args.upload_url:
         command = [*cog_server_command(info.cmd), "--upload-url", args.upload_url]
-    publish_host = f"{args.host}:{args.port}" if args.host else str(args.port)
     container = containers.start_container(
         image,
-        publish=[(publish_host, containers.MODEL_PORT)],
+        publish=[(containers.publish_spec(args.host, args.port), containers.MODEL_PORT)],
         env=env,
         gpus=gpus,
         volumes=[(str(project.directory), "/src")],
@@ -133,7 +132,7 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     stop = threading.Event()
     try:
         _announce(args, f"{image}, {project.directory} mounted at /src", info.schema)
-        client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
+        client = ModelClient(reachable_host(args.host), args.port)
 
         restarting = threading.Lock()
 
@@ -202,14 +201,14 @@ def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
 
 def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
     from cogkit.docker.containers import ensure_port_free
-    from cogkit.model.client import ModelClient
+    from cogkit.model.client import ModelClient, reachable_host
     from cogkit.model.launch import local_model, local_schema
 
     ensure_port_free(args.port, args.host)
     stop = threading.Event()
     restart_requested = threading.Event()
     _announce(args, "local Python environment", local_schema(project.directory, project.raw))
-    client = ModelClient("127.0.0.1" if args.host in ("0.0.0.0", "") else args.host, args.port)
+    client = ModelClient(reachable_host(args.host), args.port)
     if args.reload:
         threading.Thread(target=_watch, args=(project, restart_requested.set, stop), daemon=True).start()
     _report_ready_in_background(client, stop)
