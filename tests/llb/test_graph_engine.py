@@ -153,8 +153,10 @@ def test_file_ops_modes_times_and_copy_semantics(gw: Gateway, base_image: str) -
         ],
         name="make sources",
     )
+    # A per-run nonce keeps the solve from being a cache hit of an earlier run (whose mkfile time is old).
     out = llb.scratch().file(
         llb.mkdir("/d", 0o750)
+        .mkfile("/d/nonce", 0o644, uuid.uuid4().hex.encode())
         .mkfile("/d/f", 0o640, b"hello")
         .copy(src, "/data/*.py", "/d/py/")
         .copy(src, "/data/sub", "/d/tree")

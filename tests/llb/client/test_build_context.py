@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import uuid
 from pathlib import Path
 
 from llb_client_helpers import docker, on_base
@@ -125,13 +126,15 @@ def test_rebuild_sends_only_the_edited_file(
     assert second.sync["context"].files_sent == []
     assert second.fully_cached and second.image_id == first.image_id
 
-    (tmp_path / "pkg4" / "mod2" / "file07.py").write_bytes(b"print('edited')\n")
+    # Unique per run, so an earlier run's build cache cannot already hold the edited context.
+    edited = f"print('edited {uuid.uuid4().hex}')\n".encode()
+    (tmp_path / "pkg4" / "mod2" / "file07.py").write_bytes(edited)
     third = run()
     assert third.sync["context"].files_sent == ["pkg4/mod2/file07.py"]
-    assert third.sync["context"].bytes_sent == len(b"print('edited')\n")
+    assert third.sync["context"].bytes_sent == len(edited)
     assert not third.fully_cached and third.image_id != first.image_id
     listing = listing_in_image(image_tag)
-    assert listing["pkg4/mod2/file07.py"][1].endswith(hashlib.sha256(b"print('edited')\n").hexdigest())
+    assert listing["pkg4/mod2/file07.py"][1].endswith(hashlib.sha256(edited).hexdigest())
 
 
 def test_large_file_arrives_intact_in_many_chunks(
