@@ -70,6 +70,11 @@ async def retrying(call: Callable[..., Awaitable[T]], *args: Any) -> T:
     raise AssertionError("unreachable")
 
 
+# When several updates of one prediction are coalesced into one write, the published event
+# name is the highest-ranked of them.
+_EVENT_RANK = {"logs": 1, "output": 2, "start": 3}
+
+
 @dataclass(slots=True, eq=False)
 class _Op:
     kind: str  # begin | update | finish | ack
@@ -133,7 +138,10 @@ class StateStore:
         if pending is not None:
             pending.extra["encode"] = encode or (lambda: encode_state(state))
             pending.extra["state"] = state
-            pending.args[3] = event
+            # Coalesced updates keep the most telling name: a batch that started the prediction
+            # or added output must not be published as a mere log update.
+            if _EVENT_RANK.get(event, 0) >= _EVENT_RANK.get(pending.args[3], 0):
+                pending.args[3] = event
             return
         keys = [state_key(pid), events_key(pid)]
         op = _Op("update", pid, keys, [b"", self.state_ttl, self.events_maxlen, event])
