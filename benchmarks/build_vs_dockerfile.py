@@ -315,6 +315,13 @@ def main() -> int:
         rows["image size without weights"] = row(
             f"{cog_size / 1e6:.0f} MB", f"{kit_size / 1e6:.0f} MB", kit_size / cog_size
         )
+        # Both sides share the same base image; this row is what each layout adds on top of it.
+        base_size = image_size(BASE)
+        rows["added on top of the shared base, without weights"] = row(
+            f"{(cog_size - base_size) / 1e6:.0f} MB",
+            f"{(kit_size - base_size) / 1e6:.0f} MB",
+            (kit_size - base_size) / (cog_size - base_size),
+        )
         cog_push = pushed_bytes_after_code_edit(cog.image, cog.build, cog_dir)
         kit_push = pushed_bytes_after_code_edit(kit_image, lambda: cogkit_build(kit_dir, kit_image), kit_dir)
         rows["bytes pushed after a code edit"] = row(

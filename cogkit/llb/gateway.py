@@ -188,6 +188,16 @@ class Gateway:
             return result.ref.id
         return response.ref
 
+    def path_exists(self, ref_id: str, path: str) -> bool:
+        """Whether `path` exists in a solved result (LLBBridge.StatFile), without reading it."""
+        try:
+            self._call(
+                self._stub.StatFile, gateway_pb2.StatFileRequest(Ref=ref_id, Path=path), timeout=60
+            )
+        except grpc.RpcError:
+            return False
+        return True
+
     def return_result(self, ref_id: str, metadata: Mapping[str, bytes]) -> None:
         result = gateway_pb2.Result(refDeprecated=ref_id, metadata=dict(metadata))
         self._call(self._stub.Return, gateway_pb2.ReturnRequest(result=result), timeout=60)
