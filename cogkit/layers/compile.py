@@ -28,6 +28,7 @@ from typing import Any
 from cogkit import __version__, llb
 from cogkit.layers.plan import (
     CONTEXT,
+    HOST_UV,
     RUNTIME_COMPAT,
     RUNTIME_REQUIREMENTS,
     RUNTIME_SRC,
@@ -88,7 +89,17 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def uv_tool(base: llb.State, plan: LayerPlan) -> llb.State:
-    """A side chain holding the uv binary (pip-installed from PyPI), mounted into install steps."""
+    """A side chain holding the uv binary, mounted into install steps (never in the image).
+
+    The binary cogkit's own install carries is shipped as a local source when there is one;
+    otherwise uv is pip-installed from PyPI on top of the base.
+    """
+    if plan.host_uv_version is not None:
+        source = llb.local(HOST_UV, include=["uv"], shared_key_hint=HOST_UV)
+        return llb.scratch().file(
+            llb.copy(source, "uv", "/cogkit-uv/bin/uv"),
+            name=f"build tool: uv {plan.host_uv_version} from this machine (not in the image)",
+        )
     ca_mounts, ca_env, apt_opts = _ca(plan)
     script = (
         "set -e\n"

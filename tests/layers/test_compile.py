@@ -205,3 +205,17 @@ def test_build_failures_are_reworded_to_name_the_culprit() -> None:
     assert "--base-image" in (python.hint or "")
     other = BuildError("step 'run: false' failed with exit code 1", "log")
     assert _explain(other) is other
+
+
+def test_uv_is_shipped_from_this_machine_or_else_pip_installed(project: Path) -> None:
+    """The install steps mount uv from a local source when cogkit's install carries it, else from PyPI."""
+    plan, compiled = compile_project(project)
+    assert plan.host_uv_version and "cogkit-uv" in plan.local_dirs  # the dev install has uv
+    names = [v.name for v in describe(compiled)]
+    assert f"build tool: uv {plan.host_uv_version} from this machine (not in the image)" in names
+    assert not any(name.startswith("build tool: uv") and "from this machine" not in name for name in names)
+
+    plan.host_uv_version = None
+    del plan.local_dirs["cogkit-uv"]
+    fallback = [v.name for v in describe(compile_plan(plan, None, None))]
+    assert any(name.startswith("build tool: uv") and "from this machine" not in name for name in fallback)
