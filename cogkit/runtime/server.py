@@ -25,6 +25,7 @@ from cogkit.runtime.types import (
     HealthCheck,
     PredictionRequest,
     SetupResult,
+    is_webhook_url,
     json_encoder,
     request_decoder,
 )
@@ -266,7 +267,7 @@ class Server:
         except msgspec.DecodeError as exc:
             return self._detail(422, [{"loc": ["body"], "msg": f"JSON decode error: {exc}",
                                        "type": "json_invalid"}])
-        if req.webhook is not None and not _is_http_url(req.webhook):
+        if req.webhook is not None and not is_webhook_url(req.webhook):
             return self._detail(422, [{"loc": ["body", "webhook"], "type": "url_scheme", "input": req.webhook,
                                        "msg": "URL scheme should be 'http' or 'https'"}])
         path_id = request.match_info.get("id")
@@ -473,18 +474,6 @@ def _version() -> str:
     from cogkit import __version__
 
     return __version__
-
-
-def _is_http_url(url: str) -> bool:
-    """Cog accepts http(s) webhook URLs up to 65 536 characters."""
-    if len(url) > 65536 or not url.startswith(("http://", "https://")):
-        return False
-    from urllib.parse import urlsplit
-
-    try:
-        return bool(urlsplit(url).hostname)
-    except ValueError:
-        return False
 
 
 def _prefers_async(prefer: str | None) -> bool:

@@ -85,3 +85,15 @@ def _enc_hook(obj: Any) -> Any:
 
 json_encoder = msgspec.json.Encoder(enc_hook=_enc_hook)
 request_decoder = msgspec.json.Decoder(PredictionRequest)
+
+
+def is_webhook_url(url: str) -> bool:
+    """A webhook the server and the queue accept, as Cog does: http(s), at most 65,536 characters."""
+    if len(url) > 65536 or not url.startswith(("http://", "https://")):
+        return False
+    from urllib.parse import urlsplit
+
+    try:
+        return bool(urlsplit(url).hostname)
+    except ValueError:
+        return False

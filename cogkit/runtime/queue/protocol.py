@@ -32,6 +32,7 @@ from cogkit.runtime.types import (
     TERMINAL_STATUSES,
     PredictionRequest,
     PredictionResponse,
+    is_webhook_url,
     json_encoder,
     now_iso,
 )
@@ -122,7 +123,7 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
     request.id = request.id or fallback_id
     if request.input is None:
         return Job(entry, request.id, request, "malformed prediction request: `input` is required")
-    if request.webhook is not None and not _is_http_url(request.webhook):
+    if request.webhook is not None and not is_webhook_url(request.webhook):
         return Job(
             entry, request.id, request, f"webhook must be an http(s) URL, got {request.webhook[:200]!r}"
         )
@@ -131,18 +132,6 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
         if unknown:
             return Job(entry, request.id, request, f"unknown webhook events: {sorted(unknown)}")
     return Job(entry, request.id, request)
-
-
-def _is_http_url(url: str) -> bool:
-    """What the HTTP server accepts as a webhook (Cog: http/https, at most 65,536 characters)."""
-    from urllib.parse import urlsplit
-
-    if len(url) > 65536 or not url.startswith(("http://", "https://")):
-        return False
-    try:
-        return bool(urlsplit(url).hostname)
-    except ValueError:
-        return False
 
 
 def failed_state(job: Job, error: str) -> PredictionResponse:
