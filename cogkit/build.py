@@ -167,7 +167,11 @@ def build(request: BuildRequest) -> BuildOutcome:
             plan.base = probe_python(gateway, plan)
         compiled = compile_plan(plan, base_config, gateway.caps, schema)
         compiled_holder.append(compiled)
-        return llb.BuildResult(compiled.state.marshal(caps=gateway.caps), image_config=compiled.image_config)
+        return llb.BuildResult(
+            compiled.state.marshal(caps=gateway.caps),
+            image_config=compiled.image_config,
+            early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
+        )
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")

@@ -62,6 +62,8 @@ class Compiled:
     image_config: dict[str, Any]
     layers: list[str] = field(default_factory=list)  # vertex names of image layers, bottom to top
     uses_merge: bool = False
+    # Lower parts worth exporting while the rest builds (dockerd: see llb/early_export.py).
+    early: list[llb.State] = field(default_factory=list)
 
 
 def _ca(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
@@ -398,8 +400,10 @@ def compile_plan(
         # Below the weights: it only depends on the base, so it runs while the weights still transfer.
         chain = add(python_layer(chain, tool, plan))
     pybase = chain
+    early: list[llb.State] = []
     if plan.weights and not use_merge:
         chain = add(weights_copy(chain, plan))
+        early.append(chain)  # gigabytes: let dockerd checksum them while the dependencies install
     if plan.system_packages:
         chain = add(system_packages_layer(chain, apt_prefetch(base, plan), plan))
     for index, step in enumerate(plan.pre_install):
@@ -418,7 +422,8 @@ def compile_plan(
     else:
         final = add(code_copy(chain, plan))
     final = final.with_cwd("/src")
-    return Compiled(final, image_config(plan, base_config or {}, openapi_schema), layers, use_merge)
+    config = image_config(plan, base_config or {}, openapi_schema)
+    return Compiled(final, config, layers, use_merge, early)
 
 
 def image_config(

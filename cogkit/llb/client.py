@@ -21,6 +21,7 @@ import grpc
 from cogkit.errors import BuildError, CogkitError, EngineError
 from cogkit.llb.address import BuilderAddress, TLSConfig, resolve_address
 from cogkit.llb.control import ControlClient
+from cogkit.llb.early_export import EarlyExports
 from cogkit.llb.exporters import CacheEntry, Exporter, MobyExporter, check_cache, check_exporter
 from cogkit.llb.gateway import (
     BuildResult,
@@ -65,6 +66,7 @@ class BuildReport:
     credential_requests: list[str] = field(default_factory=list)  # registry hosts the daemon asked about
     health_checks: int = 0
     duration: float = 0.0
+    early_exported: list[str] = field(default_factory=list)  # layer digests dockerd registered early
 
     step_digests: frozenset[str] = frozenset()
 
@@ -187,6 +189,8 @@ class Client:
         solve: grpc.Future | None = None
         status_call = None
         status_thread: threading.Thread | None = None
+        early: EarlyExports | None = None
+        watchers: list[Callable[[VertexInfo], None]] = []
         try:
             if self.is_docker and session_via != "control":
                 session.attach_docker(self.address)
@@ -202,7 +206,10 @@ class Client:
             )
             status_call = self.control.status(build_id)
             status_thread = threading.Thread(
-                target=self._pump_status, args=(status_call, tracker, display), name="status", daemon=True
+                target=self._pump_status,
+                args=(status_call, tracker, display, watchers),
+                name="status",
+                daemon=True,
             )
             status_thread.start()
             gateway = Gateway(
@@ -218,7 +225,20 @@ class Client:
                     gateway.return_result("", {})
                 else:
                     self._check_local_dirs(result, dirs)
-                    ref_id = gateway.solve(result.definition)
+                    if result.early_layers and isinstance(exporter, MobyExporter):
+                        early = EarlyExports(
+                            self.control,
+                            session.id,
+                            [definition_pb(d) for d in result.early_layers],
+                            cache_imports=[(c.type, c.attrs) for c in imports],
+                            no_cache=no_cache,
+                        )
+                        watchers.append(early.on_vertex)
+                    # With early exports, build everything before Return (which starts the final export),
+                    # then let them finish: otherwise dockerd would checksum those layers twice at once.
+                    ref_id = gateway.solve(result.definition, evaluate=early is not None)
+                    if early is not None:
+                        early.wait()
                     gateway.return_result(ref_id, result.result_metadata())
             except KeyboardInterrupt:
                 raise
@@ -243,11 +263,15 @@ class Client:
         except BaseException:
             if solve is not None:
                 solve.cancel()
+            if early is not None:
+                early.cancel()
             raise
         finally:
             if status_call is not None:
                 status_call.cancel()
             display.finish()
+            if early is not None:
+                early.remove_images(self.address)
             session.close()
         exporter_response = dict(response.ExporterResponse)
         return BuildReport(
@@ -263,6 +287,7 @@ class Client:
             credential_requests=list(session.auth.requests),
             health_checks=session.health_checks,
             duration=time.time() - started,
+            early_exported=early.exported if early is not None else [],
         )
 
     @staticmethod
@@ -306,11 +331,20 @@ class Client:
         return _step_failure(tracker, gateway, detail)
 
     @staticmethod
-    def _pump_status(call: object, tracker: ProgressTracker, display: object) -> None:
+    def _pump_status(
+        call: object,
+        tracker: ProgressTracker,
+        display: object,
+        watchers: Sequence[Callable[[VertexInfo], None]] = (),
+    ) -> None:
         try:
             for response in call:  # type: ignore[attr-defined]
                 events = tracker.update(response)
                 display.handle(events)  # type: ignore[attr-defined]
+                for kind, vertex, _ in events:
+                    if kind == "done":
+                        for watch in watchers:
+                            watch(vertex)
         except grpc.RpcError:
             pass
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 import grpc
 
 from cogkit.errors import EngineError
-from cogkit.llb.pb import control_pb2, control_pb2_grpc, worker_pb2
+from cogkit.llb.pb import control_pb2, control_pb2_grpc, ops_pb2, worker_pb2
 
 
 def _engine_error(err: grpc.RpcError, what: str) -> EngineError:
@@ -54,8 +54,10 @@ class ControlClient:
         cache_imports: Sequence[tuple[str, Mapping[str, str]]] = (),
         cache_exports: Sequence[tuple[str, Mapping[str, str]]] = (),
         entitlements: Sequence[str] = (),
+        definition: ops_pb2.Definition | None = None,
     ) -> grpc.Future:
-        """Start a frontend-less Solve: the daemon then waits for our LLBBridge calls.
+        """Start a Solve. Without `definition` it is frontend-less: the daemon then waits for our
+        LLBBridge calls; with one, the daemon solves and exports that graph by itself.
 
         The exporter goes in fields 3/4 (what v0.8 reads; newer daemons still honour them).
         """
@@ -66,6 +68,8 @@ class ControlClient:
             ExporterAttrs=dict(exporter_attrs),
             Entitlements=list(entitlements),
         )
+        if definition is not None:
+            request.Definition.CopyFrom(definition)
         for kind, attrs in cache_imports:
             request.Cache.Imports.add(Type=kind, Attrs=dict(attrs))
         for kind, attrs in cache_exports:

@@ -43,11 +43,16 @@ def definition_pb(definition: DefinitionLike) -> ops_pb2.Definition:
 
 @dataclass
 class BuildResult:
-    """What a build function returns: the graph to build and the image config to stamp on it."""
+    """What a build function returns: the graph to build and the image config to stamp on it.
+
+    `early_layers`: lower parts of `definition` (each a graph whose head is one of its layers) that
+    a moby exporter may turn into Docker layers while the rest still builds (see early_export.py).
+    """
 
     definition: DefinitionLike
     image_config: Mapping[str, Any] | None = None
     metadata: Mapping[str, bytes] = field(default_factory=dict)
+    early_layers: Sequence[DefinitionLike] = ()
 
     def result_metadata(self) -> dict[str, bytes]:
         out = dict(self.metadata)
@@ -71,6 +76,15 @@ def local_source_names(definition: ops_pb2.Definition) -> set[str]:
         if op.HasField("source") and op.source.identifier.startswith("local://"):
             names.add(op.source.identifier.removeprefix("local://"))
     return names
+
+
+def without_cache(definition: ops_pb2.Definition) -> ops_pb2.Definition:
+    """A copy with every vertex marked ignore_cache (what --no-cache means to the solver)."""
+    marked = ops_pb2.Definition()
+    marked.CopyFrom(definition)
+    for digest in ops_by_digest(definition):
+        marked.metadata[digest].ignore_cache = True
+    return marked
 
 
 def rpc_message(err: BaseException | None) -> str:
@@ -162,21 +176,21 @@ class Gateway:
             pinned = f"{ref}@{response.Digest}"
         return pinned, config
 
-    def solve(self, definition: DefinitionLike) -> str:
-        """Build a graph and keep the result for Return; returns the result ref id."""
+    def solve(self, definition: DefinitionLike, evaluate: bool = False) -> str:
+        """Solve a graph and keep the result for Return; returns the result ref id.
+
+        The daemon may answer before anything is built (the exporter forces the work later);
+        `evaluate` asks it to build the whole graph before answering.
+        """
         pb = definition_pb(definition)
         if self._no_cache:
-            marked = ops_pb2.Definition()
-            marked.CopyFrom(pb)
-            for digest in ops_by_digest(pb):
-                marked.metadata[digest].ignore_cache = True
-            pb = marked
+            pb = without_cache(pb)
         for digest, op in ops_by_digest(pb).items():
             if op.HasField("exec"):
                 self.commands[digest] = list(op.exec.meta.args)
             if op.HasField("exec") or op.HasField("file"):
                 self.step_digests.add(digest)
-        request = gateway_pb2.SolveRequest(Definition=pb, allowResultReturn=True)
+        request = gateway_pb2.SolveRequest(Definition=pb, allowResultReturn=True, Evaluate=evaluate)
         for kind, attrs in self._cache_imports:
             request.CacheImports.add(Type=kind, Attrs=dict(attrs))
         response = self._call(self._stub.Solve, request)

@@ -101,6 +101,24 @@ def http_upgrade(
     return rest
 
 
+def docker_request(address: BuilderAddress, method: str, path: str, timeout: float = 10.0) -> int:
+    """One body-less Docker Engine API call (e.g. DELETE /images/ID); returns the HTTP status."""
+    sock = dial(address, timeout=timeout)
+    try:
+        sock.settimeout(timeout)
+        request = f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+        sock.sendall(request.encode("latin-1"))
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise ConnectionError(f"connection closed during {method} {path}")
+            head += chunk
+        return int(head.split(b" ", 2)[1])
+    finally:
+        sock.close()
+
+
 def _pump_one_way(src: socket.socket, dst: socket.socket) -> None:
     buf = bytearray(_PUMP_CHUNK)
     view = memoryview(buf)

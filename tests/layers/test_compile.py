@@ -57,6 +57,17 @@ def test_layer_order_without_mergeop_puts_weights_below_dependencies(project: Pa
     assert not compiled.uses_merge
 
 
+def test_weights_layer_is_offered_for_early_export_only_without_mergeop(project: Path) -> None:
+    _, linear = compile_project(project, separate_weights=True)
+    assert [state.name for state in linear.early] == ["weights: 1 files, 10 MB"]
+    early_head = linear.early[0].marshal().head
+    assert early_head in {v.digest for v in describe(linear)}  # a vertex of the image graph itself
+    _, merged = compile_project(project, caps=frozenset({MERGE_CAP}), separate_weights=True)
+    assert merged.early == []  # merged weights are an independent layer: nothing to wait for
+    _, plain = compile_project(project)
+    assert plain.early == []
+
+
 def test_mergeop_makes_weights_and_code_independent_layers(project: Path) -> None:
     _, compiled = compile_project(project, caps=frozenset({MERGE_CAP}), separate_weights=True)
     assert compiled.uses_merge

@@ -1,0 +1,131 @@
+"""Turn a big lower layer into a Docker layer while the layers above it still build (dockerd only).
+
+dockerd's moby exporter makes Docker layers of the result's snapshots only when the build ends:
+it pipes each layer's files through tar and sha256 for its diff ID, so a 1 GiB weights layer puts
+about 2.5 s on the critical path after the last step. dockerd keeps that work per snapshot. So as
+soon as such a layer has been built, a second solve of just the lower part, exported at once,
+registers the layer while the steps above it still run, and the final export finds it done.
+
+The second export also creates a throwaway image, which is removed after the build. A layer that
+came from the cache starts nothing: it was registered when it was first built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import grpc
+
+from cogkit.llb.address import BuilderAddress
+from cogkit.llb.control import ControlClient
+from cogkit.llb.definition import Definition
+from cogkit.llb.gateway import without_cache
+from cogkit.llb.pb import ops_pb2
+from cogkit.llb.progress import VertexInfo
+from cogkit.llb.transport import docker_request
+
+
+@dataclass
+class EarlyLayer:
+    """One lower part of the result: the graph up to `head`, exported when `head` is built."""
+
+    definition: ops_pb2.Definition
+    head: str
+    future: grpc.Future | None = None
+    started: float | None = None
+    finished: float | None = None
+    image_id: str | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+
+class EarlyExports:
+    """Watches the main build's vertices and exports each early layer once it is freshly built."""
+
+    def __init__(
+        self,
+        control: ControlClient,
+        session_id: str,
+        definitions: Iterable[ops_pb2.Definition],
+        cache_imports: Sequence[tuple[str, Mapping[str, str]]] = (),
+        no_cache: bool = False,
+    ) -> None:
+        self._control = control
+        self._session_id = session_id
+        self._cache_imports = list(cache_imports)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.layers: list[EarlyLayer] = []
+        for pb in definitions:
+            head = Definition.from_pb(pb).head
+            self.layers.append(EarlyLayer(without_cache(pb) if no_cache else pb, head))
+
+    def on_vertex(self, vertex: VertexInfo) -> None:
+        """Status-stream hook: a watched layer just finished building (not from the cache)."""
+        if vertex.completed is None or vertex.cached or vertex.error:
+            return
+        with self._lock:
+            if self._closed:
+                return
+            for layer in self.layers:
+                if layer.head == vertex.digest and layer.future is None:
+                    self._start(layer)
+
+    def _start(self, layer: EarlyLayer) -> None:
+        layer.started = time.monotonic()
+        layer.future = self._control.solve_future(
+            f"cogkit-early-{uuid.uuid4().hex}",
+            self._session_id,
+            "moby",
+            {},
+            cache_imports=self._cache_imports,
+            definition=layer.definition,
+        )
+
+        def done(future: grpc.Future) -> None:
+            layer.finished = time.monotonic()
+            with contextlib.suppress(Exception):
+                layer.image_id = future.result().ExporterResponse.get("containerimage.digest") or None
+
+        layer.future.add_done_callback(done)
+
+    def wait(self, timeout: float = 600) -> None:
+        """Before the final export: let running early exports finish (so dockerd does no work twice),
+        and start no more. Their failures do not matter: the final export then does the work."""
+        with self._lock:
+            self._closed = True
+            running = [layer.future for layer in self.layers if layer.future is not None]
+        for future in running:
+            with contextlib.suppress(Exception):
+                future.result(timeout=timeout)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._closed = True
+            for layer in self.layers:
+                if layer.future is not None:
+                    layer.future.cancel()
+
+    def remove_images(self, address: BuilderAddress) -> None:
+        """Delete the throwaway images (their layers stay: the final image holds them)."""
+        for layer in self.layers:
+            if layer.future is not None:
+                with contextlib.suppress(Exception):
+                    layer.future.result(timeout=60)
+            if layer.image_id:
+                with contextlib.suppress(Exception):
+                    docker_request(address, "DELETE", f"/images/{layer.image_id}")
+
+    @property
+    def exported(self) -> list[str]:
+        """Digests of the layers that were exported early."""
+        return [layer.head for layer in self.layers if layer.image_id]
