@@ -252,6 +252,10 @@ def row(cog: str, kit: str, ratio: float) -> dict[str, str]:
     return {"cog": cog, "kit": kit, "ratio": f"{ratio:.2f}x"}
 
 
+def image_ids() -> set[str]:
+    return set(sh(DOCKER, "images", "-aq", "--no-trunc").stdout.split())
+
+
 def prune() -> None:
     sh(DOCKER, "builder", "prune", "-af")
 
@@ -265,6 +269,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     global FROZEN
+    images_before = image_ids()
     work = Path(tempfile.mkdtemp(prefix="cogkit-bench-"))
     FROZEN = freeze_cogkit(work)
     rows: dict[str, dict[str, str]] = {}
@@ -350,6 +355,9 @@ def main() -> int:
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        made = sorted(image_ids() - images_before)  # ~1.3 GB each: leave the engine as we found it
+        if made:
+            subprocess.run([DOCKER, "rmi", "-f", *made], capture_output=True)
 
     table = [
         "| step | Cog-style Dockerfile | cogkit --separate-weights | cogkit / Cog |",

@@ -53,6 +53,25 @@ def _docker_up() -> bool:
         return False
 
 
+def _image_ids() -> set[str]:
+    listed = subprocess.run([DOCKER_CLI, "images", "-aq", "--no-trunc"], capture_output=True, text=True)
+    return set(listed.stdout.split()) if listed.returncode == 0 else set()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_images_the_tests_made() -> Iterator[None]:
+    """Every image a test session creates is removed at its end (CI runs on one long-lived engine,
+    and hundreds of test images filled its disk). The build cache stays, so the next run is warm."""
+    if not _docker_up():
+        yield
+        return
+    before = _image_ids()
+    yield
+    made = sorted(_image_ids() - before)
+    if made:
+        subprocess.run([DOCKER_CLI, "rmi", "-f", *made], capture_output=True)
+
+
 @pytest.fixture(scope="session")
 def docker_engine() -> str:
     """The dockerd socket, with its embedded BuildKit; fails in CI when missing."""
