@@ -23,6 +23,7 @@ import json
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cogkit import __version__, llb
@@ -310,6 +311,13 @@ def runtime_deps(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.Sta
 
 
 STAGE = "/cogkit-rt"  # the runtime's files, laid out under this root in the side chain
+TOOLS_MOUNT = "/cogkit/tools"
+
+
+def _elfstrip_tool() -> llb.State:
+    """elfstrip.py as a file (its text is part of the staging step's cache key)."""
+    text = (Path(__file__).parent / "elfstrip.py").read_bytes()
+    return llb.scratch().file(llb.mkfile("/elfstrip.py", 0o644, text), name="elfstrip.py")
 
 
 def runtime_stage(pybase: llb.State, deps: llb.State) -> llb.State:
@@ -327,6 +335,7 @@ def runtime_stage(pybase: llb.State, deps: llb.State) -> llb.State:
         "set -e\n"
         f"mkdir -p {root}/lib\n"
         f"cp -a /cogkit/deps {root}/deps\n"
+        f"python3 {TOOLS_MOUNT}/elfstrip.py {root}/deps\n"
         f"cp -a /cogkit/src {root}/lib/cogkit\n"
         f"cp -a /cogkit/compat {root}/lib/cogkit/_compat\n"
         "site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])')\n"
@@ -342,6 +351,7 @@ def runtime_stage(pybase: llb.State, deps: llb.State) -> llb.State:
             llb.bind(deps, "/cogkit/deps", readonly=True, selector="/cogkit-runtime-deps"),
             llb.bind(src, "/cogkit/src", readonly=True),
             llb.bind(compat, "/cogkit/compat", readonly=True),
+            llb.bind(_elfstrip_tool(), TOOLS_MOUNT, readonly=True),
         ],
         name="stage cogkit runtime (not in the image)",
     )
