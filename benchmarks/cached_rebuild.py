@@ -9,22 +9,16 @@ split the two: cached vertices report times from when they were first built.)
     .venv/bin/python benchmarks/cached_rebuild.py [--runs 10]
 """
 
-# ruff: noqa: E402  (the import path is fixed before the imports below)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# benchmarks/queue.py would shadow the stdlib `queue`: drop this script's directory from the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 from cogkit import llb
 
@@ -85,8 +79,6 @@ def docker_rebuild(project: Path) -> float:
 def fresh_process_rebuild(project: Path) -> float:
     """A whole new Python process (imports, connect, rebuild): what a CLI user waits for."""
     code = (
-        "import sys; sys.path[:] = [p for p in sys.path if not p.endswith('benchmarks')];"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r});"
         "import importlib.util, pathlib;"
         f"spec = importlib.util.spec_from_file_location('bench', {str(Path(__file__).resolve())!r});"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"

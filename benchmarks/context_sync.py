@@ -7,16 +7,7 @@ the base image running `true` with the context bind-mounted, so both pay the sam
     .venv/bin/python benchmarks/context_sync.py [--large-mib 1024] [--small 10000] [--runs 3]
 """
 
-# ruff: noqa: E402  (the import path is fixed before the imports below)
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# benchmarks/queue.py would shadow the stdlib `queue` (used by concurrent.futures): drop this
-# script's own directory from the import path, and import cogkit from the repository root.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import os
@@ -24,9 +15,11 @@ import random
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from cogkit import llb
 

@@ -14,31 +14,26 @@ on the same machine and the same trivial predictor (`text: str -> str`):
   redis-raw   redis-benchmark: XADD round trips/s, one connection, no pipelining (the transport
               floor one client sees)
 
-Usage: .venv/bin/python benchmarks/queue.py [--jobs 5000] [--latency-jobs 1000] [--workers 1,2]
+Usage: .venv/bin/python benchmarks/queue_throughput.py [--jobs 5000] [--latency-jobs 1000] [--workers 1,2]
 Results go to benchmarks/results/queue-<time>.{json,md} and a table is printed.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import uuid
 from pathlib import Path
-
-# This file is named like the stdlib `queue` module (redis-py imports that): run as a script,
-# its own directory must not shadow the standard library.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import http.client  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import uuid  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
