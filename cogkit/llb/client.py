@@ -232,6 +232,7 @@ class Client:
                             [definition_pb(d) for d in result.early_layers],
                             cache_imports=[(c.type, c.attrs) for c in imports],
                             no_cache=no_cache,
+                            progress=self._progress_hook(tracker, display),
                         )
                         watchers.append(early.on_vertex)
                     # With early exports, build everything before Return (which starts the final export),
@@ -289,6 +290,17 @@ class Client:
             duration=time.time() - started,
             early_exported=early.exported if early is not None else [],
         )
+
+    @staticmethod
+    def _progress_hook(tracker: ProgressTracker, display: object) -> Callable[..., None]:
+        """Client-side steps (the early export) into the same display, from any thread."""
+        lock = threading.Lock()
+
+        def show(key: str, name: str, started: float | None, completed: float | None) -> None:
+            with lock:
+                display.handle(tracker.note(key, name, started=started, completed=completed))  # type: ignore[attr-defined]
+
+        return show
 
     @staticmethod
     def _check_local_dirs(result: BuildResult, dirs: Mapping[str, str]) -> None:

@@ -16,7 +16,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -29,6 +29,9 @@ from cogkit.llb.pb import ops_pb2
 from cogkit.llb.progress import VertexInfo
 from cogkit.llb.transport import docker_request
 
+# Shows the early export as a step of its own: (key, name, started, completed), wall-clock times.
+ProgressHook = Callable[[str, str, float | None, float | None], None]
+
 
 @dataclass
 class EarlyLayer:
@@ -36,6 +39,7 @@ class EarlyLayer:
 
     definition: ops_pb2.Definition
     head: str
+    name: str = ""
     future: grpc.Future | None = None
     started: float | None = None
     finished: float | None = None
@@ -58,16 +62,19 @@ class EarlyExports:
         definitions: Iterable[ops_pb2.Definition],
         cache_imports: Sequence[tuple[str, Mapping[str, str]]] = (),
         no_cache: bool = False,
+        progress: ProgressHook | None = None,
     ) -> None:
         self._control = control
+        self._progress = progress
         self._session_id = session_id
         self._cache_imports = list(cache_imports)
         self._lock = threading.Lock()
         self._closed = False
         self.layers: list[EarlyLayer] = []
         for pb in definitions:
-            head = Definition.from_pb(pb).head
-            self.layers.append(EarlyLayer(without_cache(pb) if no_cache else pb, head))
+            graph = Definition.from_pb(pb)
+            name = graph.name_of(graph.head) or "lower layers"
+            self.layers.append(EarlyLayer(without_cache(pb) if no_cache else pb, graph.head, name))
 
     def on_vertex(self, vertex: VertexInfo) -> None:
         """Status-stream hook: a watched layer just finished building (not from the cache)."""
@@ -82,6 +89,10 @@ class EarlyExports:
 
     def _start(self, layer: EarlyLayer) -> None:
         layer.started = time.monotonic()
+        key, name = f"cogkit-early:{layer.head}", f"{layer.name} → Docker layer, while the steps above run"
+        started_at = time.time()
+        if self._progress is not None:
+            self._progress(key, name, started_at, None)
         layer.future = self._control.solve_future(
             f"cogkit-early-{uuid.uuid4().hex}",
             self._session_id,
@@ -95,6 +106,8 @@ class EarlyExports:
             layer.finished = time.monotonic()
             with contextlib.suppress(Exception):
                 layer.image_id = future.result().ExporterResponse.get("containerimage.digest") or None
+            if self._progress is not None:
+                self._progress(key, name, started_at, time.time())
 
         layer.future.add_done_callback(done)
 

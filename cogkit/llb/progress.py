@@ -115,6 +115,24 @@ class ProgressTracker:
                     events.append(("log", info, line))
         return events
 
+    def note(
+        self, key: str, name: str, *, started: float | None = None, completed: float | None = None
+    ) -> list[tuple[str, VertexInfo, str]]:
+        """Record a step of the client's own (not a daemon vertex) so displays show it like one."""
+        with self.lock:
+            info = self.vertices.get(key)
+            if info is None:
+                info = VertexInfo(digest=key, name=name, number=len(self.vertices) + 1)
+                self.vertices[key] = info
+            events: list[tuple[str, VertexInfo, str]] = []
+            if started is not None and info.started is None:
+                info.started = started
+                events.append(("start", info, ""))
+            if completed is not None and info.completed is None:
+                info.completed = completed
+                events.append(("done", info, ""))
+        return events
+
     def ordered(self) -> list[VertexInfo]:
         with self.lock:
             return sorted(self.vertices.values(), key=lambda v: v.number)

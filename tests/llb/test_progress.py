@@ -81,3 +81,17 @@ def test_tty_view_shows_timers_cached_marks_and_running_logs() -> None:
 
 def test_auto_mode_is_plain_when_not_a_tty() -> None:
     assert isinstance(make_display("auto", ProgressTracker(), io.StringIO()), PlainDisplay)
+
+
+def test_a_client_side_step_is_numbered_and_timed_like_a_vertex() -> None:
+    tracker = ProgressTracker()
+    out = io.StringIO()
+    display = PlainDisplay(tracker, out)
+    for message in _messages()[:1]:
+        display.handle(tracker.update(message))
+    display.handle(tracker.note("cogkit-early:x", "weights → Docker layer", started=200.0))
+    display.handle(tracker.note("cogkit-early:x", "weights → Docker layer", started=200.0))  # no repeat
+    display.handle(tracker.note("cogkit-early:x", "weights → Docker layer", started=200.0, completed=202.5))
+    lines = out.getvalue().splitlines()
+    assert lines[-2:] == ["#3 weights → Docker layer", "#3 DONE 2.5s"]
+    assert [v.name for v in tracker.ordered()][-1] == "weights → Docker layer"

@@ -57,6 +57,8 @@ def test_weights_layer_is_exported_early_and_the_throwaway_image_removed(
         build, exporter=MobyExporter([image_tag]), local_dirs={"weights": weights_dir}, progress="quiet"
     )
     assert report.early_exported == heads[-1:]
+    shown = [v for v in report.vertices if v.name == "weights → Docker layer, while the steps above run"]
+    assert len(shown) == 1 and shown[0].started and shown[0].completed  # a step in the progress display
     after = _image_ids()
     assert after - before == {report.image_id}  # the final image only: the early one was removed
     layers = json.loads(docker("image", "inspect", image_tag).stdout)[0]["RootFS"]["Layers"]
