@@ -209,29 +209,43 @@ class QueueWorker:
     async def _reclaim_loop(self) -> None:
         """Adopt entries whose worker stopped refreshing them for a visibility timeout."""
         interval = max(0.1, min(self.opts.visibility_timeout / 4, 5.0))
-        min_idle = self.lease_ms
         while not self._stopping.is_set():
             await asyncio.sleep(interval)
             free = self.capacity - len(self._held)
             if free <= 0 or self._stopping.is_set():
                 continue
             try:
-                reply = await self.redis.xautoclaim(
-                    self.opts.stream, self.opts.group, self.opts.consumer, min_idle, "0-0", count=free
-                )
+                claimed = await self._reclaim_once(free)
             except TRANSIENT_ERRORS:
                 continue
             except ResponseError as exc:
                 log.debug("xautoclaim: %s", exc)
                 continue
-            claimed = [(eid, fields) for eid, fields in reply[1] if fields is not None]
-            claimed = [(eid, f) for eid, f in claimed if _text(eid) not in self._held]
             if claimed:
                 log.info("reclaimed %d entr(y/ies) left pending by a stopped worker", len(claimed))
                 if self._stopping.is_set():
                     self._dispatch_for_release(claimed)
                 else:
                     self._dispatch(claimed, await self._deliveries([_text(e) for e, _ in claimed]))
+
+    async def _reclaim_once(self, free: int) -> list[tuple[Any, Any]]:
+        """One XAUTOCLAIM round: entries idle for a visibility timeout, none of them ours.
+
+        XAUTOCLAIM counts a delivery for every entry it returns, even one this worker already holds;
+        if our heartbeat was late (a stalled loop on a busy machine), that would inflate the count
+        --max-deliveries judges by. Refreshing our own entries first, in the same MULTI/EXEC, makes
+        them too fresh to be returned.
+        """
+        held = list(self._held)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if held:
+                pipe.xclaim(self.opts.stream, self.opts.group, self.opts.consumer, 0, held, justid=True)
+            pipe.xautoclaim(
+                self.opts.stream, self.opts.group, self.opts.consumer, self.lease_ms, "0-0", count=free
+            )
+            reply = (await pipe.execute())[-1]
+        claimed = [(eid, fields) for eid, fields in reply[1] if fields is not None]
+        return [(eid, f) for eid, f in claimed if _text(eid) not in self._held]
 
     async def _deliveries(self, entry_ids: list[str]) -> dict[str, int]:
         """How often each entry was delivered (XAUTOCLAIM counts as one): spots poison entries."""

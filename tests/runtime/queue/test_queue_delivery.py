@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import redis.asyncio as aioredis
 from queue_helpers import client, pending_count, runs_per_prediction, terminal_events, wait_terminal
 
+from cogkit.runtime.queue.consumer import QueueWorker, WorkerOptions
 from cogkit.runtime.queue.protocol import lease_key
 
 
@@ -137,3 +139,38 @@ def test_async_predictor_runs_concurrency_max_predictions_at_once(stream, start_
     spans = sorted((s["started_at"], s["completed_at"]) for s in states)
     overlaps = [sum(1 for s, e in spans if s <= start < e) for start, _ in spans]
     assert max(overlaps) == 4
+
+
+class _UnusedBackend:
+    """The reclaim round never runs a prediction; the worker only needs something to hold."""
+
+    async def cancel(self, prediction_id: str) -> None:  # pragma: no cover - never called
+        raise AssertionError("no prediction runs here")
+
+
+def test_a_late_heartbeat_never_counts_as_another_delivery(stream, redis_url):
+    """A worker whose own entry went idle (a stalled loop) must not re-claim it: XAUTOCLAIM would
+    count a delivery, and --max-deliveries would blame a worker that never stopped."""
+
+    async def main() -> None:
+        r = aioredis.Redis.from_url(redis_url)
+        options = WorkerOptions(stream=stream, consumer="alive", visibility_timeout=1.0)
+        await r.xgroup_create(stream, options.group, id="0", mkstream=True)
+        ours = (await r.xadd(stream, {"x": "1"})).decode()
+        await r.xreadgroup(options.group, "alive", {stream: ">"}, count=1)
+        worker = QueueWorker(r, _UnusedBackend(), options)  # type: ignore[arg-type]
+        worker._held[ours] = None  # type: ignore[assignment]  # taken, as the read loop would
+        await r.xclaim(stream, options.group, "alive", 0, [ours], idle=5000, justid=True)  # heartbeat late
+
+        theirs = (await r.xadd(stream, {"x": "2"})).decode()
+        await r.xreadgroup(options.group, "stopped", {stream: ">"}, count=1)
+        await r.xclaim(stream, options.group, "stopped", 0, [theirs], idle=5000, justid=True)
+
+        claimed = await worker._reclaim_once(free=2)
+        assert [eid.decode() for eid, _ in claimed] == [theirs]  # a stopped worker's entry is adopted
+        pending = await r.xpending_range(stream, options.group, min="-", max="+", count=10)
+        delivered = {p["message_id"].decode(): p["times_delivered"] for p in pending}
+        assert delivered == {ours: 1, theirs: 2}
+        await r.aclose()
+
+    asyncio.run(main())
