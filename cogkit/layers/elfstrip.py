@@ -50,11 +50,10 @@ def strip_bytes(data: bytes) -> bytes | None:
         _, kind, _, _, offset, size, _, _, _, _ = sections[i]
         if kind != SHT_NOBITS and offset + size > cut:
             return None
-    dropped = [i for i in range(1, shnum) if i not in keep]
-    if len(dropped) <= 1:
+    if shnum - len(keep) <= 1:
         return None  # nothing to drop but the name table
     for i in keep:
-        link, info, kind, sh_flags = sections[i][6], sections[i][7], sections[i][1], sections[i][2]
+        _, kind, sh_flags, _, _, _, link, info, _, _ = sections[i]
         refers_to_info = kind in (SHT_RELA, SHT_REL) or sh_flags & SHF_INFO_LINK
         if link >= len(keep) or (refers_to_info and info >= len(keep)):
             return None

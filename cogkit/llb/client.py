@@ -21,7 +21,7 @@ import grpc
 from cogkit.errors import BuildError, CogkitError, EngineError
 from cogkit.llb.address import BuilderAddress, TLSConfig, resolve_address
 from cogkit.llb.control import ControlClient
-from cogkit.llb.early_export import EarlyExports
+from cogkit.llb.early_export import EarlyExports, ProgressHook
 from cogkit.llb.exporters import CacheEntry, Exporter, MobyExporter, check_cache, check_exporter
 from cogkit.llb.gateway import (
     BuildResult,
@@ -292,7 +292,7 @@ class Client:
         )
 
     @staticmethod
-    def _progress_hook(tracker: ProgressTracker, display: object) -> Callable[..., None]:
+    def _progress_hook(tracker: ProgressTracker, display: object) -> ProgressHook:
         """Client-side steps (the early export) into the same display, from any thread."""
         lock = threading.Lock()
 

@@ -41,15 +41,16 @@ class EarlyLayer:
     head: str
     name: str = ""
     future: grpc.Future | None = None
-    started: float | None = None
-    finished: float | None = None
-    image_id: str | None = None
 
     @property
-    def seconds(self) -> float | None:
-        if self.started is None or self.finished is None:
+    def image_id(self) -> str | None:
+        """The throwaway image its export created (None while it runs, or if it failed)."""
+        if self.future is None or not self.future.done():
             return None
-        return self.finished - self.started
+        try:
+            return self.future.result().ExporterResponse.get("containerimage.digest") or None
+        except Exception:  # cancelled or failed: the final export does the work instead
+            return None
 
 
 class EarlyExports:
@@ -88,7 +89,6 @@ class EarlyExports:
                     self._start(layer)
 
     def _start(self, layer: EarlyLayer) -> None:
-        layer.started = time.monotonic()
         key, name = f"cogkit-early:{layer.head}", f"{layer.name} → Docker layer, while the steps above run"
         started_at = time.time()
         if self._progress is not None:
@@ -102,14 +102,9 @@ class EarlyExports:
             definition=layer.definition,
         )
 
-        def done(future: grpc.Future) -> None:
-            layer.finished = time.monotonic()
-            with contextlib.suppress(Exception):
-                layer.image_id = future.result().ExporterResponse.get("containerimage.digest") or None
-            if self._progress is not None:
-                self._progress(key, name, started_at, time.time())
-
-        layer.future.add_done_callback(done)
+        if self._progress is not None:
+            progress = self._progress
+            layer.future.add_done_callback(lambda _: progress(key, name, started_at, time.time()))
 
     def wait(self, timeout: float = 600) -> None:
         """Before the final export: let running early exports finish (so dockerd does no work twice),
@@ -134,9 +129,10 @@ class EarlyExports:
             if layer.future is not None:
                 with contextlib.suppress(Exception):
                     layer.future.result(timeout=60)
-            if layer.image_id:
+            image_id = layer.image_id
+            if image_id:
                 with contextlib.suppress(Exception):
-                    docker_request(address, "DELETE", f"/images/{layer.image_id}")
+                    docker_request(address, "DELETE", f"/images/{image_id}")
 
     @property
     def exported(self) -> list[str]:

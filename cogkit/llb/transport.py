@@ -76,6 +76,27 @@ def dial(address: BuilderAddress, timeout: float = 5.0) -> socket.socket:
         raise engine_unreachable(address, reason) from None
 
 
+def _send_request(
+    sock: socket.socket, method: str, path: str, headers: Iterable[tuple[str, str]], what: str
+) -> tuple[str, bytes]:
+    """Send a body-less HTTP/1.1 request; return the status line and the bytes after the head.
+
+    `what` names the request in errors ("/session upgrade", "DELETE /images/…").
+    """
+    lines = [f"{method} {path} HTTP/1.1", "Host: docker", *(f"{k}: {v}" for k, v in headers)]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed during {what}")
+        buf += chunk
+        if len(buf) > 1 << 16:
+            raise ConnectionError(f"oversized response to {what}")
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    return head.split(b"\r\n", 1)[0].decode("latin-1", "replace"), rest
+
+
 def http_upgrade(
     sock: socket.socket, path: str, headers: Iterable[tuple[str, str]] = (), proto: str = "h2c"
 ) -> bytes:
@@ -83,19 +104,8 @@ def http_upgrade(
 
     Those leftover bytes matter: the server's HTTP/2 SETTINGS frame often shares the first read.
     """
-    lines = [f"POST {path} HTTP/1.1", "Host: docker", "Connection: Upgrade", f"Upgrade: {proto}"]
-    lines += [f"{k}: {v}" for k, v in headers]
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"connection closed during {path} upgrade")
-        buf += chunk
-        if len(buf) > 1 << 16:
-            raise ConnectionError(f"oversized response to {path} upgrade")
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    status = head.split(b"\r\n", 1)[0].decode("latin-1", "replace")
+    upgrade = [("Connection", "Upgrade"), ("Upgrade", proto), *headers]
+    status, rest = _send_request(sock, "POST", path, upgrade, f"{path} upgrade")
     if " 101 " not in status + " ":
         raise ConnectionError(f"{path} upgrade refused: {status}")
     return rest
@@ -106,15 +116,8 @@ def docker_request(address: BuilderAddress, method: str, path: str, timeout: flo
     sock = dial(address, timeout=timeout)
     try:
         sock.settimeout(timeout)
-        request = f"{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
-        sock.sendall(request.encode("latin-1"))
-        head = b""
-        while b"\r\n" not in head:
-            chunk = sock.recv(4096)
-            if not chunk:
-                raise ConnectionError(f"connection closed during {method} {path}")
-            head += chunk
-        return int(head.split(b" ", 2)[1])
+        status, _ = _send_request(sock, method, path, [("Connection", "close")], f"{method} {path}")
+        return int(status.split(" ", 2)[1])
     finally:
         sock.close()
 
