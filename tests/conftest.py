@@ -61,8 +61,11 @@ def _image_ids() -> set[str]:
 @pytest.fixture(scope="session", autouse=True)
 def _remove_images_the_tests_made() -> Iterator[None]:
     """Every image a test session creates is removed at its end (CI runs on one long-lived engine,
-    and hundreds of test images filled its disk). The build cache stays, so the next run is warm."""
-    if not _docker_up():
+    and hundreds of test images filled its disk). The build cache stays, so the next run is warm.
+
+    COGKIT_TEST_KEEP_IMAGES=1 turns this off, for test sessions that run side by side on one engine
+    (each would otherwise remove the images the other is still using)."""
+    if not _docker_up() or os.environ.get("COGKIT_TEST_KEEP_IMAGES") == "1":
         yield
         return
     before = _image_ids()
