@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from cogkit import llb
+from cogkit import buildkit, llb
 from cogkit.config import Config, find_config, load_config
 from cogkit.errors import BuildError, CogkitError
 from cogkit.layers.compile import CA_SECRET_ID, Compiled, compile_plan
@@ -55,7 +55,7 @@ class BuildOutcome:
     image_id: str | None
     plan: LayerPlan
     compiled: Compiled
-    report: llb.BuildReport
+    report: buildkit.BuildReport
     layer_times: list[LayerTime]
     pushed: bool = False
 
@@ -68,11 +68,11 @@ def default_image_name(config: Config) -> str:
     return f"cogkit-{name}"
 
 
-def parse_secrets(specs: Sequence[str], config: Config) -> dict[str, llb.SecretSource]:
+def parse_secrets(specs: Sequence[str], config: Config) -> dict[str, buildkit.SecretSource]:
     """--secret options, checked against the secrets cog.yaml declares (all must be supplied)."""
-    sources: dict[str, llb.SecretSource] = {}
+    sources: dict[str, buildkit.SecretSource] = {}
     for spec in specs:
-        source = llb.SecretSource.parse(spec)
+        source = buildkit.SecretSource.parse(spec)
         source.validate()
         sources[source.id] = source
     missing = [sid for sid in config.secret_ids if sid not in sources]
@@ -86,14 +86,14 @@ def parse_secrets(specs: Sequence[str], config: Config) -> dict[str, llb.SecretS
     return sources
 
 
-def ca_secret(path: str | None) -> dict[str, llb.SecretSource]:
+def ca_secret(path: str | None) -> dict[str, buildkit.SecretSource]:
     if not path:
         return {}
     if not Path(path).expanduser().is_file():
         raise CogkitError(
             f"CA bundle {path} does not exist", "pass a PEM file to --ca-cert (or COGKIT_CA_CERT)"
         )
-    return {CA_SECRET_ID: llb.SecretSource(id=CA_SECRET_ID, src=str(Path(path).expanduser()))}
+    return {CA_SECRET_ID: buildkit.SecretSource(id=CA_SECRET_ID, src=str(Path(path).expanduser()))}
 
 
 def openapi_schema(config: Config) -> dict[str, Any] | None:
@@ -107,7 +107,7 @@ def openapi_schema(config: Config) -> dict[str, Any] | None:
     return openapi_from_refs(config.model.predict, config.model.train, root=str(config.project_dir))
 
 
-def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, llb.SecretSource]]:
+def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, buildkit.SecretSource]]:
     """Load config, plan layers and check secrets: everything that needs no engine."""
     config = load_config(find_config(request.cwd, request.config_file))
     options = BuildOptions(request.separate_weights, request.base_image, request.ca_cert)
@@ -116,15 +116,15 @@ def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, llb.Sec
     return config, plan, secrets
 
 
-def _exporter(client: llb.Client, request: BuildRequest, image: str, tarball: str) -> Any:
+def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarball: str) -> Any:
     if client.is_docker:
-        return llb.MobyExporter(names=[image])
+        return buildkit.MobyExporter(names=[image])
     if request.push:
-        return llb.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
-    return llb.DockerTarExporter(tarball, names=[image])
+        return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
+    return buildkit.DockerTarExporter(tarball, names=[image])
 
 
-def layer_times(report: llb.BuildReport, compiled: Compiled) -> list[LayerTime]:
+def layer_times(report: buildkit.BuildReport, compiled: Compiled) -> list[LayerTime]:
     """Seconds per image layer (by vertex name), in layer order."""
     by_name = {v.name: v for v in report.vertices}
     out = []
@@ -137,7 +137,7 @@ def layer_times(report: llb.BuildReport, compiled: Compiled) -> list[LayerTime]:
     return out
 
 
-def probe_python(gateway: llb.Gateway, plan: LayerPlan) -> BaseImage:
+def probe_python(gateway: buildkit.Gateway, plan: LayerPlan) -> BaseImage:
     """Look inside an overridden base for the requested Python before compiling.
 
     Knowing it up front drops the Python layer (and its wait for the uv side chain) when the base
@@ -161,13 +161,13 @@ def build(request: BuildRequest) -> BuildOutcome:
     schema = openapi_schema(config)
     compiled_holder: list[Compiled] = []
 
-    def build_fn(gateway: llb.Gateway) -> llb.BuildResult:
+    def build_fn(gateway: buildkit.Gateway) -> buildkit.BuildResult:
         _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
         if plan.base.has_python is None:
             plan.base = probe_python(gateway, plan)
         compiled = compile_plan(plan, base_config, gateway.caps, schema)
         compiled_holder.append(compiled)
-        return llb.BuildResult(
+        return buildkit.BuildResult(
             compiled.state.marshal(caps=gateway.caps),
             image_config=compiled.image_config,
             early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
@@ -175,7 +175,7 @@ def build(request: BuildRequest) -> BuildOutcome:
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")
-        client = llb.connect(request.builder)
+        client = buildkit.connect(request.builder)
         try:
             exporter = _exporter(client, request, image, tarball)
             try:
@@ -193,7 +193,7 @@ def build(request: BuildRequest) -> BuildOutcome:
             except BuildError as err:
                 raise _explain(err) from None
             image_id = report.image_id
-            if isinstance(exporter, llb.DockerTarExporter):
+            if isinstance(exporter, buildkit.DockerTarExporter):
                 _load_into_docker(tarball, image)
         finally:
             _close_in_background(client)
@@ -222,7 +222,7 @@ def _load_into_docker(tarball: str, image: str) -> None:
         ) from None
 
 
-def _close_in_background(client: llb.Client) -> None:
+def _close_in_background(client: buildkit.Client) -> None:
     """Closing a gRPC channel waits ~150 ms for its polling thread; nobody needs to wait for that."""
     threading.Thread(target=client.close, name="cogkit-close", daemon=True).start()
 

@@ -10,6 +10,7 @@ import sys
 HEAVY = (
     "asyncio",
     "cogkit.build",
+    "cogkit.buildkit",
     "cogkit.docker",
     "cogkit.llb",
     "cogkit.model",

@@ -1,0 +1,43 @@
+"""Typed errors of the BuildKit client: they carry the facts, and hints that name no CLI flag.
+
+The client is a library (tests, benchmarks and the image builder call it directly), so it cannot know
+which flag set an address or a cache option; cogkit/commands/flag_hints.py adds those for the CLI.
+"""
+
+from __future__ import annotations
+
+from cogkit.buildkit.address import BuilderAddress
+from cogkit.errors import BuildError, CogkitError, EngineError
+
+
+class EngineUnreachable(EngineError):
+    """No engine answered at the address: where we tried, why, and how to start one there."""
+
+    def __init__(self, address: BuilderAddress, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        if address.is_docker:
+            hint = "start dockerd (`bash scripts/setup.sh` sets one up, or run `dockerd &`)"
+            hint += ", or pick another builder"
+        else:
+            hint = "start buildkitd there (e.g. `buildkitd --addr <address>`), or pick another builder"
+        super().__init__(f"cannot reach {address.describe()}: {reason}", hint)
+
+
+class SecretNotFound(BuildError):
+    """A build step mounts a secret the build was not given."""
+
+    def __init__(self, step: str | None, detail: str) -> None:
+        self.step = step
+        where = f" in step {step!r}" if step else ""
+        hint = "give the build that secret (id=NAME,src=PATH)"
+        super().__init__(f"build secret not found{where}: {detail}", hint)
+
+
+class CacheOptionError(CogkitError):
+    """A cache import/export the engine cannot do. `direction` is "import" or "export"."""
+
+    def __init__(self, message: str, hint: str, direction: str, cache_type: str) -> None:
+        self.direction = direction
+        self.cache_type = cache_type
+        super().__init__(message, hint)
