@@ -14,7 +14,6 @@ from cogkit.buildkit.exporters import (
     TarExporter,
 )
 from cogkit.buildkit.gateway import BuildResult, Gateway
-from cogkit.buildkit.session.patterns import PatternMatcher, read_dockerignore
 from cogkit.buildkit.session.secrets import SecretSource
 
 __all__ = [
@@ -27,13 +26,11 @@ __all__ = [
     "Gateway",
     "ImageExporter",
     "MobyExporter",
-    "PatternMatcher",
     "SecretSource",
     "TLSConfig",
     "TarExporter",
     "VertexSummary",
     "connect",
     "parse_address",
-    "read_dockerignore",
     "resolve_address",
 ]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from cogkit.config import load_config
+from cogkit.context.weights import SIZE_THRESHOLD
 from cogkit.layers.compile import CA_PATH, MERGE_CAP, compile_plan
 from cogkit.layers.describe import describe, render_dot, render_json, render_text
 from cogkit.layers.plan import BuildOptions, plan_layers
-from cogkit.layers.weights import SIZE_THRESHOLD
 
 BASE = "cogkit-base:py3.11-bookworm"
 PROJECT = (

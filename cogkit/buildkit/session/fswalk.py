@@ -12,7 +12,7 @@ import stat as st
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from cogkit.buildkit.session.patterns import PatternMatcher
+from cogkit.context.ignore import PatternMatcher
 from cogkit.errors import CogkitError
 
 # Go os.FileMode type bits (io/fs): what fsutil puts on the wire.

@@ -13,7 +13,7 @@ from buildkit_client_helpers import docker, on_base
 from cogkit import llb
 from cogkit.buildkit.client import Client
 from cogkit.buildkit.exporters import MobyExporter
-from cogkit.buildkit.session.patterns import read_dockerignore
+from cogkit.context.ignore import read_dockerignore
 
 DOCKERIGNORE = """# build outputs and scratch files
 build

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cogkit.buildkit.session.patterns import PatternMatcher
+from cogkit.context.ignore import PatternMatcher
 
 SIZE_THRESHOLD = 10 * 1024 * 1024
 SKIPPED_PREFIXES = (".cog", ".git", "__pycache__")

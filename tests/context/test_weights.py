@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cogkit.layers.weights import SIZE_THRESHOLD, find_weights
+from cogkit.context.weights import SIZE_THRESHOLD, find_weights
 
 
 def sparse(path: Path, size: int) -> None:

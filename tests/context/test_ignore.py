@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cogkit.buildkit.session.patterns import PatternMatcher, clean_path, parse_dockerignore
+from cogkit.context.ignore import PatternMatcher, clean_path, parse_dockerignore
 
 
 @pytest.mark.parametrize(
