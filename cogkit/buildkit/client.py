@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import threading
 import time
 import uuid
@@ -21,7 +20,7 @@ import grpc
 from cogkit.buildkit.address import BuilderAddress, TLSConfig, resolve_address
 from cogkit.buildkit.control import ControlClient
 from cogkit.buildkit.early_export import EarlyExports, ProgressHook
-from cogkit.buildkit.errors import SecretNotFound
+from cogkit.buildkit.errors import SecretNotFound, StepFailed
 from cogkit.buildkit.exporters import CacheEntry, Exporter, MobyExporter, check_cache, check_exporter
 from cogkit.buildkit.gateway import (
     BuildResult,
@@ -85,22 +84,8 @@ def _step_failure(tracker: ProgressTracker, gateway: Gateway | None, detail: str
     if failed is None:
         return BuildError(f"build failed: {first_line}", "the engine refused or aborted the build request")
     command = gateway.commands.get(failed.digest) if gateway else None
-    code = failed.exit_code
-    message = f"step {failed.name!r} failed" + (f" with exit code {code}" if code is not None else "")
-    if code is None:
-        message += f": {failed.error.strip().splitlines()[0] if failed.error.strip() else first_line}"
-    parts = []
-    if command:
-        parts.append("command: " + shlex.join(command))
-    tail = failed.log_tail(20)
-    if tail:
-        parts.append("last log lines:\n" + "\n".join("  " + line for line in tail))
-    error = BuildError(message, "\n".join(parts) or None)
-    error.step = failed.name  # type: ignore[attr-defined]
-    error.command = command  # type: ignore[attr-defined]
-    error.exit_code = code  # type: ignore[attr-defined]
-    error.log_tail = tail  # type: ignore[attr-defined]
-    return error
+    reason = failed.error.strip().splitlines()[0] if failed.error.strip() else first_line
+    return StepFailed(failed.name, failed.exit_code, command, failed.log_tail(20), reason)
 
 
 def _probe_caps(gateway: Gateway) -> None:

@@ -1,4 +1,4 @@
-"""`cogkit build` end to end: cog.yaml → layer plan → LLB → BuildKit → a named image.
+"""Build an image end to end: cog.yaml → layer plan → LLB → BuildKit → a named image.
 
 Everything that can be checked without the engine (config, secrets, CA bundle, context) is
 checked first, so mistakes are reported in one line before a session is opened.
@@ -18,7 +18,9 @@ from typing import Any, TextIO
 
 from cogkit import buildkit, llb
 from cogkit.config import Config, find_config, load_config
+from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
+from cogkit.images.explain import explain
 from cogkit.layers.compile import CA_SECRET_ID, Compiled, compile_plan
 from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, plan_layers
 
@@ -191,10 +193,10 @@ def build(request: BuildRequest) -> BuildOutcome:
                     progress_out=request.out,
                 )
             except BuildError as err:
-                raise _explain(err) from None
+                raise explain(err) from None
             image_id = report.image_id
             if isinstance(exporter, buildkit.DockerTarExporter):
-                _load_into_docker(tarball, image)
+                load_image(tarball, image)
         finally:
             _close_in_background(client)
     compiled = compiled_holder[-1]
@@ -209,52 +211,6 @@ def build(request: BuildRequest) -> BuildOutcome:
     )
 
 
-def _load_into_docker(tarball: str, image: str) -> None:
-    """A standalone buildkitd hands back a tarball; `cogkit build` promises an image in Docker."""
-    from python_on_whales import DockerException, docker
-
-    try:
-        docker.load(tarball, quiet=True)
-    except DockerException as exc:
-        raise CogkitError(
-            f"built {image}, but could not load it into Docker: {str(exc).strip().splitlines()[-1]}",
-            "start dockerd, or use `cogkit push` to send the image straight to a registry",
-        ) from None
-
-
 def _close_in_background(client: buildkit.Client) -> None:
     """Closing a gRPC channel waits ~150 ms for its polling thread; nobody needs to wait for that."""
     threading.Thread(target=client.close, name="cogkit-close", daemon=True).start()
-
-
-_UNKNOWN_APT = re.compile(r"cogkit: unknown system package: (\S+)")
-_UV_MISSING = re.compile(r"Because ([A-Za-z0-9._\-\[\]]+)(?:==\S+)? was not found in the package registry")
-_UV_NO_VERSION = re.compile(r"Because there is no version of ([A-Za-z0-9._\-\[\]]+(?:[=<>!~]=?\S+)?)")
-
-
-_PYTHON_STEP = re.compile(r"step 'python (\d+\.\d+)' failed")
-_UV_CAUSE = re.compile(r"(Failed to (?:download|install) [^\n]+)")
-
-
-def _explain(err: BuildError) -> BuildError:
-    """Lead with the package name when apt or uv failed on one; keep the engine's detail as the hint."""
-    text = f"{err.message}\n{err.hint or ''}"
-    python = _PYTHON_STEP.search(err.message)
-    if python:
-        cause = _UV_CAUSE.search(text)
-        return BuildError(
-            f"the base image has no Python {python.group(1)} and it could not be installed"
-            + (f": {cause.group(1)}" if cause else ""),
-            f"use a base image with Python {python.group(1)} (--base-image or COGKIT_BASE_IMAGE), set "
-            "build.python_version to the base's version, or let the build reach github.com (uv's Pythons)",
-        )
-    for pattern, what in (
-        (_UNKNOWN_APT, "system package {!r} does not exist in the base image's apt sources"),
-        (_UV_MISSING, "Python package {!r} was not found on the package index"),
-        (_UV_NO_VERSION, "no version of Python package {!r} matches the requirement"),
-    ):
-        found = pattern.findall(text)
-        if found:
-            names = ", ".join(dict.fromkeys(found))
-            return BuildError(what.format(names), err.message)
-    return err

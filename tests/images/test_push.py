@@ -9,8 +9,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from cogkit.build import BuildRequest
-from cogkit.push import push
+from cogkit.images.build import BuildRequest
+from cogkit.images.push import push
 
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 PREDICT = (

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from cogkit.build import BuildOutcome, BuildRequest, build, prepare
 from cogkit.errors import BuildError, CogkitError
+from cogkit.images.build import BuildOutcome, BuildRequest, build, prepare
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # PyPI from build steps needs it on these machines
 HELLO = "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n    def predict(self, text: str) -> str:\n        return 'hello ' + text\n"  # noqa: E501
 
