@@ -48,8 +48,10 @@ class BaseImage:
     has_python: bool | None  # None: unknown until the build checks
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerPlan:
+    """What each layer holds. Frozen: what a build learns later (the Python probe) makes a new plan."""
+
     config: Config
     base: BaseImage
     system_packages: list[str]
