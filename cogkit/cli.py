@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "predict",
     "run",
     "serve",
+    "playground",
     "train",
     "init",
     "login",

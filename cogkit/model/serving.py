@@ -84,6 +84,8 @@ def _announce(args: argparse.Namespace, how: str, schema: dict[str, Any] | None 
         file=sys.stderr,
         flush=True,
     )
+    print(f"  playground: http://{'127.0.0.1' if host == '0.0.0.0' else host}:{args.port}/playground",
+          file=sys.stderr, flush=True)
 
 
 def _watch(project: Project, restart: Any, stop: threading.Event) -> None:

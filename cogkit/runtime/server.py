@@ -54,6 +54,7 @@ class ServerConfig(msgspec.Struct, kw_only=True):
     body_limit: int = DEFAULT_BODY_LIMIT
     shutdown_grace: float = 30.0
     cwd: str = "."
+    playground: bool = True  # /playground and /docs (cogkit.runtime.playground)
 
 
 def _bool(value: str) -> bool:
@@ -79,6 +80,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    default=float(os.environ.get("COG_SHUTDOWN_GRACE", "30")),
                    help="seconds SIGTERM waits for in-flight predictions (default 30)")
     p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
+    p.add_argument("--no-playground", dest="playground", action="store_false", default=None,
+                   help="do not serve /playground and /docs (also COG_PLAYGROUND=0)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -381,6 +384,9 @@ class Server:
             r.add_post(f"/{kind}", self.predict)
             r.add_put(f"/{kind}/{{id}}", self.predict)
             r.add_post(f"/{kind}/{{id}}/cancel", self.cancel)
+        from cogkit.runtime import playground
+
+        playground.add_routes(app, enabled=self.config.playground)
         return app
 
     async def setup_worker(self, started: asyncio.Future[Any] | None = None) -> None:
@@ -536,7 +542,13 @@ def config_from_args(args: argparse.Namespace, cwd: str | None = None) -> Server
                         concurrency=concurrency, upload_url=args.upload_url,
                         await_explicit_shutdown=bool(args.await_explicit_shutdown),
                         queue_size=args.queue_size, body_limit=args.body_limit,
-                        shutdown_grace=args.shutdown_grace, cwd=cwd)
+                        shutdown_grace=args.shutdown_grace, cwd=cwd, playground=_playground_enabled(args))
+
+
+def _playground_enabled(args: argparse.Namespace) -> bool:
+    from cogkit.runtime.playground import enabled_by_env
+
+    return enabled_by_env() if args.playground is None else bool(args.playground)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
