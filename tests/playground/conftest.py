@@ -84,8 +84,8 @@ class Process:
         self.log.unlink(missing_ok=True)
 
 
-def runtime_server(example: str, *args: str, env: dict[str, str] | None = None) -> tuple[Process, str]:
-    """`python -m cogkit.runtime.server` in examples/<example> on a free port, READY."""
+def runtime_server(example: str | Path, *args: str, env: dict[str, str] | None = None) -> tuple[Process, str]:
+    """`python -m cogkit.runtime.server` in examples/<example> (or a directory) on a free port, READY."""
     port = free_port()
     server = Process([sys.executable, "-m", "cogkit.runtime.server", "--host", "127.0.0.1",
                       "--port", str(port), *args], cwd=EXAMPLES / example, env=env)

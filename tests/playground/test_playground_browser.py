@@ -221,3 +221,53 @@ def test_image_io_in_a_built_image(page, image_io_image: str, tmp_path: Path, ar
             shutil.copyfile(shot, REPO / "docs" / "playground.png")
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+
+
+FUZZ = REPO / "tests" / "runtime" / "http_fixtures" / "fuzz"  # one input of every kind
+
+
+def test_controls_and_messages_follow_the_schema(page, artifacts: Path) -> None:
+    server, base = runtime_server(FUZZ)
+    try:
+        page.goto(base + "/playground")
+        page.wait(READY)
+        kinds = page.js("Object.fromEntries([...document.querySelectorAll('[data-field]')].map(f => {"
+                        " const c = f.querySelector('input, textarea, select');"
+                        " return [f.dataset.field, c.tagName.toLowerCase() + ':' + (c.type || '')]; }))")
+        assert kinds == {
+            "text": "input:text", "count": "input:range", "ratio": "input:range", "flag": "input:checkbox",
+            "color": "select:select-one", "size": "select:select-one", "tags": "textarea:textarea",
+            "maybe": "input:number", "token": "input:password", "pattern": "input:text", "file": "input:file",
+        }
+        order = page.js("[...document.querySelectorAll('[data-field]')].map(f => f.dataset.field)")
+        assert order == list(kinds)  # x-order, as declared
+        assert page.js("document.getElementById('in-size').selectedOptions[0].textContent") == "m"
+        assert page.js("[...document.getElementById('in-color').options].map(o => o.textContent)") == [
+            "red", "green"]
+
+        bad = {"text": "x" * 60, "count": "1.5", "ratio": "2", "pattern": "abc"}
+        for name, value in bad.items():
+            set_value(page, f"in-{name}", value)
+        click(page, "#run")
+        page.wait("document.getElementById('err-text').textContent !== ''")
+        shown = {name: text(page, f"err-{name}") for name in bad}
+        sent = {"text": "x" * 60, "count": 1.5, "ratio": 2, "pattern": "abc"}  # as the page would send them
+        req = urllib.request.Request(base + "/predictions", data=json.dumps({"input": sent}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(req, timeout=10)
+        assert caught.value.code == 422
+        assert shown == {d["loc"][2]: d["msg"] for d in json.loads(caught.value.read())["detail"]}
+        assert shown["ratio"] == "Input should be less than or equal to 1.0"  # the limit as Python writes it
+        page.screenshot(artifacts / "validation.png")
+
+        for name, value in {"text": "hi", "count": "3", "ratio": "0.25", "pattern": "abba", "tags": "a\nb",
+                            "token": "hunter2"}.items():
+            set_value(page, f"in-{name}", value)
+        page.js("document.getElementById('in-color').value = '1'")
+        click(page, "#run")
+        page.wait(status_is("succeeded"))
+        assert text(page, "output") == "hi:3:0.25:False:green:m:['a', 'b']:None:abba:False:7"
+        assert "hunter2" not in text(page, "response")
+    finally:
+        server.stop()
