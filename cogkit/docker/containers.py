@@ -114,7 +114,7 @@ def engine_error_from(exc: Exception, doing: str) -> CogkitError:
         host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return EngineError(
             f"no container engine reachable at {host}",
-            hint="start dockerd (`bash scripts/setup.sh` does), or set DOCKER_HOST",
+            hint="start Docker (`sudo systemctl start docker`, or open Docker Desktop), or set DOCKER_HOST",
         )
     if "no such image" in lowered:
         return ImageNotFoundError(

@@ -36,9 +36,7 @@ _TRANSIENT = (ConnectionRefusedError, ConnectionResetError, TimeoutError, Blocki
 def engine_unreachable(address: BuilderAddress, reason: str) -> EngineError:
     """The one error every failed connection turns into: where we tried and how to start an engine."""
     if address.is_docker:
-        hint = (
-            "start dockerd (`bash scripts/setup.sh` sets one up, or run `dockerd &`), or pick another builder"
-        )
+        hint = "start Docker (`sudo systemctl start docker`, or open Docker Desktop), or pick another builder"
     else:
         hint = "start buildkitd there (e.g. `buildkitd --addr <address>`), or use --builder docker://"
     return EngineError(f"cannot reach {address.describe()}: {reason}", hint + " with --builder/BUILDKIT_HOST")
