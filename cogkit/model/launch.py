@@ -174,8 +174,10 @@ def warn_python_mismatch(config: Mapping[str, Any]) -> None:
     wanted = str((config.get("build") or {}).get("python_version") or "").strip()
     running = f"{sys.version_info.major}.{sys.version_info.minor}"
     if wanted and running != wanted and not wanted.startswith(running + "."):
-        print(f"warning: cog.yaml asks for Python {wanted}; --local runs with this Python {running} "
-              f"({sys.executable})", file=sys.stderr, flush=True)
+        from cogkit.terminal import paint
+
+        print(paint(f"warning: cog.yaml asks for Python {wanted}; --local runs with this Python {running} "
+                    f"({sys.executable})"), file=sys.stderr, flush=True)
 
 
 def _local_import_hint(project_dir: Path, config: Mapping[str, Any], hint: str | None) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from cogkit.terminal import style
+
 # mimetypes picks odd extensions for common types (.jpe, .bat for text); prefer the familiar ones.
 _PREFERRED_EXT = {
     "image/jpeg": ".jpg",
@@ -89,13 +91,17 @@ class OutputWriter:
             return stem.parent / f"{stem.name}.{label}{suffix}"
         return (self.into or self.directory) / f"{self.default_stem}{'.' + label if label else ''}{ext}"
 
+    def _said(self, target: Path) -> None:
+        line = f"Written output to {_display(target, self.directory)}"
+        print(style(line, "ok", self.stderr), file=self.stderr)
+
     def _write_file(self, url: str, index: int | None = None, key: str | None = None) -> Path:
         mime, data = decode_data_url(url)
         target = self._target(mime, index, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         self.written.append(target)
-        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
+        self._said(target)
         return target
 
     def _replace_files(self, value: Any, index: int | None = None, key: str | None = None) -> Any:
@@ -163,7 +169,7 @@ class OutputWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         self.written.append(target)
-        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
+        self._said(target)
 
 
 def _count_files(value: Any) -> int:
