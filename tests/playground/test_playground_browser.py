@@ -271,3 +271,64 @@ def test_controls_and_messages_follow_the_schema(page, artifacts: Path) -> None:
         assert "hunter2" not in text(page, "response")
     finally:
         server.stop()
+
+
+STREAM = REPO / "tests" / "runtime" / "http_fixtures" / "stream"  # Iterator[str], a log line per item
+MEDIA = Path(__file__).parent / "fixtures" / "media"  # List[Path]: a PNG, a WAV and a text file
+
+
+def test_iterator_items_and_logs_arrive_live(page) -> None:
+    server, base = runtime_server(STREAM)
+    try:
+        page.goto(base + "/playground")
+        page.wait(READY)
+        set_value(page, "in-n", "5")
+        set_value(page, "in-delay", "0.3")
+        click(page, "#run")
+        page.wait("document.querySelectorAll('#output .item').length >= 2", timeout=10)
+        assert page.js(status_is("processing"))  # still running: items and logs came before the end
+        assert text(page, "logs").startswith("item 0\nitem 1\n")
+        page.wait(status_is("succeeded"))
+        items = page.js("[...document.querySelectorAll('#output .item')].map(n => n.textContent)")
+        assert items == [f"chunk-{i}" for i in range(5)]
+        assert text(page, "logs") == "".join(f"item {i}\n" for i in range(5))
+    finally:
+        server.stop()
+
+
+def test_file_outputs_preview_by_type(page, artifacts: Path) -> None:
+    server, base = runtime_server(MEDIA)
+    try:
+        page.goto(base + "/playground")
+        page.wait(READY)
+        click(page, "#run")
+        page.wait(status_is("succeeded"))
+        page.wait("(() => { const i = document.querySelector('#output img');"
+                  " return i && i.naturalWidth === 64; })()")
+        page.wait("(() => { const a = document.querySelector('#output audio'); return a && a.readyState >= 1"
+                  " && Math.abs(a.duration - 0.5) < 0.05; })()", timeout=10)
+        names = page.js("[...document.querySelectorAll('#output a[download]')].map(a => a.download)")
+        assert names == ["output.0.png", "output.1.wav", "output.2.txt"]
+        assert page.js("document.querySelector('#output a[download=\"output.2.txt\"]').href"
+                       ".startsWith('data:text/plain')")
+        page.screenshot(artifacts / "media.png")
+    finally:
+        server.stop()
+
+
+def test_training_mode_uses_the_trainings_endpoint(page) -> None:
+    server, base = runtime_server(FUZZ, "--x-mode", "train")
+    try:
+        page.goto(base + "/playground")
+        page.wait(READY)
+        fields = page.js("[...document.querySelectorAll('[data-field]')].map(f => f.dataset.field)")
+        assert fields == ["steps"]
+        set_value(page, "in-steps", "3")
+        click(page, "#run")
+        page.wait(status_is("succeeded"))
+        assert text(page, "output") == "trained 3"
+        click(page, "[data-snippet=cogkit]")
+        page.wait("document.getElementById('snippet').dataset.kind === 'cogkit'")
+        assert text(page, "snippet").startswith("cogkit train")
+    finally:
+        server.stop()
