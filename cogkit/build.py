@@ -194,7 +194,7 @@ def build(request: BuildRequest) -> BuildOutcome:
                 raise _explain(err) from None
             image_id = report.image_id
             if isinstance(exporter, llb.DockerTarExporter):
-                _load_into_docker(tarball, image)
+                _load_into_docker(tarball, image, request.progress, request.out)
         finally:
             _close_in_background(client)
     compiled = compiled_holder[-1]
@@ -209,13 +209,18 @@ def build(request: BuildRequest) -> BuildOutcome:
     )
 
 
-def _load_into_docker(tarball: str, image: str) -> None:
+def _load_into_docker(tarball: str, image: str, progress: str = "auto", out: TextIO = sys.stderr) -> None:
     """A standalone buildkitd hands back a tarball; `cogkit build` promises an image in Docker."""
     from python_on_whales import DockerException, docker
 
+    from cogkit.docker import transfer
+
     try:
-        docker.load(tarball, quiet=True)
-    except DockerException as exc:
+        if transfer.available():
+            transfer.load_tarball(tarball, progress, out)
+        else:
+            docker.load(tarball, quiet=True)
+    except (DockerException, transfer.TransferError) as exc:
         raise CogkitError(
             f"built {image}, but could not load it into Docker: {str(exc).strip().splitlines()[-1]}",
             "start dockerd, or use `cogkit push` to send the image straight to a registry",

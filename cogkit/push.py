@@ -31,23 +31,33 @@ def _transient(exc: BaseException) -> bool:
     return not any(word in text for word in _AUTH_WORDS)
 
 
-def push_with_docker(image: str, out: TextIO = sys.stderr) -> str | None:
-    """docker push with retries on transient failures; returns the pushed repo digest."""
+def push_with_docker(image: str, out: TextIO = sys.stderr, progress: str = "auto") -> str | None:
+    """docker push with retries on transient failures; returns the pushed repo digest.
+
+    Through the engine API when it is reachable directly, with layers/bytes/rate shown
+    (cogkit.docker.transfer); otherwise through the docker CLI, quietly."""
     from python_on_whales import DockerException, docker
 
+    from cogkit.docker import transfer
+
+    failures = (DockerException, transfer.TransferError)
+
     @retry(
-        retry=retry_if_exception(lambda e: isinstance(e, DockerException) and _transient(e)),
+        retry=retry_if_exception(lambda e: isinstance(e, failures) and _transient(e)),
         stop=stop_after_attempt(4),
         wait=wait_exponential(multiplier=0.5, max=8),
         reraise=True,
     )
     def attempt() -> None:
-        docker.push(image, quiet=True)
+        if transfer.available():
+            transfer.push_image(image, progress, out)
+        else:
+            docker.push(image, quiet=True)
 
     try:
         attempt()
-    except DockerException as exc:
-        detail = (exc.stderr or str(exc)).strip().splitlines()
+    except failures as exc:
+        detail = (getattr(exc, "stderr", None) or str(exc)).strip().splitlines()
         message = detail[-1] if detail else str(exc)
         if not _transient(exc):
             raise CogkitError(
@@ -72,4 +82,4 @@ def push(request: BuildRequest) -> PushOutcome:
             f"{outcome.image} has no registry in its name",
             "push to a name like registry.example.com/me/model (set image: in cog.yaml or pass IMAGE)",
         )
-    return PushOutcome(outcome.image, push_with_docker(outcome.image, request.out), outcome)
+    return PushOutcome(outcome.image, push_with_docker(outcome.image, request.out, request.progress), outcome)

@@ -161,8 +161,11 @@ def inspect_image(ref: str) -> ImageInfo:
     return ImageInfo(ref=ref, id=image.id, labels=labels, cmd=cmd)
 
 
-def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None) -> ImageInfo:
-    """inspect_image, pulling first when the image is missing locally (as `cog predict IMAGE` does)."""
+def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None,
+                 progress: str | None = None) -> ImageInfo:
+    """inspect_image, pulling first when the image is missing locally (as `cog predict IMAGE` does).
+
+    With `progress` (auto/tty/plain/quiet) the pull shows layers, bytes and rate (cogkit.docker.transfer)."""
     try:
         return inspect_image(ref)
     except ImageNotFoundError:
@@ -172,9 +175,14 @@ def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None) -> Imag
         on_pull(f"Pulling {ref}")
     from python_on_whales.exceptions import DockerException
 
+    from cogkit.docker import transfer
+
     try:
-        docker().image.pull(ref, quiet=True)
-    except DockerException as exc:
+        if progress is not None and transfer.available():
+            transfer.pull_image(ref, progress)
+        else:
+            docker().image.pull(ref, quiet=True)
+    except (DockerException, transfer.TransferError) as exc:
         error = engine_error_from(exc, f"cannot pull {ref}")
         if isinstance(error, EngineError) and "no container engine" in error.message:
             raise error from None

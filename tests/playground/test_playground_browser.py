@@ -216,6 +216,13 @@ def test_image_io_in_a_built_image(page, image_io_image: str, tmp_path: Path, ar
         click(page, "[data-snippet=cogkit]")
         page.wait("document.getElementById('snippet').dataset.kind === 'cogkit'")
         assert "-i 'image=@gradient.png'" in text(page, "snippet")
+        click(page, "[data-snippet=curl]")
+        curl = page.wait("document.getElementById('snippet').dataset.kind === 'curl'"
+                         " && document.getElementById('snippet').textContent")
+        done = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        response = json.loads(done.stdout)  # the snippet reads the picked file itself
+        assert response["status"] == "succeeded", response.get("error")
+        assert response["output"].startswith("data:image/png;base64,")
         shot = page.screenshot(artifacts / "image-io.png")
         if os.environ.get("UPDATE_SCREENSHOTS") == "1":
             shutil.copyfile(shot, REPO / "docs" / "playground.png")

@@ -630,8 +630,8 @@
     const url = `${state.target}/${state.kind}`;
     if (kind === 'curl') {
       const marks = [];
-      const body = JSON.stringify({ input: refs }, (k, v) => (v && v.__file ? `\u0000${marks.push(v.__file) - 1}\u0000` : v));
-      const quoted = sq(body).replace(/"\u0000(\d+)\u0000"/g, (m, i) =>
+      const body = JSON.stringify({ input: refs }, (k, v) => (v && v.__file ? `@@cogkit-file-${marks.push(v.__file) - 1}@@` : v));
+      const quoted = sq(body).replace(/"@@cogkit-file-(\d+)@@"/g, (m, i) =>
         `"data:${mimeOf(marks[i])};base64,'"$(base64 -w0 ${sq(marks[i])})"'"`);
       return `curl -s -X POST ${url} \\\n  -H 'Content-Type: application/json' \\\n  -d ${quoted}`;
     }
