@@ -2,17 +2,16 @@
 
 Both are static files shipped in this package (static/), generated in the browser from the
 server's own /openapi.json, so they work for any Cog-compatible server. They are read once, on
-the first request for a page, and served with an ETag; nothing here touches the prediction path.
+the first request for a page, and served with an ETag; nothing here touches the prediction path,
+and importing this module (in the server's start-up) loads nothing beyond what it already has.
 `COG_PLAYGROUND=0` (or the server's `--no-playground`) leaves the routes out entirely.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -31,8 +30,7 @@ def enabled_by_env() -> bool:
     return os.environ.get("COG_PLAYGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
-@dataclass(frozen=True)
-class Asset:
+class Asset(NamedTuple):
     body: bytes
     content_type: str
     etag: str
@@ -47,6 +45,8 @@ class Assets:
         self._files: dict[str, Asset] | None = None
 
     def _load(self) -> dict[str, Asset]:
+        import hashlib  # here, not at import: the server's start-up never pays for it
+
         raw = {name: (self.root / name).read_bytes() for name in (*ASSETS, *PAGES.values())}
         version = hashlib.sha256(b"".join(raw[name] for name in ASSETS)).hexdigest()[:12]
         files: dict[str, Asset] = {}
