@@ -20,7 +20,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Process, free_port, runtime_server, wait_ready
+from playground_helpers import REPO, Process, free_port, runtime_server, wait_ready
 
 PY = sys.executable
 READY = "document.body.dataset.ready === 'true'"
@@ -169,7 +169,7 @@ def test_streaming_through_cogkit_playground(page, artifacts: Path) -> None:
 
 @pytest.fixture(scope="module")
 def image_io_image(tmp_path_factory) -> str:
-    from conftest import EXAMPLES, IN_CI
+    from playground_helpers import EXAMPLES, IN_CI
 
     if not os.path.exists("/var/run/docker.sock"):
         if IN_CI:

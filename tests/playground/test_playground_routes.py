@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO, runtime_server
+from playground_helpers import REPO, runtime_server
 
 STATIC = REPO / "cogkit" / "runtime" / "playground" / "static"
 
