@@ -276,6 +276,8 @@ def test_controls_and_messages_follow_the_schema(page, artifacts: Path) -> None:
         page.wait(status_is("succeeded"))
         assert text(page, "output") == "hi:3:0.25:False:green:m:['a', 'b']:None:abba:False:7"
         assert "hunter2" not in text(page, "response")
+        stored = page.js("JSON.stringify(localStorage)")
+        assert "hunter2" not in stored and '\\"token\\":\\"**********\\"' in stored
     finally:
         server.stop()
 

@@ -555,8 +555,19 @@
     try { return JSON.parse(localStorage.getItem(HISTORY_KEY) || '[]'); } catch (e) { return []; }
   }
 
+  // Secrets never reach local storage: the history keeps them masked, as the server echoes them.
+  function masked(input) {
+    const out = Object.assign({}, input);
+    for (const f of state.fields) {
+      const item = f.prop.type === 'array' ? resolve(f.prop.items || {}) : null;
+      const secret = f.kind === 'secret' || Boolean(item && (item['x-cog-secret'] || item.format === 'password'));
+      if (secret && out[f.name] !== undefined) out[f.name] = Array.isArray(out[f.name]) ? out[f.name].map(() => MASK) : MASK;
+    }
+    return out;
+  }
+
   function remember(pred) {
-    const entry = { id: pred.id, at: pred.started, status: pred.status, input: shrink(pred.input),
+    const entry = { id: pred.id, at: pred.started, status: pred.status, input: shrink(masked(pred.input)),
       predict_time: pred.metrics && pred.metrics.predict_time, error: pred.error || null };
     const outputText = JSON.stringify(pred.output === undefined ? null : pred.output);
     if (outputText.length < 100000) entry.output = pred.output === undefined ? null : pred.output;
@@ -570,7 +581,7 @@
     for (const f of state.fields) {
       const node = $('in-' + f.name);
       const v = kept ? kept.input[f.name] : entry.input[f.name];
-      if (v === undefined || f.kind === 'file' || f.kind === 'files') continue;
+      if (v === undefined || v === MASK || f.kind === 'file' || f.kind === 'files') continue;
       if (f.kind === 'enum') node.value = String(f.prop.enum.indexOf(v));
       else if (f.kind === 'boolean' && node.type === 'checkbox') node.checked = Boolean(v);
       else if (f.kind === 'list') node.value = v.join('\n');
