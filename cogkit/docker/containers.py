@@ -295,7 +295,8 @@ def start_container(
     try:
         with engine_errors(f"cannot start a container from {image}"):
             return docker().run(image, list(command), **kwargs)
-    except CogkitError:
+    except (CogkitError, KeyboardInterrupt):
+        # Ctrl-C while `docker run -d` is still returning: the container exists, but nobody has its id yet.
         remove_container(kwargs["name"])
         raise
 
