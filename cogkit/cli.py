@@ -21,6 +21,7 @@ from cogkit import __version__
 from cogkit.commands.flag_hints import add_flag_hint
 from cogkit.commands.flags import PROGRESS_MODES
 from cogkit.errors import CogkitError
+from cogkit.terminal import disable_colour, paint
 
 # Subcommand modules, in the order `--help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,10 +31,12 @@ COMMAND_MODULES: tuple[str, ...] = (
     "predict",
     "run",
     "serve",
+    "playground",
     "train",
     "init",
     "login",
     "queue",
+    "completion",
 )
 
 
@@ -50,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress output: auto picks plain when not on a TTY (default: auto)",
     )
     parser.add_argument("--debug", action="store_true", help="show debug output and tracebacks")
+    parser.add_argument("--no-color", "--no-colour", dest="no_color", action="store_true",
+                        help="no colour in the output (also NO_COLOR=1; plain progress implies it)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -67,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("COGKIT_NO_UPDATE_CHECK", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.root_parser = parser  # for `cogkit completion`, which renders the whole parser
+    if args.no_color or args.progress in ("plain", "quiet"):
+        disable_colour()
     if args.progress == "auto" and os.environ.get("NO_COLOR"):
         args.progress = "plain"
     if not getattr(args, "func", None):
@@ -75,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.func(args)
     except CogkitError as exc:
-        print(add_flag_hint(exc).render(), file=sys.stderr)
+        print(paint(add_flag_hint(exc).render()), file=sys.stderr)
         # The class's status, never an instance's: a StepFailed's exit_code is the failed step's own
         # (3, or None when it had none, which would have exited 0), not cogkit's.
         return type(exc).exit_code
@@ -85,8 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not the user's fault: still no traceback unless asked
         if args.debug:
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        print("hint: rerun with --debug for a traceback, and report it", file=sys.stderr)
+        print(paint(f"error: internal error: {type(exc).__name__}: {exc}\n"
+                    "hint: rerun with --debug for a traceback, and report it"), file=sys.stderr)
         return 1
     return int(result or 0)
 

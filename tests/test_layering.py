@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "cogkit"
-# Leaves anything may use: the package root (__version__), the error types, Ctrl-C handling.
-SHARED = {"cogkit", "errors", "interrupts"}
+# Leaves anything may use: the package root (__version__), the error types, Ctrl-C handling, colour.
+SHARED = {"cogkit", "errors", "interrupts", "terminal"}
 # package -> the packages it may import (besides itself and SHARED).
 BELOW: dict[str, set[str]] = {
     "config": set(),
@@ -22,6 +22,7 @@ BELOW: dict[str, set[str]] = {
     "llb": set(),
     "schema": set(),  # issue 15's runtime side: one schema package for build, CLI and runtime
     "docker": set(),
+    "completion": set(),  # shell scripts rendered from an argparse parser it is handed
     "layers": {"config", "context", "llb"},
     "buildkit": {"context", "llb"},
     "runtime": {"config", "schema"},
@@ -29,7 +30,8 @@ BELOW: dict[str, set[str]] = {
     # until cogkit/schema holds it)
     "images": {"buildkit", "config", "context", "docker", "layers", "llb", "runtime", "schema"},
     "model": {"config", "docker", "images", "runtime", "schema"},
-    "commands": {"buildkit", "config", "docker", "images", "layers", "llb", "model", "runtime", "schema"},
+    "commands": {"buildkit", "completion", "config", "docker", "images", "layers", "llb", "model", "runtime",
+                 "schema"},
     "cli": {"commands"},
     "__main__": {"cli"},
 }

@@ -21,7 +21,7 @@ class EngineUnreachable(EngineError):
         self.address = address
         self.reason = reason
         if address.is_docker:
-            hint = "start dockerd (`bash scripts/setup.sh` sets one up, or run `dockerd &`)"
+            hint = "start Docker (`sudo systemctl start docker`, or open Docker Desktop)"
             hint += ", or pick another builder"
         else:
             hint = "start buildkitd there (e.g. `buildkitd --addr <address>`), or pick another builder"

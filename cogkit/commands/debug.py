@@ -11,7 +11,13 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("debug", help="print the build graph (no engine needed)")
+    parser = subparsers.add_parser(
+        "debug",
+        help="print the build graph (no engine needed)",
+        description="Print the layer plan and the LLB graph `cogkit build` would send to BuildKit, one line "
+        "per vertex (or as JSON, or Graphviz dot), without building. No engine is needed: the graph is "
+        "compiled for dockerd 20.10's BuildKit v0.8 unless --merge asks for the MergeOp layout.",
+    )
     parser.add_argument("--format", choices=("text", "json", "dot"), default="text", help="output format")
     parser.add_argument("--separate-weights", action="store_true", help="as `build --separate-weights`")
     parser.add_argument("--merge", action="store_true", help="show the MergeOp layout (BuildKit >= 0.10)")

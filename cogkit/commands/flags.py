@@ -42,8 +42,21 @@ def add_gpus_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
     parser.add_argument("--gpus", default=None, help=help)
 
 
+def positive_seconds(text: str) -> float:
+    """A duration flag's value: a number of seconds above zero (argparse reports the error, exit 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"must be a positive number of seconds, got {text!r} (for example: --setup-timeout 600)"
+        )
+    return value
+
+
 def add_setup_timeout_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
-    parser.add_argument("--setup-timeout", type=float, default=300.0, metavar="SECONDS", help=help)
+    parser.add_argument("--setup-timeout", type=positive_seconds, default=300.0, metavar="SECONDS", help=help)
 
 
 def add_model_flags(parser: argparse.ArgumentParser, *, output_default: str | None) -> None:

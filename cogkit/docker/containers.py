@@ -114,7 +114,7 @@ def engine_error_from(exc: Exception, doing: str) -> CogkitError:
         host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
         return EngineError(
             f"no container engine reachable at {host}",
-            hint="start dockerd (`bash scripts/setup.sh` does), or set DOCKER_HOST",
+            hint="start Docker (`sudo systemctl start docker`, or open Docker Desktop), or set DOCKER_HOST",
         )
     if "no such image" in lowered:
         return ImageNotFoundError(
@@ -161,8 +161,11 @@ def inspect_image(ref: str) -> ImageInfo:
     return ImageInfo(ref=ref, id=image.id, labels=labels, cmd=cmd)
 
 
-def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None) -> ImageInfo:
-    """inspect_image, pulling first when the image is missing locally (as `cog predict IMAGE` does)."""
+def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None,
+                 progress: str | None = None) -> ImageInfo:
+    """inspect_image, pulling first when the image is missing locally (as `cog predict IMAGE` does).
+
+    With `progress` (auto/tty/plain/quiet) the pull shows layers, bytes and rate (cogkit.docker.transfer)."""
     try:
         return inspect_image(ref)
     except ImageNotFoundError:
@@ -172,9 +175,14 @@ def ensure_image(ref: str, on_pull: Callable[[str], None] | None = None) -> Imag
         on_pull(f"Pulling {ref}")
     from python_on_whales.exceptions import DockerException
 
+    from cogkit.docker import transfer
+
     try:
-        docker().image.pull(ref, quiet=True)
-    except DockerException as exc:
+        if progress is not None and transfer.available():
+            transfer.pull_image(ref, progress)
+        else:
+            docker().image.pull(ref, quiet=True)
+    except (DockerException, transfer.TransferError) as exc:
         error = engine_error_from(exc, f"cannot pull {ref}")
         if isinstance(error, EngineError) and "no container engine" in error.message:
             raise error from None
@@ -287,7 +295,8 @@ def start_container(
     try:
         with engine_errors(f"cannot start a container from {image}"):
             return docker().run(image, list(command), **kwargs)
-    except CogkitError:
+    except (CogkitError, KeyboardInterrupt):
+        # Ctrl-C while `docker run -d` is still returning: the container exists, but nobody has its id yet.
         remove_container(kwargs["name"])
         raise
 

@@ -115,3 +115,28 @@ def store_credentials(registry: str, creds: Credentials) -> str:
     config.setdefault("auths", {})[key] = {"auth": token}
     _save_config(config)
     return str(config_path())
+
+
+def read_credentials(registry: str) -> Credentials | None:
+    """What `docker login` stored for `registry` (helper or inline), for engine API calls; None if none."""
+    config = load_config()
+    key = config_key(registry)
+    helper = helper_for(registry, config)
+    if helper:
+        try:
+            found = json.loads(_run_helper(helper, "get", key) or "{}")
+        except (CogkitError, ValueError):
+            return None  # helpers fail "credentials not found" for registries they do not know
+        if found.get("Secret"):
+            return Credentials(found.get("Username", ""), found["Secret"])
+        return None
+    auths = config.get("auths") or {}
+    entry = auths.get(key) or next(
+        (v for k, v in auths.items() if normalize_registry(k) == normalize_registry(registry)), None)
+    if not entry or not entry.get("auth"):
+        return None
+    try:
+        user, _, secret = base64.b64decode(entry["auth"]).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return Credentials(user, secret)

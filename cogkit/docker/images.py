@@ -5,6 +5,9 @@ cogkit/images decides what to build and push; this module is the only place it t
 
 from __future__ import annotations
 
+import sys
+from typing import TextIO
+
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from cogkit.docker.containers import docker
@@ -18,38 +21,55 @@ def _transient(exc: BaseException) -> bool:
     return not any(word in text for word in _AUTH_WORDS)
 
 
-def load_image(tarball: str, image: str) -> None:
-    """`docker load` a tarball holding `image` (what a standalone buildkitd hands back)."""
+def load_image(tarball: str, image: str, progress: str = "auto", out: TextIO = sys.stderr) -> None:
+    """`docker load` a tarball holding `image` (what a standalone buildkitd hands back).
+
+    Through the engine API when it is reachable directly, with layers/bytes/rate shown
+    (cogkit.docker.transfer); otherwise through the docker CLI, quietly."""
     from python_on_whales import DockerException
 
+    from cogkit.docker import transfer
+
     try:
-        docker().load(tarball, quiet=True)
-    except DockerException as exc:
+        if transfer.available():
+            transfer.load_tarball(tarball, progress, out)
+        else:
+            docker().load(tarball, quiet=True)
+    except (DockerException, transfer.TransferError) as exc:
         raise CogkitError(
             f"built {image}, but could not load it into Docker: {str(exc).strip().splitlines()[-1]}",
             "start dockerd, or use `cogkit push` to send the image straight to a registry",
         ) from None
 
 
-def push_image(image: str) -> str | None:
-    """docker push with retries on transient failures; returns the pushed repo digest."""
+def push_image(image: str, progress: str = "auto", out: TextIO = sys.stderr) -> str | None:
+    """docker push with retries on transient failures; returns the pushed repo digest.
+
+    Through the engine API when it is reachable directly, with layers/bytes/rate shown
+    (cogkit.docker.transfer); otherwise through the docker CLI, quietly."""
     from python_on_whales import DockerException
 
+    from cogkit.docker import transfer
+
     client = docker()
+    failures = (DockerException, transfer.TransferError)
 
     @retry(
-        retry=retry_if_exception(lambda e: isinstance(e, DockerException) and _transient(e)),
+        retry=retry_if_exception(lambda e: isinstance(e, failures) and _transient(e)),
         stop=stop_after_attempt(4),
         wait=wait_exponential(multiplier=0.5, max=8),
         reraise=True,
     )
     def attempt() -> None:
-        client.push(image, quiet=True)
+        if transfer.available():
+            transfer.push_image(image, progress, out)
+        else:
+            client.push(image, quiet=True)
 
     try:
         attempt()
-    except DockerException as exc:
-        detail = (exc.stderr or str(exc)).strip().splitlines()
+    except failures as exc:
+        detail = (getattr(exc, "stderr", None) or str(exc)).strip().splitlines()
         message = detail[-1] if detail else str(exc)
         if not _transient(exc):
             raise CogkitError(

@@ -206,7 +206,7 @@ def build(request: BuildRequest) -> BuildOutcome:
                 raise explain(err) from None
             image_id = report.image_id
             if isinstance(exporter, buildkit.DockerTarExporter):
-                load_image(tarball, image)
+                load_image(tarball, image, request.progress, request.out)
         finally:
             _close_in_background(client)
     result = report.result

@@ -32,4 +32,4 @@ def push(request: BuildRequest) -> PushOutcome:
             f"{outcome.image} has no registry in its name",
             "push to a name like registry.example.com/me/model (set image: in cog.yaml or pass IMAGE)",
         )
-    return PushOutcome(outcome.image, push_image(outcome.image), outcome)
+    return PushOutcome(outcome.image, push_image(outcome.image, request.progress, request.out), outcome)

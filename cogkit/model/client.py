@@ -20,6 +20,10 @@ class SetupFailedError(CogkitError):
     """The model's setup() raised or the worker died before READY."""
 
 
+class PredictorImportError(SetupFailedError):
+    """predict.py (or a module it imports) raised while being imported."""
+
+
 class SetupTimeoutError(CogkitError):
     """READY did not arrive within --setup-timeout."""
 
@@ -97,6 +101,13 @@ class ModelClient:
                 if last_state in ("SETUP_FAILED", "DEFUNCT"):
                     setup = health.get("setup") or {}
                     setup_logs = (setup.get("logs") or "") if isinstance(setup, dict) else ""
+                    failed_import = import_failure(setup_logs or _call(logs))
+                    if failed_import is not None:
+                        raise PredictorImportError(
+                            failed_import,
+                            hint=_with_logs("fix the import, or install what it needs in the model's "
+                                            "requirements", _user_traceback(setup_logs or _call(logs))),
+                        )
                     raise SetupFailedError(
                         "model setup failed" if last_state == "SETUP_FAILED" else "the model's worker died",
                         hint=_with_logs("fix setup() in your predictor and retry", setup_logs or _call(logs)),
@@ -254,6 +265,13 @@ def _call(fn: Callable[[], str] | None) -> str:
         return ""
 
 
+def _user_traceback(logs: str) -> str:
+    """The worker's import-failure report: its traceback (user frames only), without other log lines."""
+    lines = logs.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(IMPORT_FAILED)), 0)
+    return "\n".join(lines[start + 1:])
+
+
 def _with_logs(hint: str, logs: str, lines: int = 25) -> str:
     tail = [line for line in (logs or "").rstrip().splitlines() if line.strip()][-lines:]
     if not tail:
@@ -262,9 +280,28 @@ def _with_logs(hint: str, logs: str, lines: int = 25) -> str:
 
 
 def failure_message(response: Mapping[str, Any], lines: int = 20) -> tuple[str, str]:
-    """(message, hint with the log tail) for a failed or canceled prediction."""
+    """(message, hint with the log tail) for a failed or canceled prediction.
+
+    The hint only mentions logs when there are some: an input that could not be downloaded fails
+    before predict() runs, with nothing logged, and gets a hint about the URL instead."""
     status = response.get("status", "failed")
-    error = response.get("error") or "(no error message)"
-    return f"prediction {status}: {error}", _with_logs(
-        "the model's logs are below", str(response.get("logs") or ""), lines
-    )
+    error = str(response.get("error") or "(no error message)")
+    logs = str(response.get("logs") or "")
+    if logs.strip():
+        hint = "the model's logs are below"
+    elif error.startswith("could not download "):
+        hint = "the model server could not fetch that URL: check it, or pass a local file as -i name=@path"
+    else:
+        hint = "the model wrote no logs"
+    return f"prediction {status}: {error}", _with_logs(hint, logs, lines)
+
+
+IMPORT_FAILED = "error: importing "  # the line the worker writes first when the predictor's import fails
+
+
+def import_failure(logs: str) -> str | None:
+    """`predict.py failed: ModuleNotFoundError: …` when setup failed because the import did."""
+    for line in logs.splitlines():
+        if line.startswith(IMPORT_FAILED):
+            return line[len("error: "):]
+    return None

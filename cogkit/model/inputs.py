@@ -210,7 +210,28 @@ def _coerce_scalar(name: str, value: str, prop: Mapping[str, Any], base_dir: Pat
             if isinstance(parsed, list):
                 return parsed
         return [value]
+    if kind == "string" and value.startswith("@") and len(value) > 1:
+        return _read_text_file(name, value[1:], base_dir)
     return value
+
+
+def _read_text_file(name: str, path_text: str, base_dir: Path | None) -> str:
+    """`-i text=@notes.txt` for a str input: the file's text (a missing file is an error, not a literal)."""
+    path = Path(path_text).expanduser()
+    if base_dir is not None and not path.is_absolute():
+        path = base_dir / path
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"input {name!r}: file not found: {path_text}",
+                         hint="a value starting with @ names a file (relative to the current directory)",
+                         ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"input {name!r} is text, but {path_text} is not UTF-8 text",
+                         hint="pass a text file, or the text itself without @") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path_text}: {exc.strerror}",
+                         hint="check the file's permissions") from None
 
 
 def _coerce_value(

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cogkit.errors import CogkitError
-from cogkit.model.client import ModelClient, reachable_host
+from cogkit.model.client import ModelClient, PredictorImportError, reachable_host
 from cogkit.model.spinner import Spinner
 
 DEFAULT_SETUP_TIMEOUT = 300.0
@@ -169,6 +169,29 @@ def local_server_command(
     return cmd
 
 
+def warn_python_mismatch(config: Mapping[str, Any]) -> None:
+    """--local runs with this Python: say so (one line) when cog.yaml asks for another version."""
+    wanted = str((config.get("build") or {}).get("python_version") or "").strip()
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted and running != wanted and not wanted.startswith(running + "."):
+        from cogkit.terminal import paint
+
+        print(paint(f"warning: cog.yaml asks for Python {wanted}; --local runs with this Python {running} "
+                    f"({sys.executable})"), file=sys.stderr, flush=True)
+
+
+def _local_import_hint(project_dir: Path, config: Mapping[str, Any], hint: str | None) -> str:
+    """Under --local the model's packages must be in this Python (cogkit does not install them)."""
+    build = config.get("build") or {}
+    requirements = build.get("python_requirements")
+    packages = " ".join(str(p) for p in build.get("python_packages") or [])
+    what = f"-r {requirements}" if requirements else packages or "<package>"
+    how = f"{sys.executable} -m pip install {what}"
+    text = f"--local imports the model with this Python: install its requirements here ({how})"
+    tail = (hint or "").partition("\n")[2]
+    return text + ("\n" + tail if tail else "")
+
+
 @contextlib.contextmanager
 def local_model(
     project_dir: Path,
@@ -198,6 +221,7 @@ def local_model(
         raise CogkitError("cog.yaml has no `train:` entry", hint='add e.g. train: "train.py:train"')
     if not predictor and not train_ref:
         raise CogkitError("cog.yaml has no `predict:` entry", hint='add e.g. predict: "predict.py:Predictor"')
+    warn_python_mismatch(config)
     child_env = dict(os.environ)
     for item in config.get("environment") or []:
         key, _, value = str(item).partition("=")
@@ -244,7 +268,12 @@ def local_model(
             extra={"process": proc},
         )
         if wait:
-            wait_until_ready(model, setup_timeout, progress, lambda: proc.poll() is None, "the model process")
+            try:
+                wait_until_ready(model, setup_timeout, progress, lambda: proc.poll() is None,
+                                 "the model process")
+            except PredictorImportError as exc:
+                hint = _local_import_hint(project_dir, config, exc.hint)
+                raise PredictorImportError(exc.message, hint=hint) from None
         yield model
     except BaseException:
         _kill_group(proc)  # setup failed, timed out or the user gave up: nothing to be graceful about

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from cogkit.terminal import style
+
 # mimetypes picks odd extensions for common types (.jpe, .bat for text); prefer the familiar ones.
 _PREFERRED_EXT = {
     "image/jpeg": ".jpg",
@@ -70,6 +72,13 @@ class OutputWriter:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     default_stem: str = "output"
     written: list[Path] = field(default_factory=list)
+    into: Path | None = None  # -o naming an existing directory: default names, inside it
+
+    def __post_init__(self) -> None:
+        if self.output_path is not None:
+            base = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path
+            if base.is_dir():
+                self.into, self.output_path = base, None
 
     def _target(self, mime: str, index: int | None, key: str | None) -> Path:
         ext = extension_for(mime)
@@ -80,7 +89,11 @@ class OutputWriter:
                 return base
             stem, suffix = base.with_suffix(""), base.suffix or ext
             return stem.parent / f"{stem.name}.{label}{suffix}"
-        return self.directory / f"{self.default_stem}{'.' + label if label else ''}{ext}"
+        return (self.into or self.directory) / f"{self.default_stem}{'.' + label if label else ''}{ext}"
+
+    def _said(self, target: Path) -> None:
+        line = f"Written output to {_display(target, self.directory)}"
+        print(style(line, "ok", self.stderr), file=self.stderr)
 
     def _write_file(self, url: str, index: int | None = None, key: str | None = None) -> Path:
         mime, data = decode_data_url(url)
@@ -88,7 +101,7 @@ class OutputWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         self.written.append(target)
-        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
+        self._said(target)
         return target
 
     def _replace_files(self, value: Any, index: int | None = None, key: str | None = None) -> Any:
@@ -136,7 +149,7 @@ class OutputWriter:
             return
         files = _count_files(output)
         if files == 0:
-            self._emit(json.dumps(output, indent=2) + "\n")
+            self._emit(json.dumps(output, indent=2) + "\n", ".json")
             return
         if files == 1:  # one file, wherever it sits, gets the plain name (-o or output.<ext>)
             replaced = self._replace_single(output)
@@ -144,16 +157,19 @@ class OutputWriter:
             replaced = self._replace_files(output)
         self.stdout.write(json.dumps(replaced, indent=2) + "\n")
 
-    def _emit(self, text: str) -> None:
-        """Text output: to stdout, or into the -o file when one was given."""
-        if self.output_path is None or not self.text_to_file:
+    def _emit(self, text: str, ext: str = ".txt") -> None:
+        """Text output: to stdout, or into the -o file (or `output.txt` in the -o directory)."""
+        if not self.text_to_file or (self.output_path is None and self.into is None):
             self.stdout.write(text)
             return
-        target = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path
+        if self.into is not None:
+            target = self.into / f"{self.default_stem}{ext}"
+        else:
+            target = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         self.written.append(target)
-        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
+        self._said(target)
 
 
 def _count_files(value: Any) -> int:

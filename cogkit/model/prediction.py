@@ -109,7 +109,7 @@ def _prepare_image(
         from cogkit.model.spinner import Spinner
 
         spinner = Spinner(progress)
-        info = containers.ensure_image(image, on_pull=spinner.update)
+        info = containers.ensure_image(image, on_pull=spinner.update, progress=spinner.mode)
         spinner.done()
     if not info.is_model:
         raise CogkitError(

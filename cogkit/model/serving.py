@@ -75,7 +75,8 @@ def example_body(schema: dict[str, Any] | None) -> str:
     return json.dumps({"input": body}) if props else '{"input": {...}}'
 
 
-def _announce(args: argparse.Namespace, how: str, schema: dict[str, Any] | None = None) -> None:
+def _announce(args: argparse.Namespace, how: str, schema: dict[str, Any] | None = None,
+              playground: bool = True) -> None:
     host = args.host or "0.0.0.0"
     print(f"Serving at http://{host}:{args.port} ({how}); Ctrl-C to stop", file=sys.stderr, flush=True)
     print(
@@ -84,6 +85,14 @@ def _announce(args: argparse.Namespace, how: str, schema: dict[str, Any] | None 
         file=sys.stderr,
         flush=True,
     )
+    if playground:
+        print(f"  playground: http://{'127.0.0.1' if host == '0.0.0.0' else host}:{args.port}/playground",
+              file=sys.stderr, flush=True)
+
+
+def _playground_on(env: dict[str, str]) -> bool:
+    """The model server's COG_PLAYGROUND rule, for the environment the server will see."""
+    return env.get("COG_PLAYGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
@@ -131,7 +140,8 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
     )
     stop = threading.Event()
     try:
-        _announce(args, f"{image}, {project.directory} mounted at /src", info.schema)
+        _announce(args, f"{image}, {project.directory} mounted at /src", info.schema,
+                  _playground_on(env))
         client = ModelClient(reachable_host(args.host), args.port)
 
         restarting = threading.Lock()
@@ -207,7 +217,8 @@ def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str],
     ensure_port_free(args.port, args.host)
     stop = threading.Event()
     restart_requested = threading.Event()
-    _announce(args, "local Python environment", local_schema(project.directory, project.raw))
+    _announce(args, "local Python environment", local_schema(project.directory, project.raw),
+              _playground_on({**os.environ, **env}))
     client = ModelClient(reachable_host(args.host), args.port)
     if args.reload:
         threading.Thread(target=_watch, args=(project, restart_requested.set, stop), daemon=True).start()

@@ -222,6 +222,32 @@ def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _user_frames(te: traceback.TracebackException) -> None:
+    """Drop cogkit's and importlib's frames (the loader's machinery), keeping the user's code."""
+    own = (os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep, compat_path() + os.sep)
+    kept = [f for f in te.stack
+            if not f.filename.startswith(own) and not f.filename.startswith("<frozen importlib")]
+    te.stack = traceback.StackSummary.from_list(kept)
+    for chained in (te.__cause__, te.__context__):
+        if chained is not None:
+            _user_frames(chained)
+
+
+def report_load_error(exc: BaseException, ref: str) -> None:
+    """One line the CLI recognises, then the traceback through the user's files only."""
+    from cogkit.runtime.predictor import PredictorLoadError
+
+    if isinstance(exc, PredictorLoadError):
+        traceback.print_exception(exc, limit=0)
+        return
+    path = ref.partition(":")[0]
+    print(f"error: importing {path} failed: {type(exc).__name__}: {_error_text(exc)}", file=sys.stderr)
+    te = traceback.TracebackException.from_exception(exc)
+    _user_frames(te)
+    sys.stderr.write("".join(te.format()))
+    sys.stderr.flush()
+
+
 # ---------------------------------------------------------------------------------------------
 # sync predictors: the main thread runs one prediction at a time
 
@@ -504,7 +530,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         predictor = child.load()
     except BaseException as exc:  # noqa: BLE001 - import errors, sys.exit at import, bad refs
-        traceback.print_exc()
+        report_load_error(exc, args.ref)
         setup_error = f"failed to load predictor {args.ref}: {_error_text(exc)}"
     if predictor is not None and predictor.is_async:
         import asyncio

@@ -246,6 +246,9 @@ class Server:
             r.add_post(f"/{kind}", self.predict)
             r.add_put(f"/{kind}/{{id}}", self.predict)
             r.add_post(f"/{kind}/{{id}}/cancel", self.cancel)
+        from cogkit.runtime import playground
+
+        playground.add_routes(app, enabled=self.config.playground)
         return app
 
     async def start(self, started: asyncio.Future[Any] | None = None) -> None:

@@ -32,6 +32,7 @@ class Settings(msgspec.Struct, kw_only=True):
     body_limit: int = DEFAULT_BODY_LIMIT
     shutdown_grace: float = 30.0
     cwd: str = "."
+    playground: bool = True  # /playground and /docs (cogkit.runtime.playground)
 
 
 def _bool(value: str) -> bool:
@@ -57,6 +58,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    default=float(os.environ.get("COG_SHUTDOWN_GRACE", "30")),
                    help="seconds SIGTERM waits for in-flight predictions (default 30)")
     p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
+    p.add_argument("--no-playground", dest="playground", action="store_false", default=None,
+                   help="do not serve /playground and /docs (also COG_PLAYGROUND=0)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
 
@@ -73,4 +76,10 @@ def settings_from_args(args: argparse.Namespace, cwd: str | None = None) -> Sett
                     concurrency=concurrency, upload_url=args.upload_url,
                     await_explicit_shutdown=bool(args.await_explicit_shutdown),
                     queue_size=args.queue_size, body_limit=args.body_limit,
-                    shutdown_grace=args.shutdown_grace, cwd=cwd)
+                    shutdown_grace=args.shutdown_grace, cwd=cwd, playground=_playground_enabled(args))
+
+
+def _playground_enabled(args: argparse.Namespace) -> bool:
+    from cogkit.runtime.playground import enabled_by_env
+
+    return enabled_by_env() if getattr(args, "playground", None) is None else bool(args.playground)

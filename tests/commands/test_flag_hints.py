@@ -16,7 +16,7 @@ from cogkit.commands.flag_hints import add_flag_hint
 from cogkit.errors import CogkitError
 
 BUILDER = "with --builder/BUILDKIT_HOST"
-DOCKERD = "start dockerd (`bash scripts/setup.sh` sets one up, or run `dockerd &`), or pick another builder"
+DOCKERD = "start Docker (`sudo systemctl start docker`, or open Docker Desktop), or pick another builder"
 BUILDKITD = "start buildkitd there (e.g. `buildkitd --addr <address>`), or use --builder docker://"
 
 

@@ -330,7 +330,7 @@ def test_ctrl_c_stops_and_removes_the_container(build_env, cli, tmp_path: Path, 
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 130
         assert "Traceback" not in stderr
-        assert set(containers_labelled("predict")) - before == set()
+        assert set(containers_labelled("predict")) - before == set(), stderr
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -29,11 +29,15 @@ def test_push_then_predict_the_pulled_image(tmp_path: Path, cli, build_env, regi
     pushed = cli("push", image, cwd=project, env=build_env)
     assert pushed.returncode == 0, pushed.stderr[-2000:]
     assert tag in _tags(registry, "cogkit-test/hello-world")
+    summary = [line for line in pushed.stderr.splitlines() if line.startswith(f"pushing {image}: ")]
+    assert summary and " layers" in summary[-1] and "s" in summary[-1].rsplit(" in ", 1)[-1], pushed.stderr
     # Drop the local copy: predict pulls it back from the registry before running it.
     subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True, check=True)
     result = cli("predict", image, "-i", "text=registry", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "hello registry\n"
+    pulled = [line for line in result.stderr.splitlines() if line.startswith(f"pulling {image}: ")]
+    assert pulled and pulled[-1].split(": ", 1)[1].split(" layers")[0].count("/") == 1, result.stderr
     subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True)
 
 

@@ -100,3 +100,15 @@ def test_default_weights_path_only_takes_files(tmp_path: Path) -> None:
     assert not (tmp_path / "weights").exists()
     w.write(_url(b"W", "application/octet-stream"))
     assert (tmp_path / "weights").read_bytes() == b"W"
+
+
+def test_dash_o_existing_directory_gets_default_names_inside(tmp_path: Path) -> None:
+    (tmp_path / "out").mkdir()
+    w = _writer(tmp_path, Path("out"))
+    w.write([_url(b"a"), _url(b"b")])
+    assert (tmp_path / "out/output.0.png").read_bytes() == b"a"
+    assert (tmp_path / "out/output.1.png").read_bytes() == b"b"
+    w2 = _writer(tmp_path, Path("out"))
+    w2.write({"score": 1})
+    assert json.loads((tmp_path / "out/output.json").read_text()) == {"score": 1}
+    assert "Written output to out/output.json" in w2.stderr.getvalue()

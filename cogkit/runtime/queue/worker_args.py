@@ -81,4 +81,5 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         help="PUT file outputs here instead of returning data URLs",
     )
     p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
-    p.add_argument("--x-mode", "--mode", dest="mode", choices=("predict", "train"), default="predict")
+    p.add_argument("--x-mode", "--mode", dest="mode", choices=("predict", "train"), default="predict",
+                   help="run the model's predict: entry, or its train: entry as trainings (default predict)")

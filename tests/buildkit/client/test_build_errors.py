@@ -44,7 +44,7 @@ def test_unreachable_engines_name_the_address_and_how_to_start_one(tmp_path: Pat
             connect(address)
         assert info.value.message.startswith(expected), info.value.message
         assert info.value.exit_code == 1
-        assert "setup.sh" in (info.value.hint or "") or "buildkitd" in (info.value.hint or "")
+        assert "start docker" in (info.value.hint or "") or "buildkitd" in (info.value.hint or "")
 
 
 def test_docker_host_and_buildkit_host_select_the_engine(
