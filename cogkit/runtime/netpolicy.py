@@ -118,6 +118,23 @@ class NetworkPolicy:
             raise DeniedAddress(f"{shown} is in a denied network ({net})")
 
 
+_current: NetworkPolicy | None = None
+
+
+def configure(policy: NetworkPolicy) -> None:
+    """Set the process-wide policy (the server does, from its options); the HTTP client reads it."""
+    global _current
+    _current = policy
+
+
+def current() -> NetworkPolicy:
+    """The process-wide policy: what configure() set, else the defaults plus the environment."""
+    global _current
+    if _current is None:
+        _current = NetworkPolicy.from_env()
+    return _current
+
+
 def literal_address(host: str) -> IPAddress | None:
     """The address a URL host names literally, in any form the C library accepts (e.g. 127.1, 0x7f.1)."""
     host = host.strip("[]").rstrip(".")

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from cogkit.runtime import files
+from cogkit.runtime import files, inputurls
 from cogkit.runtime.types import (
     CANCELED,
     FAILED,
@@ -179,6 +179,8 @@ class PredictionRunner:
         mode: str = "predict",
         validator: Any = None,
         max_input_file_bytes: int = files.DEFAULT_MAX_INPUT_FILE_BYTES,
+        input_dir: str | None = None,
+        max_input_files: int | None = None,
     ) -> None:
         self.worker = worker
         self.upload_url = upload_url
@@ -186,6 +188,9 @@ class PredictionRunner:
         self.queue_size = max(0, queue_size)
         self.capacity = max(1, int(concurrency or getattr(worker, "concurrency", 1) or 1))
         self.max_input_file_bytes = max_input_file_bytes
+        # file inputs: only data/http(s) URLs, or paths in the dir the CLI made for this run
+        self.input_dir = input_dir if input_dir is not None else inputurls.input_dir_from_env()
+        self.max_input_files = max_input_files or inputurls.max_files_from_env()
         self.mode = mode
         del validator  # accepted for older callers; validation is compiled from `schema` (validation.py)
         self._busy = 0
@@ -248,13 +253,22 @@ class PredictionRunner:
             if unknown:
                 log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(unknown)))
                 payload = {k: v for k, v in payload.items() if k in known}
-            return payload
+            return self._check_files(payload)
         result = validator(payload)
         if result.errors:
             raise InputValidationError(result.errors)
         if result.ignored:
             log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(result.ignored)))
-        return result.values
+        return self._check_files(result.values)
+
+    def _check_files(self, values: dict[str, Any]) -> dict[str, Any]:
+        """File inputs must be data/http(s) URLs (or in the CLI's input dir): never a path a client chose."""
+        if self._file_single or self._file_many:
+            errors = inputurls.check_file_inputs(values, self._file_single, self._file_many,
+                                                 input_dir=self.input_dir, max_files=self.max_input_files)
+            if errors:
+                raise InputValidationError(errors)
+        return values
 
     def _check_available(self) -> None:
         if not self._accepting:

@@ -54,6 +54,9 @@ class ServerConfig(msgspec.Struct, kw_only=True):
     body_limit: int = DEFAULT_BODY_LIMIT
     shutdown_grace: float = 30.0
     cwd: str = "."
+    deny_networks: str = ""
+    deny_private: bool = False
+    input_dir: str | None = None
 
 
 def _bool(value: str) -> bool:
@@ -78,6 +81,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--shutdown-grace", type=float,
                    default=float(os.environ.get("COG_SHUTDOWN_GRACE", "30")),
                    help="seconds SIGTERM waits for in-flight predictions (default 30)")
+    p.add_argument("--deny-networks", default=os.environ.get("COGKIT_DENY_NETWORKS", ""),
+                   help="address ranges (CIDR, comma-separated) that input, upload and webhook URLs may not "
+                        "reach, on top of the link-local/metadata defaults ($COGKIT_DENY_NETWORKS)")
+    p.add_argument("--deny-private", nargs="?", const=True, type=_bool,
+                   default=_bool(os.environ.get("COGKIT_DENY_PRIVATE", "")),
+                   help="also deny loopback and private ranges, for a public deployment "
+                        "($COGKIT_DENY_PRIVATE)")
+    p.add_argument("--input-dir", default=os.environ.get("COGKIT_INPUT_DIR") or None,
+                   help="a directory the CLI made for this run: file inputs may be paths inside it "
+                        "($COGKIT_INPUT_DIR); without it only data/http/https URLs are accepted")
     p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
     p.add_argument("-v", "--verbose", action="store_true")
     return p.parse_args(argv)
@@ -398,6 +411,7 @@ class Server:
                 self.worker, upload_url=self.config.upload_url, webhook_sender=WebhookSender(),
                 queue_size=self.config.queue_size, concurrency=self.config.concurrency,
                 schema=getattr(self.worker, "schema", None), mode=self.config.mode,
+                input_dir=self.config.input_dir,
             )
             _touch_k8s_ready()
         else:
@@ -418,6 +432,9 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
     import_http_stack()
     from aiohttp import web
 
+    from cogkit.runtime import netpolicy
+
+    netpolicy.configure(netpolicy.NetworkPolicy.build(config.deny_networks, config.deny_private))
     server = Server(config, worker)
     app = server.build_app()
     app_runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
@@ -532,11 +549,20 @@ def config_from_args(args: argparse.Namespace, cwd: str | None = None) -> Server
     if args.predictor:
         ref = args.predictor
     port = args.port if args.port is not None else int(os.environ.get("PORT", "5000"))
+    from cogkit.runtime.netpolicy import NetworkPolicy
+
+    NetworkPolicy.build(args.deny_networks, bool(args.deny_private))  # a bad range fails here, in one line
+    input_dir = os.path.realpath(args.input_dir) if args.input_dir else None
+    if input_dir is not None and not os.path.isdir(input_dir):
+        from cogkit.errors import ConfigError
+
+        raise ConfigError(f"--input-dir {args.input_dir} is not a directory")
     return ServerConfig(host=args.host, port=port, mode=args.mode, predictor_ref=ref,
                         concurrency=concurrency, upload_url=args.upload_url,
                         await_explicit_shutdown=bool(args.await_explicit_shutdown),
                         queue_size=args.queue_size, body_limit=args.body_limit,
-                        shutdown_grace=args.shutdown_grace, cwd=cwd)
+                        shutdown_grace=args.shutdown_grace, cwd=cwd, deny_networks=args.deny_networks,
+                        deny_private=bool(args.deny_private), input_dir=input_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
