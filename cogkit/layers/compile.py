@@ -53,7 +53,7 @@ COMPAT_DIR = f"{RUNTIME_DIR}/lib/cogkit/_compat"
 DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": COMPAT_DIR}
 GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
 # The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
-RUNTIME_INCLUDE = ["__init__.py", "errors.py", "pid1.py", "runtime"]
+RUNTIME_INCLUDE = ["__init__.py", "errors.py", "pid1.py", "runtime", "schema"]
 RUNTIME_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 

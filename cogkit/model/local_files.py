@@ -57,9 +57,9 @@ class RunInputDir:
     def stage(self, raw: dict[str, Any], schema: dict[str, Any] | None, mode: str,
               base_dir: Path | None = None) -> dict[str, Any]:
         """`raw` -i values with `@file` values of file inputs replaced by links in this run's dir."""
-        from cogkit.runtime.files import file_fields
+        from cogkit.schema.refs import file_fields
 
-        single, many = file_fields(schema, "TrainingInput" if mode == "train" else "Input")
+        single, many = file_fields(schema, mode)
         if not single and not many:
             return raw
         staged = dict(raw)

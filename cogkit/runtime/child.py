@@ -34,8 +34,8 @@ from cogkit.runtime.predictor import (
     check_output,
     load_predictor,
 )
-from cogkit.runtime.signature import TypeSpec
 from cogkit.runtime.weights import weights_for_setup
+from cogkit.schema.signature import TypeSpec
 
 _log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("cogkit_log_owner", default=None)
 
@@ -143,7 +143,7 @@ class Child:
         if predictor is None or predictor.signature is None:
             return None
         try:
-            from cogkit.runtime import schema
+            from cogkit.schema import openapi as schema
         except ImportError:  # pragma: no cover - schema module is optional for the worker
             return None
         try:

@@ -57,28 +57,6 @@ def sanitize_filename(name: str, fallback: str = "file") -> str:
     return name
 
 
-def file_fields(schema: dict[str, Any] | None,
-                component: str = "Input") -> tuple[frozenset[str], frozenset[str]]:
-    """Names of `component` properties that hold one file and those that hold a list of files."""
-    single: set[str] = set()
-    many: set[str] = set()
-    try:
-        props = schema["components"]["schemas"][component]["properties"]  # type: ignore[index]
-    except (KeyError, TypeError):
-        return frozenset(), frozenset()
-    for name, prop in props.items():
-        variants = [prop, *prop.get("anyOf", ()), *prop.get("allOf", ()), *prop.get("oneOf", ())]
-        for v in variants:
-            if v.get("format") == "uri":
-                single.add(name)
-            items = v.get("items")
-            if isinstance(items, dict) and (
-                items.get("format") == "uri" or any(i.get("format") == "uri" for i in items.get("anyOf", ()))
-            ):
-                many.add(name)
-    return frozenset(single), frozenset(many)
-
-
 class InputFiles:
     """Materialises file inputs of one prediction into a private temp dir and removes it after."""
 

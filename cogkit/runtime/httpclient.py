@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 _session: aiohttp.ClientSession | None = None
+_ssl_context: ssl.SSLContext | None = None
 
 
 def user_agent() -> str:
@@ -31,29 +32,27 @@ def session() -> aiohttp.ClientSession:
 
         _session = aiohttp.ClientSession(
             headers={"User-Agent": user_agent()},
-            connector=aiohttp.TCPConnector(limit=64, ssl=_verified_context()),
+            connector=aiohttp.TCPConnector(limit=64, ssl=verified_context()),
         )
     return _session
 
 
-def _verified_context() -> ssl.SSLContext:
-    """A verifying TLS context with the system CAs.
+def verified_context() -> ssl.SSLContext:
+    """A verifying TLS context with the system CAs, built once per process.
 
     Built here rather than taken from aiohttp: the server imports aiohttp with an empty trust
-    store to start faster (see cogkit.runtime.server.import_http_stack).
+    store to start faster (see cogkit.runtime.server.import_http_stack), so aiohttp's own default
+    context trusts nothing. Every request cogkit makes goes through session(), whose connector
+    carries this context.
     """
-    import ssl
+    global _ssl_context
+    if _ssl_context is None:
+        import ssl
 
-    ctx = ssl.create_default_context()
-    ctx.set_alpn_protocols(("http/1.1",))
-    try:  # other aiohttp sessions in this process verify against the real CAs from now on, too
-        import aiohttp.connector as connector
-
-        if hasattr(connector, "_SSL_CONTEXT_VERIFIED"):
-            connector._SSL_CONTEXT_VERIFIED = ctx
-    except ImportError:
-        pass
-    return ctx
+        ctx = ssl.create_default_context()
+        ctx.set_alpn_protocols(("http/1.1",))
+        _ssl_context = ctx
+    return _ssl_context
 
 
 async def close() -> None:

@@ -117,7 +117,8 @@ def test_predict_local_file_input_is_a_link_in_the_runs_own_dir(tmp_path: Path, 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "True True payload ['big.bin', 'b.txt']\n"
     assert big.read_text() == "payload", "the user's file is left alone"
-    leftovers = [p for p in Path("/tmp").glob("cogkit-run-inputs-*") if p.stat().st_mtime > big.stat().st_mtime]
+    leftovers = [p for p in Path("/tmp").glob("cogkit-run-inputs-*")
+                 if p.stat().st_mtime > big.stat().st_mtime]
     assert not leftovers, leftovers
     missing = cli("predict", "--local", "-i", "f=@nope.bin", cwd=project, env=NO_DOCKER)
     assert missing.returncode == 1

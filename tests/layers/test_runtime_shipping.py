@@ -23,7 +23,8 @@ def _shipped(module: str) -> bool:
 
 
 def test_everything_the_runtime_imports_from_cogkit_is_shipped() -> None:
-    files = [*(PACKAGE / "runtime").rglob("*.py"), *COMPAT.rglob("*.py"), PACKAGE / "pid1.py"]
+    shipped_dirs = [PACKAGE / name for name in RUNTIME_INCLUDE if (PACKAGE / name).is_dir()]
+    files = [*(f for d in shipped_dirs for f in d.rglob("*.py")), *COMPAT.rglob("*.py"), PACKAGE / "pid1.py"]
     missing = set()
     for file in files:
         for node in ast.walk(ast.parse(file.read_text(), str(file))):
@@ -43,3 +44,15 @@ def test_pid1_uses_only_the_standard_library() -> None:
     tree = ast.parse((PACKAGE / "pid1.py").read_text())
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported <= {"os", "signal", "sys"}
+
+
+def test_shipped_packages_never_import_pydantic() -> None:
+    """The image's runtime (and the predictor child) must import where pydantic is absent."""
+    shipped_dirs = [PACKAGE / name for name in RUNTIME_INCLUDE if (PACKAGE / name).is_dir()]
+    offenders = set()
+    for file in (f for d in shipped_dirs for f in d.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(), str(file))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders |= {str(file.relative_to(PACKAGE)) for n in names if n.split(".")[0] == "pydantic"}
+    assert not offenders
