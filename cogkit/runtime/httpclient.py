@@ -30,9 +30,13 @@ def session() -> aiohttp.ClientSession:
     if _session is None or _session.closed:
         import aiohttp
 
+        from cogkit.runtime import netpolicy
+
+        # Hostnames resolve through the network policy: denied addresses are never connected to.
+        resolver = netpolicy.policy_resolver(netpolicy.current())
         _session = aiohttp.ClientSession(
             headers={"User-Agent": user_agent()},
-            connector=aiohttp.TCPConnector(limit=64, ssl=verified_context()),
+            connector=aiohttp.TCPConnector(limit=64, ssl=verified_context(), resolver=resolver),
         )
     return _session
 
