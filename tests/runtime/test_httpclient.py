@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from cogkit.runtime import httpclient
+from cogkit.runtime.files import FileUploadError, OutputFiles
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -41,6 +42,100 @@ def _run(coro: Awaitable[object]) -> object:
             await httpclient.close()
 
     return asyncio.run(main())  # type: ignore[arg-type]
+
+
+def _fails_once(status: int, seen: list[tuple[str, bytes, str]]) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        if not seen:
+            seen.append(("failed", await request.read(), request.path))
+            return web.Response(status=status)
+        if request.content_type.startswith("multipart/"):
+            field = await (await request.multipart()).next()  # type: ignore[union-attr]
+            seen.append((f"multipart:{field.filename}", await field.read(), request.path))  # type: ignore[union-attr]
+        else:
+            seen.append(("raw", await request.read(), request.path))
+        return web.Response(status=201, headers={"Location": f"{request.url.with_query(None)}?sig=secret"})
+
+    return handler
+
+
+@pytest.fixture
+def output(tmp_path: Path) -> Path:
+    path = tmp_path / "out.png"
+    path.write_bytes(b"\x89PNG" + bytes(range(256)) * 64)
+    return path
+
+
+def test_multipart_upload_is_retried_after_a_failure(output: Path) -> None:
+    seen: list[tuple[str, bytes, str]] = []
+
+    async def scenario() -> str:
+        runner, base = await _serve(_fails_once(503, seen))
+        try:
+            return await OutputFiles("p1", output_file_prefix=f"{base}/outputs/").one(str(output))
+        finally:
+            await runner.cleanup()
+
+    url = _run(scenario())
+    assert [kind for kind, _, _ in seen] == ["failed", "multipart:out.png"]
+    assert seen[1][1] == output.read_bytes() and seen[1][2] == "/outputs/out.png"
+    assert isinstance(url, str) and url.endswith("/outputs/out.png")
+
+
+def test_signed_put_is_retried_and_the_location_loses_its_query(output: Path) -> None:
+    seen: list[tuple[str, bytes, str]] = []
+
+    async def scenario() -> str:
+        runner, base = await _serve(_fails_once(500, seen))
+        try:
+            return await OutputFiles("p1", upload_url=f"{base}/up").one(str(output))
+        finally:
+            await runner.cleanup()
+
+    url = _run(scenario())
+    assert [kind for kind, _, _ in seen] == ["failed", "raw"] and seen[1][1] == output.read_bytes()
+    assert isinstance(url, str) and url.endswith("/up/out.png") and "sig=" not in url
+
+
+def test_a_refused_upload_is_not_retried(output: Path) -> None:
+    attempts: list[int] = []
+
+    async def forbidden(request: web.Request) -> web.Response:
+        await request.read()
+        attempts.append(1)
+        return web.Response(status=403)
+
+    async def scenario() -> None:
+        runner, base = await _serve(forbidden)
+        try:
+            await OutputFiles("p1", output_file_prefix=f"{base}/o/").one(str(output))
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(FileUploadError, match="HTTP 403"):
+        _run(scenario())
+    assert len(attempts) == 1
+
+
+def test_retries_stop_after_the_policy_s_attempts() -> None:
+    attempts: list[int] = []
+
+    async def busy(request: web.Request) -> web.Response:
+        attempts.append(1)
+        return web.Response(status=429, headers={"Retry-After": "0"})
+
+    async def scenario() -> None:
+        runner, base = await _serve(busy)
+        try:
+            await httpclient.request("POST", base, body=lambda: open(__file__, "rb"),
+                                     timeout=aiohttp.ClientTimeout(total=5),
+                                     retry=httpclient.Retry(attempts=3, base=0.01))
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(httpclient.RetriesExhausted, match="HTTP 429"):
+        _run(scenario())
+    assert len(attempts) == 3
 
 
 def _self_signed(tmp_path: Path) -> tuple[ssl.SSLContext, Path]:
