@@ -155,12 +155,25 @@ def check_url(url: str, policy: NetworkPolicy) -> None:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         raise DeniedAddress(f"only http and https URLs are fetched, not {parts.scheme or 'a bare path'!r}")
-    host = parts.hostname
-    if not host:
+    # Both parsers' view of the host: aiohttp connects to what yarl makes of it (IDNA-normalised, so
+    # "①⑥⑨.②⑤④.①⑥⑨.②⑤④" is 169.254.169.254 to it), and an IP literal never reaches the resolver.
+    hosts = {parts.hostname}
+    try:
+        from yarl import URL
+
+        hosts.add(URL(url).raw_host)
+    except ImportError:
+        pass
+    except ValueError as exc:
+        raise DeniedAddress(f"not a valid URL ({exc})") from None
+    hosts.discard(None)
+    hosts.discard("")
+    if not hosts:
         raise DeniedAddress("the URL has no host")
-    ip = literal_address(host)
-    if ip is not None:
-        policy.check(ip)
+    for host in hosts:
+        ip = literal_address(host)  # type: ignore[arg-type]
+        if ip is not None:
+            policy.check(ip)
 
 
 _RESOLVER_CLASS: type | None = None

@@ -58,6 +58,9 @@ def test_settings_from_environment_add_ranges():
     "http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/", "HTTP://169.254.169.254/",
     "http://169.254.169.254./", "http://0xa9.0xfe.0xa9.0xfe/", "http://2852039166/", "http://0251.0376.0251.0376/",
     "http://169.254.43518/", "http://[fd00:ec2::254]/", "http://[fe80::1%25eth0]/",
+    "http://\u2460\u2465\u2468.\u2461\u2464\u2463.\u2460\u2465\u2468.\u2461\u2464\u2463/",  # circled digits
+    "http://169\u3002254\u3002169\u3002254/",  # ideographic full stops: IDNA makes them dots
+    "http://169.254.169.254\\@example.com/",
 ])
 def test_ip_literals_in_any_form_are_refused(url):
     with pytest.raises(DeniedAddress):
