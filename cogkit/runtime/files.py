@@ -189,12 +189,17 @@ _B64_SPACE = re.compile(r"[ \t\r\n]+")
 def _strict_b64decode(payload: str) -> bytes:
     """Base64 as clients send it (maybe percent-encoded, wrapped or unpadded); anything else is an error.
 
-    Decoding leniently would hand the model a silently truncated file.
+    Decoding leniently would hand the model a silently truncated file. The fast path is one strict
+    C-level pass (quicker than the lenient decoder); only a payload that fails it is cleaned up.
     """
+    try:
+        return binascii.a2b_base64(payload + "=" * (-len(payload) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
     text = _B64_SPACE.sub("", unquote(payload) if "%" in payload else payload)
     text += "=" * (-len(text) % 4)
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise InputError("invalid data URL: the data after ';base64,' is not valid base64") from None
 
