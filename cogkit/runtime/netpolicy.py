@@ -93,9 +93,10 @@ class NetworkPolicy:
     denied: tuple[IPNetwork, ...]
 
     @classmethod
-    def build(cls, extra: str | Iterable[str] = (), deny_private: bool = False) -> NetworkPolicy:
+    def build(cls, extra: str | Iterable[str] = (), deny_private: bool = False,
+              where: str = DENY_NETWORKS_ENV) -> NetworkPolicy:
         ranges = [*DEFAULT_DENIED, *(PRIVATE if deny_private else ())]
-        return cls(parse_networks(ranges, "built-in") + parse_networks(extra))
+        return cls(parse_networks(ranges, "built-in") + parse_networks(extra, where))
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> NetworkPolicy:

@@ -84,7 +84,8 @@ def settings_from_args(args: argparse.Namespace, cwd: str | None = None) -> Sett
     port = args.port if args.port is not None else int(os.environ.get("PORT", "5000"))
     from cogkit.runtime.netpolicy import NetworkPolicy
 
-    NetworkPolicy.build(args.deny_networks, bool(args.deny_private))  # a bad range fails here, in one line
+    # a bad range fails here, in one line
+    NetworkPolicy.build(args.deny_networks, bool(args.deny_private), "--deny-networks/COGKIT_DENY_NETWORKS")
     input_dir = os.path.realpath(args.input_dir) if args.input_dir else None
     if input_dir is not None and not os.path.isdir(input_dir):
         from cogkit.errors import ConfigError
