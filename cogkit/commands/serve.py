@@ -30,6 +30,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--upload-url", default=None, help="PUT file outputs of async predictions to this URL"
     )
+    parser.add_argument(
+        "--deny-private", action="store_true",
+        help="input, upload and webhook URLs may not reach loopback or private addresses (docs/security.md)",
+    )
+    parser.add_argument(
+        "--deny-networks", default=None, metavar="CIDR,...",
+        help="more address ranges those URLs may not reach (link-local/metadata are always denied)",
+    )
     add_env_flag(parser, help="environment variable for the model (repeatable)")
     add_gpus_flag(parser, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)")
     parser.add_argument(
@@ -54,6 +62,14 @@ def run(args: argparse.Namespace) -> int:
     from cogkit.model.serving import serve_image, serve_local
 
     env = parse_env_flags(args.env)
+    # The server reads these (local process and container alike); see cogkit.runtime.netpolicy.
+    if args.deny_private:
+        env["COGKIT_DENY_PRIVATE"] = "1"
+    if args.deny_networks:
+        from cogkit.runtime.netpolicy import parse_networks
+
+        parse_networks(args.deny_networks, "--deny-networks")  # a bad range is one line, before a build
+        env["COGKIT_DENY_NETWORKS"] = args.deny_networks
     project = load_project(args.config_file)
     progress = getattr(args, "progress", None)
     with sigterm_as_interrupt():

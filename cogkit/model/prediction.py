@@ -31,30 +31,39 @@ def collect_inputs(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dic
 
 
 def prepare_payload(
-    raw: dict[str, Any] | None, json_inputs: dict[str, Any], schema: dict[str, Any] | None, mode: str
+    raw: dict[str, Any] | None, json_inputs: dict[str, Any], schema: dict[str, Any] | None, mode: str,
+    run_dir: Any = None,
 ) -> dict[str, Any]:
+    """The request's input; with `run_dir` (--local), `@file` inputs are links in it, not data URLs."""
     from cogkit.model.inputs import coerce_inputs, validate_inputs
 
+    if raw is not None and run_dir is not None:
+        raw = run_dir.stage(raw, schema, mode, base_dir=Path.cwd())
     payload = json_inputs if raw is None else coerce_inputs(raw, schema, mode=mode, base_dir=Path.cwd())
     validate_inputs(payload, schema, mode=mode)
     return payload
 
 
 def run_model(args: argparse.Namespace, mode: str) -> int:
+    from contextlib import nullcontext
+
     from cogkit.docker.containers import parse_env_flags
     from cogkit.interrupts import sigterm_as_interrupt
+    from cogkit.model.local_files import INPUT_DIR_ENV, RunInputDir
 
     env = parse_env_flags(args.env)
     raw, json_inputs = collect_inputs(args)
     progress = getattr(args, "progress", None)
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), (RunInputDir() if args.local else nullcontext()) as run_dir:
+        if run_dir is not None:  # the local server accepts paths inside this dir only (docs/security.md)
+            env[INPUT_DIR_ENV] = run_dir.path
         prepare = _prepare_local if args.local else _prepare_image
         schema, start = prepare(args, mode, env, progress)
         # Inputs are checked before the model starts whenever the schema is known up front.
-        payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
+        payload = prepare_payload(raw, json_inputs, schema, mode, run_dir) if schema else None
         with start() as model:
             if payload is None:
-                payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
+                payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode, run_dir)
             return _predict_and_write(model, payload, args, mode)
 
 

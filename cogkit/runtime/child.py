@@ -27,7 +27,13 @@ import msgspec
 
 from cogkit.runtime import compat_path, ipc
 from cogkit.runtime.capture import OutputCapture, RoutedStream
-from cogkit.runtime.predictor import LoadedPredictor, OutputEncoder, check_output, load_predictor
+from cogkit.runtime.predictor import (
+    InputConversionError,
+    LoadedPredictor,
+    OutputEncoder,
+    check_output,
+    load_predictor,
+)
 from cogkit.runtime.weights import weights_for_setup
 from cogkit.schema.signature import TypeSpec
 
@@ -218,6 +224,12 @@ def _exit_error(mode: str, exc: SystemExit) -> str:
     return f"{mode}() called sys.exit({exc.code!r}); the worker is exiting"
 
 
+def _input_error(exc: InputConversionError) -> str:
+    """One line in the logs and the error; no traceback (its frames would all be cogkit's)."""
+    print(f"cogkit: {exc}", file=sys.stderr)
+    return str(exc)
+
+
 def _error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
@@ -303,6 +315,8 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
             has_output = True
     except state.exc_type:
         status = "canceled"
+    except InputConversionError as exc:
+        status, error = "failed", _input_error(exc)
     except SystemExit as exc:
         status, error = "failed", _exit_error(predictor.mode, exc)
         exiting = exc
@@ -426,6 +440,8 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()
+        except InputConversionError as exc:
+            status, error = "failed", _input_error(exc)
         except SystemExit as exc:
             status, error = "failed", _exit_error(predictor.mode, exc)
             exiting = exc

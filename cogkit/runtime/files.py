@@ -22,10 +22,12 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import msgspec
 
 from cogkit.errors import InputError
-from cogkit.runtime import httpclient
+from cogkit.runtime import httpclient, netpolicy
 
 MAX_FILENAME_BYTES = 200  # Cog truncates input file names to this length
 DEFAULT_MAX_INPUT_FILE_BYTES = int(os.environ.get("COG_MAX_INPUT_FILE_SIZE", str(1 << 30)))
+DOWNLOAD_TIMEOUT_ENV = "COGKIT_DOWNLOAD_TIMEOUT"
+DOWNLOAD_TIMEOUT = float(os.environ.get(DOWNLOAD_TIMEOUT_ENV, "600"))  # seconds for one input URL, all hops
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _mimetypes = None
 
@@ -103,7 +105,7 @@ class InputFiles:
                 inputs[key][index] = path
 
     async def _fetch(self, url: str) -> str:
-        if url.startswith("data:"):
+        if url[:5].lower() == "data:":
             return await asyncio.to_thread(self._write_data_url, url) if len(url) > 1 << 20 else (
                 self._write_data_url(url)
             )
@@ -113,14 +115,12 @@ class InputFiles:
         header, sep, payload = url[5:].partition(",")
         if not sep:
             raise InputError("invalid data URL: missing ','")
-        parts = header.split(";")
+        parts = [p.strip() for p in header.split(";")]
         mime = parts[0] or "text/plain"
-        try:
-            data = base64.b64decode(payload, validate=False) if "base64" in parts[1:] else unquote(
-                payload
-            ).encode("latin-1", "replace")
-        except (binascii.Error, ValueError) as exc:
-            raise InputError(f"invalid base64 in data URL: {exc}") from None
+        if any(p.lower() == "base64" for p in parts[1:]):
+            data = _strict_b64decode(payload)
+        else:
+            data = unquote(payload).encode("latin-1", "replace")
         if len(data) > self.max_bytes:
             raise InputError(f"input file is larger than the limit of {self.max_bytes} bytes")
         ext = _mime().guess_extension(mime) or ""
@@ -130,31 +130,46 @@ class InputFiles:
         return path
 
     async def _download(self, url: str) -> str:
+        """GET under the network policy (every hop checked), within the size and time limits."""
         import aiohttp
 
         name = sanitize_filename(urlsplit(url).path)
+        shown = _redact(url)
         try:
-            async with httpclient.session().get(url, timeout=aiohttp.ClientTimeout(total=None,
-                                                sock_connect=10, sock_read=30)) as resp:
-                if resp.status >= 400:
-                    raise InputError(f"could not download {_redact(url)}: HTTP {resp.status}")
-                if resp.content_length is not None and resp.content_length > self.max_bytes:
-                    raise InputError(f"input file {_redact(url)} is larger than {self.max_bytes} bytes")
-                if "." not in name:
-                    ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
-                    name += (_mime().guess_extension(ctype) or "") if ctype else ""
-                path = self._target(name)
-                size = 0
-                with open(path, "wb") as fh:
-                    async for chunk in resp.content.iter_chunked(1 << 16):
-                        size += len(chunk)
-                        if size > self.max_bytes:
-                            raise InputError(
-                                f"input file {_redact(url)} is larger than {self.max_bytes} bytes")
-                        fh.write(chunk)
-                return path
-        except aiohttp.ClientError as exc:
-            raise InputError(f"could not download {_redact(url)}: {exc}") from None
+            async with asyncio.timeout(DOWNLOAD_TIMEOUT):
+                resp = await netpolicy.guarded_request(
+                    httpclient.session(), "GET", url, netpolicy.current(),
+                    max_redirects=netpolicy.max_redirects_from_env(),
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30))
+                async with resp:
+                    if resp.status >= 400:
+                        raise InputError(f"could not download {shown}: HTTP {resp.status}")
+                    if resp.content_length is not None and resp.content_length > self.max_bytes:
+                        raise InputError(f"input file {shown} is larger than {self.max_bytes} bytes")
+                    if "." not in name:
+                        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
+                        name += (_mime().guess_extension(ctype) or "") if ctype else ""
+                    path = self._target(name)
+                    size = 0
+                    with open(path, "wb") as fh:
+                        async for chunk in resp.content.iter_chunked(1 << 16):
+                            size += len(chunk)
+                            if size > self.max_bytes:
+                                raise InputError(f"input file {shown} is larger than {self.max_bytes} bytes")
+                            fh.write(chunk)
+                    return path
+        except netpolicy.DeniedAddress as exc:
+            raise InputError(f"input URL {shown} was refused: {exc}") from None
+        except netpolicy.TooManyRedirects as exc:
+            raise InputError(f"could not download {shown}: {exc}") from None
+        except TimeoutError:
+            raise InputError(f"could not download {shown}: it took longer than {DOWNLOAD_TIMEOUT:g} s "
+                             f"({DOWNLOAD_TIMEOUT_ENV})") from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            denied = netpolicy.denial(exc)
+            if denied is not None:
+                raise InputError(f"input URL {shown} was refused: {denied}") from None
+            raise InputError(f"could not download {shown}: {_one_line(exc)}") from None
 
     def cleanup(self) -> None:
         if self._dir is not None:
@@ -165,12 +180,38 @@ class InputFiles:
 
 
 def _is_remote(value: str) -> bool:
-    return value.startswith(("http://", "https://", "data:"))
+    return value[:8].lower().startswith(("http://", "https://", "data:"))
+
+
+_B64_SPACE = re.compile(r"[ \t\r\n]+")
+
+
+def _strict_b64decode(payload: str) -> bytes:
+    """Base64 as clients send it (maybe percent-encoded, wrapped or unpadded); anything else is an error.
+
+    Decoding leniently would hand the model a silently truncated file. The fast path is one strict
+    C-level pass (quicker than the lenient decoder); only a payload that fails it is cleaned up.
+    """
+    try:
+        return binascii.a2b_base64(payload + "=" * (-len(payload) % 4), strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
+    text = _B64_SPACE.sub("", unquote(payload) if "%" in payload else payload)
+    text += "=" * (-len(text) % 4)
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InputError("invalid data URL: the data after ';base64,' is not valid base64") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:300]
 
 
 def _redact(url: str) -> str:
     """URL without query string (signed URLs carry credentials there)."""
-    if url.startswith("data:"):
+    if url[:5].lower() == "data:":
         return "data URL"
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
@@ -213,6 +254,9 @@ def data_url(path: str) -> str | msgspec.Raw:
     return msgspec.Raw(b"".join((b'"data:', mime.encode(), b";base64,", encoded, b'"')))
 
 
+# One output file, sent as a data URL or uploaded: 5 GiB is also the most one S3-style PUT takes.
+MAX_OUTPUT_FILE_ENV = "COGKIT_MAX_OUTPUT_FILE_SIZE"
+MAX_OUTPUT_FILE_BYTES = int(os.environ.get(MAX_OUTPUT_FILE_ENV, str(5 << 30)))
 KEEP_OUTPUT_FILES = os.environ.get("COG_KEEP_OUTPUT_FILES", "").lower() in ("1", "true", "yes")
 _CTIME_SLACK_NS = 20_000_000  # file times come from the kernel's coarse clock
 
@@ -262,11 +306,15 @@ class OutputFiles:
         return value
 
     async def one(self, path: str) -> str | msgspec.Raw:
+        size = os.path.getsize(path)
+        if size > MAX_OUTPUT_FILE_BYTES:
+            raise FileUploadError(f"output file {os.path.basename(path)} is {size} bytes, over the limit of "
+                                  f"{MAX_OUTPUT_FILE_BYTES} ({MAX_OUTPUT_FILE_ENV})")
         if self.prefix:
             url: str | msgspec.Raw = await self._put_multipart(path)
         elif self.upload_url:
             url = await self._put_signed(path)
-        elif os.path.getsize(path) > 16 << 20:
+        elif size > 16 << 20:
             url = await asyncio.to_thread(data_url, path)  # keep the loop (health checks) responsive
         else:
             url = data_url(path)

@@ -39,9 +39,13 @@ def session() -> aiohttp.ClientSession:
     if _session is None or _session.closed:
         import aiohttp
 
+        from cogkit.runtime import netpolicy
+
+        # Hostnames resolve through the network policy: denied addresses are never connected to.
+        resolver = netpolicy.policy_resolver(netpolicy.current())
         _session = aiohttp.ClientSession(
             headers={"User-Agent": user_agent()},
-            connector=aiohttp.TCPConnector(limit=64, ssl=verified_context()),
+            connector=aiohttp.TCPConnector(limit=64, ssl=verified_context(), resolver=resolver),
         )
     return _session
 
@@ -109,6 +113,10 @@ class RetriesExhausted(Exception):
         self.attempts = attempts
 
 
+class RequestRefused(RetriesExhausted):
+    """The network policy refused the URL or one of its redirects (cogkit.runtime.netpolicy); not retried."""
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header: delta-seconds or an HTTP date; None when absent or bad."""
     if not value:
@@ -134,10 +142,14 @@ async def request(method: str, url: str, *, body: BodyFactory, headers: dict[str
 
     `body()` is entered afresh for every attempt (an open file or a form is consumed by a send).
     Any other status is returned as it is, for the caller to judge; RetriesExhausted when no
-    attempt got past the retryable failures.
+    attempt got past the retryable failures. Every hop, redirects included, is checked against the
+    network policy (RequestRefused, at once); redirects are followed for re-sendable bodies only.
     """
     import aiohttp
 
+    from cogkit.runtime import netpolicy
+
+    policy, max_redirects = netpolicy.current(), netpolicy.max_redirects_from_env()
     attempts = max(1, retry.attempts)
     failure, retry_after = "", None
     for attempt in range(1, attempts + 1):
@@ -146,13 +158,20 @@ async def request(method: str, url: str, *, body: BodyFactory, headers: dict[str
         retry_after = None
         try:
             with body() as data:
-                async with session().request(method, url, data=data, headers=headers,
-                                             timeout=timeout) as resp:
+                resp = await netpolicy.guarded_request(session(), method, url, policy, data=data,
+                                                       headers=headers, timeout=timeout,
+                                                       max_redirects=max_redirects)
+                async with resp:
                     await resp.read()
                     if resp.status not in RETRY_STATUSES:
                         return Reply(resp.status, str(resp.url), resp.headers.get("Location"))
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                     failure = f"HTTP {resp.status}"
+        except (netpolicy.DeniedAddress, netpolicy.TooManyRedirects) as exc:
+            raise RequestRefused(f"refused: {exc}", attempt) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            denied = netpolicy.denial(exc)
+            if denied is not None:  # a denied address stays denied: never retried
+                raise RequestRefused(f"refused: {denied}", attempt) from None
             failure = f"{type(exc).__name__}: {exc}"
     raise RetriesExhausted(failure, attempts)

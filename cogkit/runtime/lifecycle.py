@@ -83,6 +83,7 @@ async def start_runtime(settings: Settings, worker: Worker | None = None,
     runner = PredictionRunner(
         worker, upload_url=settings.upload_url, webhook_sender=WebhookSender(),
         queue_size=settings.queue_size, schema=worker.schema, mode=settings.mode,
+        input_dir=settings.input_dir,
     )
     touch_ready_file()
     return worker, runner

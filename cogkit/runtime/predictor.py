@@ -83,7 +83,11 @@ class LoadedPredictor:
         return "weights" in inspect.signature(self.setup).parameters
 
     def prepare_inputs(self, raw: dict[str, Any]) -> dict[str, Any]:
-        """Validated wire values -> the objects predict() expects; missing ones get defaults."""
+        """Validated wire values -> the objects predict() expects; missing ones get defaults.
+
+        A value that cannot be converted raises InputConversionError (one line, no traceback:
+        the frames would be cogkit's, not the model's).
+        """
         values: dict[str, Any] = {}
         converters = self.converters
         accepted = self.accepted
@@ -91,12 +95,26 @@ class LoadedPredictor:
             if accepted is not None and name not in accepted:
                 continue  # unknown inputs are ignored, as Cog does (validation normally drops them)
             conv = converters.get(name)
-            values[name] = conv(value) if conv is not None and value is not None else value
+            values[name] = _convert(name, conv, value) if conv is not None and value is not None else value
         for name, default in self.defaults.items():
             if name not in values:
                 conv = converters.get(name)
-                values[name] = conv(default) if conv is not None and default is not None else default
+                values[name] = _convert(name, conv, default) if conv is not None and default is not None \
+                    else default
         return values
+
+
+class InputConversionError(Exception):
+    """An input value could not become the object predict() expects (e.g. a file that cannot be opened)."""
+
+
+def _convert(name: str, conv: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return conv(value)
+    except OSError as exc:
+        raise InputConversionError(f"input {name!r}: cannot open the file ({exc.strerror or exc})") from None
+    except Exception as exc:
+        raise InputConversionError(f"input {name!r}: {type(exc).__name__}: {exc}") from None
 
 
 def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:

@@ -34,7 +34,7 @@ import time
 from collections import deque
 from typing import Any
 
-from cogkit.runtime import files
+from cogkit.runtime import files, inputurls
 from cogkit.runtime.events import Done, Log, Metric, Output, OutputChunk, WorkerAPI, WorkerState
 from cogkit.runtime.prediction import Prediction, UpdateCallback
 from cogkit.runtime.types import (
@@ -87,6 +87,8 @@ class PredictionRunner:
         schema: dict[str, Any] | None = None,
         mode: str = "predict",
         max_input_file_bytes: int = files.DEFAULT_MAX_INPUT_FILE_BYTES,
+        input_dir: str | None = None,
+        max_input_files: int | None = None,
     ) -> None:
         self.worker = worker
         self.upload_url = upload_url
@@ -96,6 +98,9 @@ class PredictionRunner:
         # queue); the worker's own WorkerBusy only guards callers that bypass the runner.
         self.capacity = worker.concurrency
         self.max_input_file_bytes = max_input_file_bytes
+        # file inputs: only data/http(s) URLs, or paths in the dir the CLI made for this run
+        self.input_dir = input_dir if input_dir is not None else inputurls.input_dir_from_env()
+        self.max_input_files = max_input_files or inputurls.max_files_from_env()
         self.mode = mode
         self._busy = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -136,13 +141,22 @@ class PredictionRunner:
         payload = request.input if request.input is not None else {}
         validator = self._validator
         if validator is None:
-            return payload
+            return self._check_files(payload)
         result = validator(payload)
         if result.errors:
             raise InputValidationError(result.errors)
         if result.ignored:
             log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(result.ignored)))
-        return result.values
+        return self._check_files(result.values)
+
+    def _check_files(self, values: dict[str, Any]) -> dict[str, Any]:
+        """File inputs must be data/http(s) URLs (or in the CLI's input dir): never a path a client chose."""
+        if self._file_single or self._file_many:
+            errors = inputurls.check_file_inputs(values, self._file_single, self._file_many,
+                                                 input_dir=self.input_dir, max_files=self.max_input_files)
+            if errors:
+                raise InputValidationError(errors)
+        return values
 
     def _check_available(self) -> None:
         if not self._accepting:

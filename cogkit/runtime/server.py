@@ -156,6 +156,9 @@ class Server:
         if req.webhook is not None and not is_webhook_url(req.webhook):
             return self._detail(422, [{"loc": ["body", "webhook"], "type": "url_scheme", "input": req.webhook,
                                        "msg": "URL scheme should be 'http' or 'https'"}])
+        refused = _refused_targets(req)
+        if refused:
+            return self._detail(422, refused)
         path_id = request.match_info.get("id")
         if path_id is not None:
             if req.id is not None and req.id != path_id:
@@ -268,6 +271,9 @@ async def serve(config: Settings, worker: WorkerAPI, ready: asyncio.Future[None]
     import_http_stack()
     from aiohttp import web
 
+    from cogkit.runtime import netpolicy
+
+    netpolicy.configure(netpolicy.NetworkPolicy.build(config.deny_networks, config.deny_private))
     shutdown = lifecycle.Shutdown(ignore_sigterm=config.await_explicit_shutdown)
     server = Server(config, worker, shutdown)
     app = server.build_app()
@@ -326,6 +332,26 @@ def _trace_headers(headers: Any) -> dict[str, str] | None:
     if ts is not None:
         out["tracestate"] = ts
     return out
+
+
+def _refused_targets(req: PredictionRequest) -> list[dict[str, Any]]:
+    """422 items for a webhook or output_file_prefix the network policy refuses outright.
+
+    Only what the URL itself shows (scheme, IP literals); hostnames are checked when resolved,
+    at send time, so a name cannot be made to point elsewhere in between.
+    """
+    from cogkit.runtime import netpolicy
+
+    items = []
+    for field, url in (("webhook", req.webhook), ("output_file_prefix", req.output_file_prefix)):
+        if url is None:
+            continue
+        try:
+            netpolicy.check_url(url, netpolicy.current())
+        except (netpolicy.DeniedAddress, ValueError) as exc:
+            items.append({"loc": ["body", field], "type": "url_denied", "input": url,
+                          "msg": f"{field} is refused: {exc}"})
+    return items
 
 
 def _msgspec_error(exc: msgspec.ValidationError) -> dict[str, Any]:

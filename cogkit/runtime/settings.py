@@ -33,6 +33,9 @@ class Settings(msgspec.Struct, kw_only=True):
     shutdown_grace: float = 30.0
     cwd: str = "."
     playground: bool = True  # /playground and /docs (cogkit.runtime.playground)
+    deny_networks: str = ""  # more ranges for cogkit.runtime.netpolicy, beyond its defaults
+    deny_private: bool = False
+    input_dir: str | None = None  # the CLI's run dir: file inputs may be paths inside it (inputurls)
 
 
 def _bool(value: str) -> bool:
@@ -57,6 +60,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--shutdown-grace", type=float,
                    default=float(os.environ.get("COG_SHUTDOWN_GRACE", "30")),
                    help="seconds SIGTERM waits for in-flight predictions (default 30)")
+    p.add_argument("--deny-networks", default=os.environ.get("COGKIT_DENY_NETWORKS", ""),
+                   help="address ranges (CIDR, comma-separated) that input, upload and webhook URLs may not "
+                        "reach, on top of the link-local/metadata defaults ($COGKIT_DENY_NETWORKS)")
+    p.add_argument("--deny-private", nargs="?", const=True, type=_bool,
+                   default=_bool(os.environ.get("COGKIT_DENY_PRIVATE", "")),
+                   help="also deny loopback and private ranges, for a public deployment "
+                        "($COGKIT_DENY_PRIVATE)")
+    p.add_argument("--input-dir", default=os.environ.get("COGKIT_INPUT_DIR") or None,
+                   help="a directory the CLI made for this run: file inputs may be paths inside it "
+                        "($COGKIT_INPUT_DIR); without it only data/http/https URLs are accepted")
     p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
     p.add_argument("--no-playground", dest="playground", action="store_false", default=None,
                    help="do not serve /playground and /docs (also COG_PLAYGROUND=0)")
@@ -72,11 +85,22 @@ def settings_from_args(args: argparse.Namespace, cwd: str | None = None) -> Sett
     if args.predictor:
         ref = args.predictor
     port = args.port if args.port is not None else int(os.environ.get("PORT", "5000"))
+    from cogkit.runtime.netpolicy import NetworkPolicy
+
+    # a bad range fails here, in one line
+    NetworkPolicy.build(args.deny_networks, bool(args.deny_private), "--deny-networks/COGKIT_DENY_NETWORKS")
+    input_dir = os.path.realpath(args.input_dir) if args.input_dir else None
+    if input_dir is not None and not os.path.isdir(input_dir):
+        from cogkit.errors import ConfigError
+
+        raise ConfigError(f"--input-dir {args.input_dir} is not a directory")
     return Settings(host=args.host, port=port, mode=args.mode, predictor_ref=ref,
                     concurrency=concurrency, upload_url=args.upload_url,
                     await_explicit_shutdown=bool(args.await_explicit_shutdown),
                     queue_size=args.queue_size, body_limit=args.body_limit,
-                    shutdown_grace=args.shutdown_grace, cwd=cwd, playground=_playground_enabled(args))
+                    shutdown_grace=args.shutdown_grace, cwd=cwd, deny_networks=args.deny_networks,
+                    deny_private=bool(args.deny_private), input_dir=input_dir,
+                    playground=_playground_enabled(args))
 
 
 def _playground_enabled(args: argparse.Namespace) -> bool:

@@ -92,3 +92,38 @@ def test_streaming_tokens_are_printed_as_they_are_made(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert first + rest == b"one two three four\n"
     assert done_at - first_at > 0.8, "the first token only arrived with the last one"
+
+
+def test_predict_local_file_input_is_a_link_in_the_runs_own_dir(tmp_path: Path, cli) -> None:
+    """`-i f=@file` under --local: no copy, no data URL; the server accepts that one directory only."""
+    project = tmp_path / "filein"
+    project.mkdir()
+    (project / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    (project / "predict.py").write_text(
+        "import os\n"
+        "from typing import List\n"
+        "from cog import BasePredictor, Input, Path\n\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self, f: Path, more: List[Path] = Input(default=None)) -> str:\n"
+        "        where = os.path.dirname(os.path.dirname(str(f)))\n"
+        "        same = where == os.environ['COGKIT_INPUT_DIR']\n"
+        "        names = [os.path.basename(str(p)) for p in [f, *(more or [])]]\n"
+        "        return f'{same} {os.path.islink(f)} {f.read_text()} {names}'\n"
+    )
+    big = tmp_path / "big.bin"
+    big.write_text("payload")
+    (tmp_path / "b.txt").write_text("b")
+    result = cli("predict", "--local", "-i", f"f=@{big}", "-i", "more=@../b.txt", cwd=project, env=NO_DOCKER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "True True payload ['big.bin', 'b.txt']\n"
+    assert big.read_text() == "payload", "the user's file is left alone"
+    leftovers = [p for p in Path("/tmp").glob("cogkit-run-inputs-*")
+                 if p.stat().st_mtime > big.stat().st_mtime]
+    assert not leftovers, leftovers
+    missing = cli("predict", "--local", "-i", "f=@nope.bin", cwd=project, env=NO_DOCKER)
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: file not found: nope.bin\n")
+    # a path the user typed (no @) is not trusted: the server only takes URLs or its run dir
+    typed = cli("predict", "--local", "-i", f"f={big}", cwd=project, env=NO_DOCKER)
+    assert typed.returncode == 1
+    assert "input 'f'" in typed.stderr and "data:, http: or https:" in typed.stderr, typed.stderr

@@ -200,3 +200,33 @@ def test_example_body_uses_the_model_inputs() -> None:
         "input": {"prompt": "...", "image": "https://example.com/input.png"}
     }
     assert example_body(None) == '{"input": {...}}'
+
+
+def test_serve_local_refuses_server_files_and_denied_addresses(tmp_path: Path) -> None:
+    """Issue 14's table against `cogkit serve --local`: paths and schemes are 422, denied addresses fail."""
+    project = tmp_path / "reader"
+    project.mkdir()
+    (project / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    (project / "predict.py").write_text(
+        "from cog import BasePredictor, Path\n\n"
+        "class Predictor(BasePredictor):\n"
+        "    def predict(self, f: Path) -> str:\n"
+        "        return open(f).read()\n"
+    )
+    port = _free_port()
+    with _serve(project, "--local", "-p", str(port), "--no-reload", "--deny-private") as proc:
+        _wait_ready(port, proc, timeout=60)
+        for value in ("/etc/passwd", "../../../../etc/hostname", "file:///etc/passwd", "ftp://x/y"):
+            try:
+                _post(port, {"input": {"f": value}})
+                raise AssertionError(f"{value} was accepted")
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 422
+                detail = json.loads(exc.read())["detail"][0]
+                assert detail["loc"] == ["body", "input", "f"] and "data:, http: or https:" in detail["msg"]
+        for value, where in (("http://169.254.169.254/latest/meta-data/", "169.254.0.0/16"),
+                             (f"http://127.0.0.1:{port}/health-check", "127.0.0.0/8")):
+            body = _post(port, {"input": {"f": value}})
+            assert body["status"] == "failed" and f"denied network ({where})" in body["error"], body
+            assert "Traceback" not in (body.get("logs") or "")
+        assert _post(port, {"input": {"f": "data:,fine"}})["output"] == "fine"

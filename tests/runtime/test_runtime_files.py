@@ -8,6 +8,7 @@ import tempfile
 import time
 
 import msgspec
+import pytest
 
 from cogkit.runtime import files
 from cogkit.schema import refs
@@ -66,3 +67,16 @@ def test_dispose_output_only_removes_this_predictions_temp_files(tmp_path):
         assert os.path.exists("/etc/hostname")
     finally:
         os.unlink(old.name)
+
+
+def test_data_url_base64_is_strict_but_takes_what_clients_send():
+    from cogkit.errors import InputError
+    from cogkit.runtime.files import _strict_b64decode
+
+    assert _strict_b64decode("aGVsbG8gd29ybGQ=") == b"hello world"
+    assert _strict_b64decode("aGVsbG8gd29ybGQ") == b"hello world"  # unpadded
+    assert _strict_b64decode("aGVs\r\nbG8g d29y\nbGQ=") == b"hello world"  # wrapped
+    assert _strict_b64decode("aGVsbG8gd29ybGQ%3D") == b"hello world"  # percent-encoded
+    for bad in ("!!!!", "aGVsbG8_d29ybGQ-", "aGk=aGk=", "héllo", "%%%%"):
+        with pytest.raises(InputError, match="not valid base64"):
+            _strict_b64decode(bad)

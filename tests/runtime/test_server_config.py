@@ -49,3 +49,21 @@ def test_read_predictor_config_env_and_file(tmp_path, monkeypatch):
     assert read_predictor_config(str(tmp_path), "predict") == ("env.py:P", 8)
     with pytest.raises(ConfigError, match="no `train:`"):
         read_predictor_config(str(tmp_path), "train")
+
+
+def test_security_options_from_flags_and_environment(tmp_path, monkeypatch):
+    from cogkit.errors import CogkitError
+    from cogkit.runtime.settings import parse_args, settings_from_args
+
+    (tmp_path / "cog.yaml").write_text('predict: "predict.py:Predictor"\n')
+    monkeypatch.delenv("COGKIT_DENY_PRIVATE", raising=False)
+    monkeypatch.setenv("COGKIT_DENY_NETWORKS", "203.0.113.0/24")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    s = settings_from_args(parse_args(["--deny-private", "--input-dir", str(run_dir)]), cwd=str(tmp_path))
+    assert s.deny_private is True and s.deny_networks == "203.0.113.0/24" and s.input_dir == str(run_dir)
+    assert settings_from_args(parse_args([]), cwd=str(tmp_path)).deny_private is False
+    with pytest.raises(CogkitError, match="COGKIT_DENY_NETWORKS: 'x' is not an address range"):
+        settings_from_args(parse_args(["--deny-networks", "10.0.0.0/8,x"]), cwd=str(tmp_path))
+    with pytest.raises(ConfigError, match="is not a directory"):
+        settings_from_args(parse_args(["--input-dir", str(tmp_path / "none")]), cwd=str(tmp_path))

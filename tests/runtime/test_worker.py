@@ -866,3 +866,27 @@ def test_predictor_in_a_subdirectory_imports_its_neighbours() -> None:
             await worker.stop()
 
     assert run(scenario) == "hello from a neighbour"
+
+
+def test_input_that_cannot_be_converted_fails_in_one_line_without_cogkits_traceback(tmp_path) -> None:
+    """A `File` input the child cannot open: one line in error and logs, no frames of cogkit (issue 14)."""
+    image = tmp_path / "image.png"
+    image.write_text("png bytes")
+    inputs = {"text": "hi", "image": str(image), "doc": str(tmp_path / "gone.txt"), "paths": [str(image)],
+              "either": [1], "size": "large", "token": "t"}
+
+    async def scenario() -> None:
+        worker = await started("inputs.py:Predictor")
+        try:
+            events = await collect(worker.predict("p", inputs))
+            done = done_of(events)
+            assert done.status == "failed"
+            assert done.error == "input 'doc': cannot open the file (No such file or directory)"
+            logs = logs_of(events)
+            assert "Traceback" not in logs and "cogkit/" not in logs, logs
+            assert logs.strip() == f"cogkit: {done.error}"
+            assert worker.state == "READY"
+        finally:
+            await worker.stop()
+
+    run(scenario)
