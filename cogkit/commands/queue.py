@@ -86,7 +86,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run_worker(args: argparse.Namespace) -> int:
     import asyncio
 
-    from cogkit.runtime.queue.entrypoint import configure_logging, run_worker
+    from cogkit.runtime.lifecycle import configure_logging
+    from cogkit.runtime.queue.entrypoint import run_worker
 
     configure_logging(getattr(args, "debug", False))
     return asyncio.run(run_worker(args))

@@ -1,5 +1,23 @@
-"""cog.yaml: finding, parsing with positions, validation with Cog's rules, CUDA/torch resolution."""
+"""cog.yaml: finding, parsing with positions, validation with Cog's rules, CUDA/torch resolution.
 
-from cogkit.config.loader import CONFIG_NAME, Config, RunStep, find_config, load_config, parse_config
+Two readers of one file: `loader` (the build's full model, pydantic) and `predictor` (the few keys
+a running model needs, standard library + pyyaml, shipped into images). The loader's names are
+imported on first use, so `cogkit.config.predictor` never pulls in pydantic.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cogkit.config.loader import CONFIG_NAME, Config, RunStep, find_config, load_config, parse_config
 
 __all__ = ["CONFIG_NAME", "Config", "RunStep", "find_config", "load_config", "parse_config"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from cogkit.config import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module 'cogkit.config' has no attribute {name!r}")

@@ -103,7 +103,7 @@ def openapi_schema(config: Config) -> dict[str, Any] | None:
     if not (config.model.predict or config.model.train):
         return None
     try:
-        from cogkit.runtime.schema import openapi_from_refs
+        from cogkit.schema.openapi import openapi_from_refs
     except ImportError:  # runtime without a build-time generator: leave the label out, never fake it
         return None
     return openapi_from_refs(config.model.predict, config.model.train, root=str(config.project_dir))

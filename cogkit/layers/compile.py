@@ -56,7 +56,9 @@ COMPAT_DIR = f"{RUNTIME_DIR}/lib/cogkit/_compat"
 DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": COMPAT_DIR}
 GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
 # The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
-RUNTIME_INCLUDE = ["__init__.py", "errors.py", "runtime"]  # runtime/ holds pid1.py too
+# cogkit.config ships only its runtime reader (config/predictor.py); the build's loader needs pydantic.
+RUNTIME_INCLUDE = ["__init__.py", "errors.py", "runtime", "schema", "config/__init__.py",
+                   "config/predictor.py"]
 RUNTIME_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 

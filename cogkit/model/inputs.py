@@ -11,13 +11,14 @@ import base64
 import json
 import math
 import mimetypes
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from cogkit.errors import InputError
+from cogkit.schema.refs import input_schema
+from cogkit.schema.validation import compile_validator
 
 RawInputs = dict[str, str | list[str]]
 
@@ -111,59 +112,20 @@ def file_to_data_url(path_text: str, base_dir: Path | None = None) -> str:
 # ----------------------------------------------------------------------------- schema access
 
 
-def _resolve(schema: Mapping[str, Any], node: Mapping[str, Any]) -> dict[str, Any]:
-    """Follow `$ref` and single-element `allOf` wrappers (how Cog schemas point at enum components)."""
-    out: dict[str, Any] = {}
-    seen = 0
-    stack = [node]
-    while stack and seen < 32:
-        seen += 1
-        current = stack.pop()
-        ref = current.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            target: Any = schema
-            for part in ref[2:].split("/"):
-                target = target.get(part, {}) if isinstance(target, Mapping) else {}
-            stack.append(target)
-        for key, value in current.items():
-            if key == "allOf" and isinstance(value, list):
-                stack.extend(v for v in value if isinstance(v, Mapping))
-            elif key != "$ref":
-                out.setdefault(key, value)
-    return out
-
-
-def input_component(schema: Mapping[str, Any] | None, mode: str = "predict") -> dict[str, Any] | None:
-    """The `Input` (or `TrainingInput`) object schema, or None when the model publishes no schema."""
-    if not schema:
-        return None
-    components = schema.get("components", {}).get("schemas", {})
-    # Training inputs are only ever `TrainingInput`: never check them against the predict `Input`.
-    node = components.get("TrainingInput" if mode == "train" else "Input")
-    if node is None:
-        return None
-    return _resolve(schema, node)
-
-
 def input_properties(
     schema: Mapping[str, Any] | None, mode: str = "predict"
 ) -> dict[str, dict[str, Any]] | None:
-    component = input_component(schema, mode)
-    if component is None:
-        return None
-    return {name: _resolve(schema or {}, prop) for name, prop in component.get("properties", {}).items()}
+    """The model's inputs, `$ref`/`allOf` already resolved (cogkit.schema.refs), or None without a schema."""
+    inputs = input_schema(schema, mode)
+    return None if inputs is None else inputs.properties
 
 
-def _ordered_names(props: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    return sorted(props, key=lambda n: (props[n].get("x-order", 1 << 30), n))
-
-
-def _variants(schema: Mapping[str, Any], prop: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _variants(prop: Mapping[str, Any]) -> list[dict[str, Any]]:
     """A property's alternatives: anyOf/oneOf members (Optional, Union), or the property itself."""
     alternatives = prop.get("anyOf") or prop.get("oneOf")
     if isinstance(alternatives, list) and alternatives:
-        resolved = [_resolve(schema, a) for a in alternatives if isinstance(a, Mapping)]
-        return [a for a in resolved if a.get("type") != "null"] or [dict(prop)]
+        members = [dict(a) for a in alternatives if isinstance(a, Mapping)]
+        return [a for a in members if a.get("type") != "null"] or [dict(prop)]
     return [dict(prop)]
 
 
@@ -171,14 +133,14 @@ def _is_file(prop: Mapping[str, Any]) -> bool:
     return prop.get("type") == "string" and prop.get("format") == "uri"
 
 
-def describe_type(schema: Mapping[str, Any], prop: Mapping[str, Any]) -> str:
+def describe_type(prop: Mapping[str, Any]) -> str:
     parts = []
-    for variant in _variants(schema, prop):
+    for variant in _variants(prop):
         kind = variant.get("type", "any")
         if _is_file(variant):
             kind = "file"
         elif kind == "array":
-            kind = f"list of {describe_type(schema, _resolve(schema, variant.get('items', {})))}"
+            kind = f"list of {describe_type(variant.get('items', {}))}"
         parts.append(str(kind))
     return " or ".join(dict.fromkeys(parts))
 
@@ -252,25 +214,24 @@ def _coerce_scalar(name: str, value: str, prop: Mapping[str, Any], base_dir: Pat
 
 
 def _coerce_value(
-    schema: Mapping[str, Any],
     name: str,
     value: str | list[str],
     prop: Mapping[str, Any],
     base_dir: Path | None,
 ) -> Any:
-    variants = _variants(schema, prop)
+    variants = _variants(prop)
     array_variant = next((v for v in variants if v.get("type") == "array"), None)
     if isinstance(value, list):
         if array_variant is None:
             if variants and any(v.get("type") for v in variants):
                 raise InputError(
-                    f"input {name!r} takes one value ({describe_type(schema, prop)}), "
+                    f"input {name!r} takes one value ({describe_type(prop)}), "
                     f"but -i {name} was given {len(value)} times",
                     hint=f"pass -i {name}=... once",
                 )
             return value
-        items = _resolve(schema, array_variant.get("items", {}))
-        return [_coerce_value(schema, f"{name}[{i}]", v, items, base_dir) for i, v in enumerate(value)]
+        items = array_variant.get("items", {})
+        return [_coerce_value(f"{name}[{i}]", v, items, base_dir) for i, v in enumerate(value)]
     errors: list[InputError] = []
     # Try scalar variants first so `Union[int, List[int]]` with `-i x=3` sends 3, not [3].
     for variant in sorted(variants, key=lambda v: v.get("type") == "array"):
@@ -280,18 +241,18 @@ def _coerce_value(
             errors.append(exc)
             continue
         if variant.get("type") == "array" and isinstance(coerced, list):
-            items = _resolve(schema, variant.get("items", {}))
+            items = variant.get("items", {})
             if not any(isinstance(v, str) for v in coerced):
                 return coerced
             return [
-                _coerce_value(schema, f"{name}[{i}]", v, items, base_dir) if isinstance(v, str) else v
+                _coerce_value(f"{name}[{i}]", v, items, base_dir) if isinstance(v, str) else v
                 for i, v in enumerate(coerced)
             ]
         return coerced
     if len(errors) == 1:
         raise errors[0]
     raise InputError(
-        f"input {name!r} must be {describe_type(schema, prop)}, got {value!r}",
+        f"input {name!r} must be {describe_type(prop)}, got {value!r}",
         hint="run `cogkit predict --help`; the model's inputs are listed in its schema",
     )
 
@@ -310,122 +271,99 @@ def coerce_inputs(
             else:
                 result[name] = file_to_data_url(value[1:], base_dir) if value.startswith("@") else value
             continue
-        result[name] = _coerce_value(schema or {}, name, value, props[name], base_dir)
+        result[name] = _coerce_value(name, value, props[name], base_dir)
     return result
 
 
 # ----------------------------------------------------------------------------- validation
 
 
-def _type_ok(schema: Mapping[str, Any], value: Any, prop: Mapping[str, Any]) -> bool:
-    for variant in _variants(schema, prop):
-        kind = variant.get("type")
-        if kind is None:
-            return True
-        if kind == "string" and isinstance(value, str):
-            return True
-        if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
-            return True
-        if kind == "number" and isinstance(value, int | float) and not isinstance(value, bool):
-            return True
-        if kind == "boolean" and isinstance(value, bool):
-            return True
-        if kind == "object" and isinstance(value, dict):
-            return True
-        if kind == "array" and isinstance(value, list):
-            items = _resolve(schema, variant.get("items", {}))
-            if all(_type_ok(schema, v, items) for v in value):
-                return True
-    return False
+_TYPE_ERRORS = frozenset((
+    "string_type", "int_type", "float_type", "bool_type", "dict_type", "list_type", "union",
+))
 
 
-def _check_constraints(name: str, value: Any, prop: Mapping[str, Any]) -> None:
-    enum = prop.get("enum")
-    if isinstance(enum, list) and enum and value not in enum:
-        choices = ", ".join(json.dumps(c) for c in enum)
-        raise InputError(
+def _prop_at(props: Mapping[str, Mapping[str, Any]], loc: list[Any]) -> Mapping[str, Any]:
+    """The (resolved) property an error's `loc` points at: list indexes step into `items`."""
+    prop: Mapping[str, Any] = props.get(loc[2], {})
+    for _ in loc[3:]:
+        array = next((v for v in _variants(prop) if v.get("type") == "array"), {})
+        prop = array.get("items", {})
+    return prop
+
+
+def _as_input_error(error: dict[str, Any], payload: Mapping[str, Any],
+                    props: Mapping[str, Mapping[str, Any]]) -> InputError:
+    """One of the validator's 422 `detail` items as the CLI's message: the input's name, what it
+    expects, and a hint for the flag."""
+    loc = error["loc"]
+    top = loc[2]
+    name = top + "".join(f"[{i}]" for i in loc[3:])
+    kind, value, prop = error["type"], error["input"], _prop_at(props, loc)
+    if kind in _TYPE_ERRORS:
+        described = describe_type(props[top])
+        return InputError(
+            f"input {top!r} must be {described}, got {json.dumps(payload[top])[:80]}",
+            hint=f"e.g. -i {top}=... with a {described}",
+        )
+    if kind == "enum":
+        choices = ", ".join(json.dumps(c) for c in prop.get("enum", ()))
+        return InputError(
             f"input {name!r} must be one of {choices}; got {json.dumps(value)}",
             hint=f"pick one of the listed values for {name}",
         )
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        low, high = prop.get("minimum"), prop.get("maximum")
-        if isinstance(low, int | float) and value < low:
-            raise InputError(
-                f"input {name!r} must be at least {low}, got {value}",
-                hint=f"pass a value between {low} and {high if high is not None else 'any'}",
-            )
-        if isinstance(high, int | float) and value > high:
-            raise InputError(
-                f"input {name!r} must be at most {high}, got {value}",
-                hint=f"pass a value between {low if low is not None else 'any'} and {high}",
-            )
-    if isinstance(value, str) and not value.startswith("data:"):
-        min_len, max_len = prop.get("minLength"), prop.get("maxLength")
-        if isinstance(min_len, int) and len(value) < min_len:
-            raise InputError(
-                f"input {name!r} must be at least {min_len} characters long",
-                hint=f"got {len(value)} characters",
-            )
-        if isinstance(max_len, int) and len(value) > max_len:
-            raise InputError(
-                f"input {name!r} must be at most {max_len} characters long",
-                hint=f"got {len(value)} characters",
-            )
-        pattern = prop.get("pattern")
-        if isinstance(pattern, str) and re.search(pattern, value) is None:
-            raise InputError(f"input {name!r} does not match the pattern {pattern!r}", hint=f"got {value!r}")
+    low, high = prop.get("minimum"), prop.get("maximum")
+    if kind == "greater_than_equal":
+        return InputError(
+            f"input {name!r} must be at least {low}, got {value}",
+            hint=f"pass a value between {low} and {high if high is not None else 'any'}",
+        )
+    if kind == "less_than_equal":
+        return InputError(
+            f"input {name!r} must be at most {high}, got {value}",
+            hint=f"pass a value between {low if low is not None else 'any'} and {high}",
+        )
+    if kind in ("string_too_short", "string_too_long"):
+        bound = "least" if kind == "string_too_short" else "most"
+        limit = prop.get("minLength" if kind == "string_too_short" else "maxLength")
+        return InputError(
+            f"input {name!r} must be at {bound} {limit} characters long", hint=f"got {len(value)} characters"
+        )
+    if kind == "string_pattern_mismatch":
+        return InputError(f"input {name!r} does not match the pattern {prop.get('pattern')!r}",
+                          hint=f"got {value!r}")
+    return InputError(f"input {name!r}: {error['msg']}", hint=f"got {json.dumps(value)[:80]}")
 
 
 def validate_inputs(
     payload: Mapping[str, Any], schema: Mapping[str, Any] | None, *, mode: str = "predict"
 ) -> None:
-    """Reject unknown names, missing required inputs, wrong types and violated constraints, readably."""
-    component = input_component(schema, mode)
-    if component is None or schema is None:
+    """Reject unknown names, missing required inputs, wrong types and violated constraints, readably.
+
+    The check is the server's own validator (cogkit.schema.validation) in strict mode, since the
+    values here are already typed; its first finding becomes one line with a hint.
+    """
+    inputs = input_schema(schema, mode)
+    if inputs is None or schema is None:
         return
-    props = {name: _resolve(schema, p) for name, p in component.get("properties", {}).items()}
-    names = _ordered_names(props)
-    for name in payload:
-        if name not in props:
-            valid = ", ".join(names) if names else "(this model takes no inputs)"
-            raise InputError(
-                f"unknown input {name!r}; valid inputs: {valid}",
-                hint="check the spelling; inputs are the predict() arguments",
-            )
-    missing = [n for n in component.get("required", []) if n not in payload]
+    props = inputs.properties
+    result = compile_validator(dict(schema), mode, strict=True)(dict(payload))
+    if result.ignored:
+        names = inputs.ordered_names()
+        valid = ", ".join(names) if names else "(this model takes no inputs)"
+        raise InputError(
+            f"unknown input {result.ignored[0]!r}; valid inputs: {valid}",
+            hint="check the spelling; inputs are the predict() arguments",
+        )
+    missing = [e["loc"][2] for e in result.errors if e["type"] == "missing"]
     if missing:
         flags = " ".join(f"-i {n}=..." for n in missing)
         raise InputError(
             f"missing required input{'s' if len(missing) > 1 else ''}: {', '.join(missing)}",
             hint=f"pass {flags}",
         )
-    for name, value in payload.items():
-        prop = props[name]
-        if value is None and (
-            prop.get("nullable")
-            or any(
-                _resolve(schema, a).get("type") == "null"
-                for a in prop.get("anyOf", [])
-                if isinstance(a, Mapping)
-            )
-        ):
-            continue
-        if not _type_ok(schema, value, prop):
-            raise InputError(
-                f"input {name!r} must be {describe_type(schema, prop)}, got {json.dumps(value)[:80]}",
-                hint=f"e.g. -i {name}=... with a {describe_type(schema, prop)}",
-            )
-        variants = _variants(schema, prop)
-        if isinstance(value, list):
-            array = next((v for v in variants if v.get("type") == "array"), {})
-            items = _resolve(schema, array.get("items", {}))
-            for i, element in enumerate(value):
-                _check_constraints(f"{name}[{i}]", element, items)
-        else:
-            for variant in variants:
-                if variant.get("type") != "array":
-                    _check_constraints(name, value, variant)
-                    break
+    if result.errors:
+        raise _as_input_error(result.errors[0], payload, props)
 
 
 def describe_inputs(schema: Mapping[str, Any] | None, mode: str = "predict") -> str:
@@ -434,9 +372,9 @@ def describe_inputs(schema: Mapping[str, Any] | None, mode: str = "predict") -> 
     if not props:
         return "(no inputs)"
     lines = []
-    for name in _ordered_names(props):
+    for name in input_schema(schema, mode).ordered_names():  # type: ignore[union-attr]
         prop = props[name]
-        line = f"  {name}: {describe_type(schema or {}, prop)}"
+        line = f"  {name}: {describe_type(prop)}"
         if "default" in prop:
             line += f" (default {json.dumps(prop['default'])})"
         if prop.get("description"):

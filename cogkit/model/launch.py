@@ -296,7 +296,7 @@ def local_schema(
         return None
     file_part, _, name = str(ref).rpartition(":")
     try:
-        from cogkit.runtime.schema import openapi_from_source
+        from cogkit.schema.openapi import openapi_from_source
     except ImportError:
         return None
     try:

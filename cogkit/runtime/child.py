@@ -28,8 +28,8 @@ import msgspec
 from cogkit.runtime import compat_path, ipc
 from cogkit.runtime.capture import OutputCapture, RoutedStream
 from cogkit.runtime.predictor import LoadedPredictor, OutputEncoder, check_output, load_predictor
-from cogkit.runtime.signature import TypeSpec
 from cogkit.runtime.weights import weights_for_setup
+from cogkit.schema.signature import TypeSpec
 
 _log_owner: contextvars.ContextVar[str | None] = contextvars.ContextVar("cogkit_log_owner", default=None)
 
@@ -137,7 +137,7 @@ class Child:
         if predictor is None or predictor.signature is None:
             return None
         try:
-            from cogkit.runtime import schema
+            from cogkit.schema import openapi as schema
         except ImportError:  # pragma: no cover - schema module is optional for the worker
             return None
         try:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -55,28 +56,6 @@ def sanitize_filename(name: str, fallback: str = "file") -> str:
         keep = MAX_FILENAME_BYTES - (len(ext) + 1 if ext else 0)
         name = (stem if ext else name)[:keep] + (f".{ext}" if ext else "")
     return name
-
-
-def file_fields(schema: dict[str, Any] | None,
-                component: str = "Input") -> tuple[frozenset[str], frozenset[str]]:
-    """Names of `component` properties that hold one file and those that hold a list of files."""
-    single: set[str] = set()
-    many: set[str] = set()
-    try:
-        props = schema["components"]["schemas"][component]["properties"]  # type: ignore[index]
-    except (KeyError, TypeError):
-        return frozenset(), frozenset()
-    for name, prop in props.items():
-        variants = [prop, *prop.get("anyOf", ()), *prop.get("allOf", ()), *prop.get("oneOf", ())]
-        for v in variants:
-            if v.get("format") == "uri":
-                single.add(name)
-            items = v.get("items")
-            if isinstance(items, dict) and (
-                items.get("format") == "uri" or any(i.get("format") == "uri" for i in items.get("anyOf", ()))
-            ):
-                many.add(name)
-    return frozenset(single), frozenset(many)
 
 
 class InputFiles:
@@ -299,48 +278,39 @@ class OutputFiles:
         import aiohttp
 
         url = self.prefix + os.path.basename(path)  # type: ignore[operator]
-        form = aiohttp.FormData()
-        with open(path, "rb") as fh:
-            form.add_field("file", fh, filename=os.path.basename(path), content_type=guess_mime(path))
-            try:
-                async with httpclient.session().put(url, data=form,
-                                                    timeout=aiohttp.ClientTimeout(total=60)) as resp:
-                    if resp.status >= 400:
-                        raise FileUploadError(f"upload to {_redact(url)} failed: HTTP {resp.status}")
-            except aiohttp.ClientError as exc:
-                raise FileUploadError(f"upload to {_redact(url)} failed: {exc}") from None
+
+        @contextlib.contextmanager
+        def form() -> Iterator[aiohttp.FormData]:
+            with open(path, "rb") as fh:  # a form is consumed by one send: a fresh one per attempt
+                data = aiohttp.FormData()
+                data.add_field("file", fh, filename=os.path.basename(path), content_type=guess_mime(path))
+                yield data
+
+        await self._upload(url, form, {}, aiohttp.ClientTimeout(total=60))
         return url
 
     async def _put_signed(self, path: str) -> str:
         import aiohttp
-        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
         name = os.path.basename(path)
         url = self.upload_url.rstrip("/") + "/" + name  # type: ignore[union-attr]
         headers = {"Content-Type": guess_mime(path)}
         if self.prediction_id:
             headers["X-Prediction-ID"] = self.prediction_id
-
-        class _Retryable(Exception):
-            pass
-
-        try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(4), reraise=True,
-                                               wait=wait_exponential(multiplier=0.1, max=2),
-                                               retry=retry_if_exception_type(
-                                                   (_Retryable, aiohttp.ClientError))):
-                with attempt:
-                    with open(path, "rb") as fh:
-                        async with httpclient.session().put(
-                            url, data=fh, headers=headers,
-                            timeout=aiohttp.ClientTimeout(sock_connect=10, sock_read=15),
-                        ) as resp:
-                            if resp.status in (408, 429) or resp.status >= 500:
-                                raise _Retryable(f"HTTP {resp.status}")
-                            if resp.status >= 400:
-                                raise FileUploadError(f"upload to {_redact(url)} failed: HTTP {resp.status}")
-                            final = resp.headers.get("Location") or str(resp.url)
-        except (_Retryable, aiohttp.ClientError) as exc:
-            raise FileUploadError(f"upload to {_redact(url)} failed: {exc}") from None
-        parts = urlsplit(final)
+        reply = await self._upload(url, lambda: open(path, "rb"), headers,
+                                   aiohttp.ClientTimeout(sock_connect=10, sock_read=15))
+        parts = urlsplit(reply.location or reply.url)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+    @staticmethod
+    async def _upload(url: str, body: httpclient.BodyFactory, headers: dict[str, str],
+                      timeout: Any) -> httpclient.Reply:
+        """A PUT retried like every upload (httpclient.UPLOAD_RETRY); FileUploadError when it fails."""
+        try:
+            reply = await httpclient.request("PUT", url, body=body, headers=headers, timeout=timeout,
+                                             retry=httpclient.UPLOAD_RETRY)
+        except httpclient.RetriesExhausted as exc:
+            raise FileUploadError(f"upload to {_redact(url)} failed: {exc}") from None
+        if reply.status >= 400:
+            raise FileUploadError(f"upload to {_redact(url)} failed: HTTP {reply.status}")
+        return reply

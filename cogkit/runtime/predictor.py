@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cogkit.errors import CogkitError
-from cogkit.runtime.signature import MISSING, SchemaError, Signature, TypeSpec, signature_from_callable
+from cogkit.schema.signature import MISSING, SchemaError, Signature, TypeSpec, signature_from_callable
 
 
 class PredictorLoadError(CogkitError):

@@ -49,6 +49,8 @@ from cogkit.runtime.types import (
     now_iso,
 )
 from cogkit.runtime.webhooks import WebhookChannel, WebhookSender
+from cogkit.schema import refs
+from cogkit.schema.validation import compile_validator
 
 log = logging.getLogger("cogkit.runner")
 
@@ -200,22 +202,8 @@ class PredictionRunner:
     def set_schema(self, schema: dict[str, Any] | None) -> None:
         """Schema of the predictor (OpenAPI): validates inputs and tells which inputs are files."""
         self.schema = schema
-        component = "Input" if self.mode == "predict" else "TrainingInput"
-        self._file_single, self._file_many = files.file_fields(schema, component)
-        self._validator: Callable[[Any], Any] | None = None
-        self._known_inputs: frozenset[str] | None = None
-        if schema is None:
-            return
-        try:
-            self._known_inputs = frozenset(schema["components"]["schemas"][component]["properties"])
-        except (KeyError, TypeError):
-            pass
-        try:
-            from cogkit.runtime.validation import compile_validator
-        except ImportError:
-            log.warning("cogkit.runtime.validation unavailable: inputs are only checked for unknown keys")
-            return
-        self._validator = compile_validator(schema, self.mode)
+        self._file_single, self._file_many = refs.file_fields(schema, self.mode)
+        self._validator = compile_validator(schema, self.mode) if schema is not None else None
 
     @property
     def busy(self) -> bool:
@@ -241,13 +229,6 @@ class PredictionRunner:
         payload = request.input if request.input is not None else {}
         validator = self._validator
         if validator is None:
-            known = self._known_inputs
-            if known is None:
-                return payload
-            unknown = [k for k in payload if k not in known]
-            if unknown:
-                log.warning("ignoring unknown input field(s): %s", ", ".join(sorted(unknown)))
-                payload = {k: v for k, v in payload.items() if k in known}
             return payload
         result = validator(payload)
         if result.errors:
@@ -275,9 +256,9 @@ class PredictionRunner:
             self._counter += 1
             pid = f"{self._id_prefix}{self._counter:x}"
         shown = None
-        redact = getattr(self._validator, "redact", None)
-        if redact is not None:
-            masked = redact(inputs)  # Secret inputs as "**********" (the same dict when there are none)
+        if self._validator is not None:
+            # Secret inputs as "**********" (the same dict when there are none)
+            masked = self._validator.redact(inputs)
             if masked is not inputs:
                 shown = masked
         pred = Prediction(request, pid, inputs, shown)

@@ -1,6 +1,8 @@
-"""Cog-compatible HTTP server on aiohttp: routes, CLI arguments and lifecycle.
+"""Cog-compatible HTTP transport on aiohttp: the routes, and the loop that serves them.
 
 Routes translate HTTP into PredictionRunner calls and back; no prediction logic lives here.
+Settings (argv, cog.yaml) are cogkit.runtime.settings; start-up, signals, drain and stop are
+cogkit.runtime.lifecycle, shared with the queue worker.
 The hot path (POST /predictions) is: read body -> msgspec decode -> validate -> runner.run ->
 msgspec encode, with no pydantic, no thread hops and no extra task.
 
@@ -10,17 +12,17 @@ only then import aiohttp (≈100 ms), so the child boots while the parent import
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from cogkit.runtime import lifecycle
+from cogkit.runtime.settings import Settings, parse_args, settings_from_args
 from cogkit.runtime.types import (
     HealthCheck,
     PredictionRequest,
@@ -34,120 +36,11 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from cogkit.runtime.runner import PredictionRunner
+    from cogkit.runtime.worker import Worker
 
 log = logging.getLogger("cogkit.server")
 
-DEFAULT_BODY_LIMIT = 100 * 1024 * 1024  # coglet's limit; aiohttp's 1 MiB default breaks data URLs
 JSON = "application/json"
-
-
-# ----------------------------------------------------------------------------- configuration
-class ServerConfig(msgspec.Struct, kw_only=True):
-    host: str = "0.0.0.0"
-    port: int = 5000
-    mode: str = "predict"
-    predictor_ref: str = ""
-    concurrency: int = 1
-    upload_url: str | None = None
-    await_explicit_shutdown: bool = False
-    queue_size: int = 0
-    body_limit: int = DEFAULT_BODY_LIMIT
-    shutdown_grace: float = 30.0
-    cwd: str = "."
-
-
-def _bool(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m cog.server.http",
-                                description="Cog-compatible prediction server")
-    p.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))
-    p.add_argument("--port", type=int, default=None, help="default: $PORT or 5000")
-    p.add_argument("--threads", type=int, default=None, help="accepted for Cog compatibility (no effect)")
-    p.add_argument("--upload-url", default=None, help="PUT file outputs of async predictions here")
-    p.add_argument("--await-explicit-shutdown", nargs="?", const=True, default=False, type=_bool,
-                   help="ignore SIGTERM; exit on POST /shutdown")
-    p.add_argument("--x-mode", "--mode", dest="mode", choices=("predict", "train"), default="predict")
-    p.add_argument("--queue-size", type=int, default=int(os.environ.get("COG_QUEUE_SIZE", "0")),
-                   help="requests that may wait for a slot instead of getting 409 (default 0, as Cog)")
-    p.add_argument("--body-limit", type=int,
-                   default=int(os.environ.get("COG_MAX_BODY_SIZE", str(DEFAULT_BODY_LIMIT))),
-                   help="maximum request body in bytes (default 100 MiB); larger bodies get 413")
-    p.add_argument("--shutdown-grace", type=float,
-                   default=float(os.environ.get("COG_SHUTDOWN_GRACE", "30")),
-                   help="seconds SIGTERM waits for in-flight predictions (default 30)")
-    p.add_argument("--predictor", default=None, help="predictor reference (default: from cog.yaml)")
-    p.add_argument("-v", "--verbose", action="store_true")
-    return p.parse_args(argv)
-
-
-_TOP_SCALAR = r"^{key}:[ \t]*(?:\"([^\"\n]*)\"|'([^'\n]*)'|([^\s'\"#][^#\n]*?))[ \t]*(?:#.*)?$"
-
-
-def _scan_cog_yaml(text: str) -> dict[str, Any] | None:
-    """predict/train/concurrency.max from a plainly written cog.yaml, or None if it is not plain.
-
-    Start-up budget: importing pyyaml costs ~12 ms; the keys the server needs are almost always
-    written as simple top-level scalars, and anything unusual falls back to the real parser.
-    """
-    import re
-
-    out: dict[str, Any] = {}
-    for key in ("predict", "train"):
-        if re.search(rf"^{key}\s*:", text, re.M):
-            m = re.search(_TOP_SCALAR.format(key=key), text, re.M)
-            if m is None:
-                return None
-            out[key] = next(g for g in m.groups() if g is not None).strip()
-    block = re.search(r"^concurrency[ \t]*:[ \t]*(#.*)?\n((?:[ \t]+.*\n?|[ \t]*\n)*)", text, re.M)
-    if block:
-        m = re.search(r"^[ \t]+max[ \t]*:[ \t]*(\d+)[ \t]*(?:#.*)?$", block.group(2), re.M)
-        if m is None and re.search(r"^[ \t]+max[ \t]*:", block.group(2), re.M):
-            return None
-        out["concurrency"] = {"max": int(m.group(1))} if m else {}
-    elif re.search(r"^concurrency\s*:", text, re.M):
-        return None  # flow style or something else: let pyyaml decide
-    if "&" in text or "<<:" in text:
-        return None  # anchors/merge keys could redefine what we scanned
-    return out
-
-
-def read_predictor_config(cwd: str, mode: str) -> tuple[str, int]:
-    """(predictor ref, concurrency) from env or ./cog.yaml; deliberately tiny (no pydantic config model)."""
-    from cogkit.errors import ConfigError
-
-    key = "predict" if mode == "predict" else "train"
-    ref = os.environ.get("COG_PREDICTOR" if mode == "predict" else "COG_TRAINER") or os.environ.get(
-        "COG_PREDICT_TYPE_STUB" if mode == "predict" else "COG_TRAIN_TYPE_STUB")
-    concurrency: Any = os.environ.get("COG_MAX_CONCURRENCY")
-    path = os.path.join(cwd, "cog.yaml")
-    if (not ref or concurrency is None) and os.path.exists(path):
-        with open(path) as fh:
-            text = fh.read()
-        data = _scan_cog_yaml(text)
-        if data is None:
-            import yaml
-
-            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            try:
-                data = yaml.load(text, Loader=loader) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError(f"cannot parse {path}: {exc}", "fix the YAML syntax") from None
-            if not isinstance(data, dict):
-                raise ConfigError(f"{path} must be a mapping of keys to values")
-        ref = ref or data.get(key)
-        if concurrency is None:
-            concurrency = (data.get("concurrency") or {}).get("max")
-    if not ref:
-        raise ConfigError(f"no `{key}:` predictor configured",
-                          f"add `{key}: \"predict.py:Predictor\"` to cog.yaml, or set COG_PREDICTOR")
-    try:
-        conc = int(concurrency or 1)
-    except (TypeError, ValueError):
-        raise ConfigError(f"concurrency.max must be an integer, got {concurrency!r}") from None
-    return str(ref), max(1, conc)
 
 
 def import_http_stack() -> None:
@@ -174,15 +67,14 @@ def import_http_stack() -> None:
 
 # ------------------------------------------------------------------------------------- server
 class Server:
-    """Owns the worker, the runner and the aiohttp application for one process."""
+    """The routes of one process: they read the worker's state and call its runner."""
 
-    def __init__(self, config: ServerConfig, worker: Any) -> None:
+    def __init__(self, config: Settings, worker: Worker, shutdown: lifecycle.Shutdown) -> None:
         self.config = config
         self.worker = worker
         self.runner: PredictionRunner | None = None
-        self.shutdown_event = asyncio.Event()
+        self.shutdown = shutdown
         self._draining = False
-        self._exit_code = 0
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
@@ -240,8 +132,8 @@ class Server:
             return self._detail(503, "OpenAPI schema not available: setup has not finished")
         return self._json(json_encoder.encode(schema))
 
-    async def shutdown(self, request: web.Request) -> web.Response:
-        asyncio.get_running_loop().call_soon(self.begin_shutdown, "POST /shutdown")
+    async def post_shutdown(self, request: web.Request) -> web.Response:
+        asyncio.get_running_loop().call_soon(self.shutdown.request, "POST /shutdown")
         return self._json(b"{}")
 
     async def cancel(self, request: web.Request) -> web.Response:
@@ -338,33 +230,12 @@ class Server:
         if not self.config.await_explicit_shutdown and not self._draining:
             log.error("the predictor process died; health is DEFUNCT and the server exits "
                       "(start with --await-explicit-shutdown to keep it up)")
-            self._exit_code = 1
-            asyncio.get_running_loop().call_soon(self.begin_shutdown, "worker defunct")
-
-    def begin_shutdown(self, reason: str) -> None:
-        if not self.shutdown_event.is_set():
-            log.info("shutting down: %s", reason)
-            self.shutdown_event.set()
-
-    def on_sigterm(self) -> None:
-        if self.config.await_explicit_shutdown:
-            log.info("SIGTERM ignored (--await-explicit-shutdown); POST /shutdown to stop")
-            return
-        self.begin_shutdown("SIGTERM")
+            asyncio.get_running_loop().call_soon(self.shutdown.request, "worker defunct", 1)
 
     async def drain(self) -> None:
         """Finish in-flight predictions (bounded by the grace period) and their terminal webhooks."""
         self._draining = True
-        grace = self.config.shutdown_grace
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace
-        runner = self.runner
-        if runner is not None:
-            if not await runner.drain(grace):
-                log.warning("grace period over; cancelling %d prediction(s)", runner.inflight)
-                await runner.cancel_all()
-                await runner.drain(5.0)
-            await runner.webhooks.drain(max(1.0, deadline - loop.time()))
+        await lifecycle.drain(self.runner, self.config.shutdown_grace)
 
     def build_app(self) -> web.Application:
         from aiohttp import web
@@ -374,7 +245,7 @@ class Server:
         r.add_get("/", self.index)
         r.add_get("/health-check", self.health)
         r.add_get("/openapi.json", self.openapi)
-        r.add_post("/shutdown", self.shutdown)
+        r.add_post("/shutdown", self.post_shutdown)
         # One worker runs one mode (Cog starts a separate `--x-mode train` server for training).
         kinds = ["trainings"] if self.config.mode == "train" else ["predictions"]
         for kind in kinds:
@@ -383,32 +254,14 @@ class Server:
             r.add_post(f"/{kind}/{{id}}/cancel", self.cancel)
         return app
 
-    async def setup_worker(self, started: asyncio.Future[Any] | None = None) -> None:
-        """Run the predictor's setup (or await `started`, its running start()) and build the runner."""
-        from cogkit.runtime.runner import PredictionRunner
-        from cogkit.runtime.webhooks import WebhookSender
-
-        try:
-            await (started if started is not None else self.worker.start())
-        except Exception as exc:
-            log.error("setup failed: %s", exc)
-        state = getattr(self.worker, "state", None)
-        if state in ("READY", "BUSY"):
-            self.runner = PredictionRunner(
-                self.worker, upload_url=self.config.upload_url, webhook_sender=WebhookSender(),
-                queue_size=self.config.queue_size, concurrency=self.config.concurrency,
-                schema=getattr(self.worker, "schema", None), mode=self.config.mode,
-            )
-            _touch_k8s_ready()
-        else:
-            setup = getattr(self.worker, "setup", None)
-            log.error("setup failed (state %s): %s", state, getattr(setup, "error", None) or "see setup logs")
-            if not self.config.await_explicit_shutdown:
-                self._exit_code = 1
-                self.begin_shutdown("setup failed")
+    async def start(self, started: asyncio.Future[Any] | None = None) -> None:
+        """Set the predictor up (lifecycle.start_runtime) and open the routes to its runner."""
+        _, self.runner = await lifecycle.start_runtime(self.config, self.worker, started)
+        if self.runner is None and not self.config.await_explicit_shutdown:
+            self.shutdown.request("setup failed", exit_code=1)
 
 
-async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] | None = None,
+async def serve(config: Settings, worker: Worker, ready: asyncio.Future[None] | None = None,
                 started: asyncio.Future[Any] | None = None) -> int:
     """Run the server until shutdown; returns the process exit code.
 
@@ -418,7 +271,8 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
     import_http_stack()
     from aiohttp import web
 
-    server = Server(config, worker)
+    shutdown = lifecycle.Shutdown(ignore_sigterm=config.await_explicit_shutdown)
+    server = Server(config, worker, shutdown)
     app = server.build_app()
     app_runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await app_runner.setup()
@@ -429,44 +283,26 @@ async def serve(config: ServerConfig, worker: Any, ready: asyncio.Future[None] |
         await app_runner.cleanup()
         if started is not None:
             await asyncio.wait([started], timeout=30)
-        await _stop_worker(worker)
+        await lifecycle.stop_worker(worker)
         from cogkit.errors import CogkitError
 
         raise CogkitError(f"Port {config.port} is already in use ({exc.strerror})",
                           "stop the other server or set PORT to a free port") from None
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, server.on_sigterm)
-    loop.add_signal_handler(signal.SIGINT, server.begin_shutdown, "SIGINT")
-    setup_task = loop.create_task(server.setup_worker(started))
-    setup_task.add_done_callback(_gc_after_startup)
+    shutdown.install()
+    setup_task = asyncio.get_running_loop().create_task(server.start(started))
+    setup_task.add_done_callback(lifecycle.gc_after_startup)
     if ready is not None and not ready.done():
         ready.set_result(None)
-    await server.shutdown_event.wait()
+    await shutdown.wait()
     if not setup_task.done():
         setup_task.cancel()
     await server.drain()
     await app_runner.cleanup()
-    await _stop_worker(worker)
+    await lifecycle.stop_worker(worker)
     from cogkit.runtime import httpclient
 
     await httpclient.close()
-    return server._exit_code
-
-
-def _gc_after_startup(_task: object) -> None:
-    """Re-enable GC after start-up; frozen start-up objects are never scanned again (fewer pauses)."""
-    import gc
-
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
-
-
-async def _stop_worker(worker: Any) -> None:
-    try:
-        await asyncio.wait_for(worker.stop(), 10)
-    except Exception as exc:
-        log.warning("stopping the worker: %s", exc)
+    return shutdown.exit_code
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -508,60 +344,22 @@ def _msgspec_error(exc: msgspec.ValidationError) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": "type_error"}
 
 
-def _touch_k8s_ready() -> None:
-    if os.environ.get("KUBERNETES_SERVICE_HOST"):
-        try:
-            os.makedirs("/var/run/cog", exist_ok=True)
-            open("/var/run/cog/ready", "a").close()
-        except OSError as exc:
-            log.warning("cannot write readiness file: %s", exc)
-
-
-def make_worker(config: ServerConfig) -> Any:
-    from cogkit.runtime.worker import Worker
-
-    return Worker(predictor_ref=config.predictor_ref, mode=config.mode, concurrency=config.concurrency,
-                  cwd=config.cwd)
-
-
-def config_from_args(args: argparse.Namespace, cwd: str | None = None) -> ServerConfig:
-    cwd = cwd or os.getcwd()
-    if args.predictor:
-        os.environ.setdefault("COG_PREDICTOR" if args.mode == "predict" else "COG_TRAINER", args.predictor)
-    ref, concurrency = read_predictor_config(cwd, args.mode)
-    if args.predictor:
-        ref = args.predictor
-    port = args.port if args.port is not None else int(os.environ.get("PORT", "5000"))
-    return ServerConfig(host=args.host, port=port, mode=args.mode, predictor_ref=ref,
-                        concurrency=concurrency, upload_url=args.upload_url,
-                        await_explicit_shutdown=bool(args.await_explicit_shutdown),
-                        queue_size=args.queue_size, body_limit=args.body_limit,
-                        shutdown_grace=args.shutdown_grace, cwd=cwd)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m cog.server.http` and `cogkit serve --local`."""
-    import gc
-
     from cogkit.errors import CogkitError
 
-    # Start-up allocates ~100k long-lived objects (imports); collecting them repeatedly costs
-    # ~10 ms. GC is switched back on, with those objects frozen, once the model is READY.
-    gc.disable()
+    lifecycle.defer_gc()
     args = parse_args(argv)
-    level = os.environ.get("COG_LOG_LEVEL", "DEBUG" if args.verbose else "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    lifecycle.configure_logging(args.verbose)
     try:
-        config = config_from_args(args)
-        return asyncio.run(_main_async(config))
+        return asyncio.run(_main_async(settings_from_args(args)))
     except CogkitError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
 
 
-async def _main_async(config: ServerConfig) -> int:
-    worker = make_worker(config)
+async def _main_async(config: Settings) -> int:
+    worker = lifecycle.make_worker(config)
     # Spawn the predictor child first (start() runs up to its first await), so it boots while
     # this process imports aiohttp.
     started = asyncio.get_running_loop().create_task(worker.start())

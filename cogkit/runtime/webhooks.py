@@ -6,45 +6,22 @@ actually sends. So a slow, failing or absent receiver can never block a predicti
 check or the next prediction, and events of one prediction are delivered in order (the terminal
 event is always last). Non-terminal events are coalesced to one every `throttle` seconds
 (COG_THROTTLE_RESPONSE_INTERVAL, 0.5 s as Cog); the terminal event is sent at once and retried
-with exponential backoff (tenacity) on 429, 5xx and connection errors, honouring Retry-After.
+with exponential backoff on httpclient.RETRY_STATUSES and connection errors, honouring Retry-After
+(httpclient.request, the same loop that retries output uploads).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable
 
 from cogkit.runtime import httpclient
 from cogkit.runtime.types import ALL_WEBHOOK_EVENTS
 
 log = logging.getLogger("cogkit.webhooks")
-
-RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
 
 class WebhookSender:
     """Process-wide webhook settings plus the set of deliveries still in flight (for draining)."""
@@ -90,40 +67,26 @@ class WebhookSender:
             headers.update(extra)
         return headers
 
-    async def post_once(self, url: str, body: bytes, headers: dict[str, str]) -> None:
-        """One attempt; raises _Retryable on retryable failures."""
+    async def post(self, url: str, snapshot: Callable[[], bytes], headers: dict[str, str],
+                   attempts: int = 1) -> None:
+        """Deliver the state `snapshot()` gives at each attempt; raises RetriesExhausted when no
+        attempt got through (httpclient.RETRY_STATUSES, connection errors, timeouts)."""
         import aiohttp
 
-        try:
-            async with httpclient.session().post(
-                url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=self.timeout)
-            ) as resp:
-                await resp.read()
-                if resp.status in RETRY_STATUSES:
-                    retry_after = _parse_retry_after(resp.headers.get("Retry-After"))
-                    raise _Retryable(f"HTTP {resp.status}", retry_after)
-                if resp.status >= 400:
-                    log.warning("webhook %s answered HTTP %s; not retrying", url, resp.status)
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        retry = httpclient.Retry(attempts=attempts, base=self.backoff_base, max_wait=self.backoff_max)
+        reply = await httpclient.request(
+            "POST", url, body=lambda: contextlib.nullcontext(snapshot()), headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self.timeout), retry=retry,
+        )
+        if reply.status >= 400:
+            log.warning("webhook %s answered HTTP %s; not retrying", url, reply.status)
 
     async def post_with_retry(self, url: str, snapshot: Callable[[], bytes], headers: dict[str, str]) -> None:
-        from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt
-
-        def wait(state) -> float:  # type: ignore[no-untyped-def]
-            exc = state.outcome.exception() if state.outcome else None
-            backoff = min(self.backoff_base * (2 ** (state.attempt_number - 1)), self.backoff_max)
-            retry_after = getattr(exc, "retry_after", None)
-            return min(retry_after, self.backoff_max) if retry_after is not None else backoff
-
+        """The terminal event: retried up to `max_retries` times, then logged as lost."""
         try:
-            async for attempt in AsyncRetrying(stop=stop_after_attempt(self.max_retries + 1), wait=wait,
-                                               retry=retry_if_exception_type(_Retryable)):
-                with attempt:
-                    await self.post_once(url, snapshot(), headers)
-        except RetryError as exc:
-            log.error("terminal webhook to %s failed after %d attempts: %s", url,
-                      self.max_retries + 1, exc.last_attempt.exception())
+            await self.post(url, snapshot, headers, attempts=self.max_retries + 1)
+        except httpclient.RetriesExhausted as exc:
+            log.error("terminal webhook to %s failed after %d attempts: %s", url, exc.attempts, exc)
 
 
 class WebhookChannel:
@@ -181,8 +144,8 @@ class WebhookChannel:
                     self._dirty = False
                     last_sent = loop.time()
                     try:
-                        await self.sender.post_once(self.url, self.snapshot(), self.headers)
-                    except _Retryable as exc:
+                        await self.sender.post(self.url, self.snapshot, self.headers)
+                    except httpclient.RetriesExhausted as exc:
                         log.warning("webhook to %s failed: %s", self.url, exc)
             if "completed" in self.events:
                 await self.sender.post_with_retry(self.url, self.snapshot, self.headers)

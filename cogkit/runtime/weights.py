@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from cogkit.runtime.signature import SchemaError, TypeSpec, type_from_annotation
+from cogkit.schema.signature import SchemaError, TypeSpec, type_from_annotation
 
 WEIGHTS_DIR = "weights"
 

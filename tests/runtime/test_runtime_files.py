@@ -10,6 +10,7 @@ import time
 import msgspec
 
 from cogkit.runtime import files
+from cogkit.schema import refs
 
 
 def test_sanitize_filename():
@@ -28,9 +29,9 @@ def test_file_fields_from_schema():
         "c": {"anyOf": [{"type": "string", "format": "uri"}, {"type": "null"}]},
         "d": {"type": "string"},
     }}}}}
-    single, many = files.file_fields(schema)
+    single, many = refs.file_fields(schema)
     assert single == {"a", "c"} and many == {"b"}
-    assert files.file_fields(None) == (frozenset(), frozenset())
+    assert refs.file_fields(None) == (frozenset(), frozenset())
 
 
 def test_data_url_small_and_large(tmp_path):

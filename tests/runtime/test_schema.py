@@ -14,15 +14,14 @@ from typing import Any
 import pytest
 
 from cogkit.runtime import compat_path
-from cogkit.runtime.schema import (
+from cogkit.runtime.worker import Worker
+from cogkit.schema.openapi import (
     SchemaError,
-    compile_validator,
     openapi_from_predictor,
     openapi_from_refs,
     openapi_from_source,
-    validate_input,
 )
-from cogkit.runtime.worker import Worker
+from cogkit.schema.validation import compile_validator, validate_input
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 

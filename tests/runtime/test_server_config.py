@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from cogkit.config.predictor import _scan_cog_yaml, read_predictor_config
 from cogkit.errors import ConfigError
-from cogkit.runtime.server import _scan_cog_yaml, read_predictor_config
 
 PLAIN = [
     'predict: "predict.py:Predictor"\n',

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -79,9 +78,11 @@ def connect(url: str) -> Any:
 
 async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
     """Start the predictor (setup), then consume until SIGTERM/SIGINT; returns the exit code."""
+    from cogkit.config.predictor import read_predictor_config
+    from cogkit.runtime import lifecycle
     from cogkit.runtime.queue.consumer import QueueWorker, WorkerOptions
     from cogkit.runtime.queue.runner_backend import RunnerBackend
-    from cogkit.runtime.server import Server, ServerConfig, make_worker, read_predictor_config
+    from cogkit.runtime.settings import Settings
 
     cwd = cwd or os.getcwd()
     if args.predictor:
@@ -107,14 +108,12 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
         raise CogkitError(
             f"invalid queue-worker option: {exc}", hint="see `cogkit queue-worker --help`"
         ) from None
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop_requested.set)
+    shutdown = lifecycle.Shutdown(on_repeat=_exit_without_draining)
+    shutdown.install()
 
-    # The HTTP server's own set-up code builds the worker (one predictor child process) and the
+    # The lifecycle the HTTP server uses builds the worker (one predictor child process) and the
     # PredictionRunner, so validation, files, uploads, webhooks and cancel are the server's.
-    config = ServerConfig(
+    settings = Settings(
         predictor_ref=ref,
         mode=args.mode,
         concurrency=concurrency,
@@ -122,29 +121,24 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
         upload_url=args.upload_url,
         queue_size=options.prefetch,
     )
-    worker = make_worker(config)
-    http_side = Server(config, worker)
-    await http_side.setup_worker()
-    runner = http_side.runner
+    worker, runner = await lifecycle.start_runtime(settings)
     if runner is None:
-        setup = getattr(worker, "setup", None)
-        log.error("setup failed: %s", getattr(setup, "error", None) or "see the setup logs above")
-        await _stop(worker)
+        await lifecycle.stop_worker(worker)
         return 1
-    sender = runner.webhooks
     redis = connect(args.redis)
     if runner.schema is not None:
         await _publish_schema(redis, options.stream, runner.schema)
     queue = QueueWorker(redis, RunnerBackend(runner), options)
-    stopper = loop.create_task(_stop_on(stop_requested, queue))
+    stopper = asyncio.get_running_loop().create_task(_stop_on(shutdown, queue))
     try:
         code = await queue.run()
-        # Terminal webhooks of finished predictions still go out, as the HTTP server's drain does.
-        await sender.drain(max(1.0, options.drain_timeout or 10.0))
+        # Terminal webhooks of finished predictions still go out, as the HTTP server's drain does
+        # (the queue has drained its own predictions: what is still running was handed back).
+        await runner.webhooks.drain(max(1.0, options.drain_timeout or 10.0))
     finally:
         stopper.cancel()
         await redis.aclose()
-        await _stop(worker)
+        await lifecycle.stop_worker(worker)
     log.info("queue worker stopped after %d prediction(s)", queue.completed)
     return code
 
@@ -159,25 +153,21 @@ async def _publish_schema(redis: Any, stream: str, schema: dict[str, Any]) -> No
             await redis.set(schema_key(stream), json_encoder.encode(schema))
 
 
-async def _stop_on(event: asyncio.Event, queue: Any) -> None:
-    await event.wait()
+async def _stop_on(shutdown: Any, queue: Any) -> None:
+    await shutdown.wait()
     queue.stop()
-    event.clear()
-    await event.wait()  # a second signal: leave now, entries stay pending for other workers
+
+
+def _exit_without_draining() -> None:
+    """A second signal: leave now; the entries stay pending for other workers."""
     log.warning("second signal: exiting without draining")
     os._exit(130)
-
-
-async def _stop(worker: Any) -> None:
-    try:
-        await asyncio.wait_for(worker.stop(), 10)
-    except Exception as exc:
-        log.warning("stopping the worker: %s", exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m cog.server.redis_queue`."""
     from cogkit.errors import CogkitError
+    from cogkit.runtime.lifecycle import configure_logging
 
     raw = list(sys.argv[1:] if argv is None else argv)
     configure_logging("-v" in raw or "--verbose" in raw)
@@ -187,13 +177,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CogkitError as exc:
         print(exc.render(), file=sys.stderr)
         return exc.exit_code
-
-
-def configure_logging(verbose: bool = False) -> None:
-    level = os.environ.get("COG_LOG_LEVEL", "DEBUG" if verbose else "INFO").upper()
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
 
 
 if __name__ == "__main__":

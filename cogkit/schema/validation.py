@@ -1,10 +1,10 @@
 """Input validation from an OpenAPI document: check and coerce like Cog's pydantic input model.
 
-Works from the schema alone (build-time label or the worker's runtime document), so the server
-never imports user code. Every bad field is reported, in the `detail` shape of Cog's 422
-response. Unknown keys are dropped and listed (Cog ignores them; the server logs them).
-Defaults are not filled in here: the predictor process applies the real Python defaults, which
-keeps Secret defaults out of the server and the response.
+Works from the schema alone (build-time label or the worker's runtime document, its properties
+resolved once by refs.input_schema), so the server never imports user code. Every bad field is
+reported, in the `detail` shape of Cog's 422 response. Unknown keys are dropped and listed (Cog
+ignores them; the server logs them). Defaults are not filled in here: the predictor process
+applies the real Python defaults, which keeps Secret defaults out of the server and the response.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from cogkit.schema.refs import input_schema
 
 Checker = Callable[[Any, list[Any], list[dict[str, Any]]], Any]
 _INVALID = object()
@@ -115,6 +117,29 @@ _SCALARS: dict[str, Checker] = {
 }
 
 
+def _strict(kind: str, accepts: Callable[[Any], bool], message: str) -> Checker:
+    def check(value: Any, loc: list[Any], errors: list[dict[str, Any]]) -> Any:
+        if accepts(value):
+            return value
+        return _error(errors, kind, loc, message, value)
+
+    return check
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+_STRICT: dict[str, Checker] = {
+    "string": _check_string,
+    "integer": _strict("int_type", lambda v: isinstance(v, int) and not isinstance(v, bool),
+                       "Input should be a valid integer"),
+    "number": _strict("float_type", _is_number, "Input should be a valid number"),
+    "boolean": _strict("bool_type", lambda v: isinstance(v, bool), "Input should be a valid boolean"),
+    "object": _strict("dict_type", lambda v: isinstance(v, dict), "Input should be a valid dictionary"),
+}
+
+
 def _describe_choices(values: list[Any]) -> str:
     shown = [repr(v) if isinstance(v, str) else str(v) for v in values]
     if len(shown) == 1:
@@ -125,13 +150,12 @@ def _describe_choices(values: list[Any]) -> str:
 SECRET_MASK = "**********"
 
 
-def _is_secret(prop: dict[str, Any], components: dict[str, Any]) -> bool:
-    prop = _resolve(prop, components)
+def _is_secret(prop: dict[str, Any]) -> bool:
     if prop.get("x-cog-secret"):
         return True
     if prop.get("type") == "array":
-        return _is_secret(prop.get("items", {}), components)
-    return any(_is_secret(option, components) for option in prop.get("anyOf", ()))
+        return _is_secret(prop.get("items", {}))
+    return any(_is_secret(option) for option in prop.get("anyOf", ()))
 
 
 def _constraint(limit: Any, test: Callable[[Any, Any], bool], kind: str,
@@ -167,25 +191,11 @@ _CONSTRAINTS: tuple[tuple[str, Callable[[Any, Any], bool], str, str], ...] = (
 )
 
 
-def _resolve(prop: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
-    """Inline `$ref` / single-`allOf` references (Cog's enum components)."""
-    merged = dict(prop)
-    ref = None
-    if "$ref" in merged:
-        ref = merged.pop("$ref")
-    elif "allOf" in merged and len(merged["allOf"]) == 1 and "$ref" in merged["allOf"][0]:
-        ref = merged.pop("allOf")[0]["$ref"]
-    if ref is not None:
-        target = components.get(ref.rsplit("/", 1)[-1], {})
-        merged = {**_resolve(target, components), **merged}
-    return merged
-
-
-def _compile(prop: dict[str, Any], components: dict[str, Any]) -> Checker:
-    prop = _resolve(prop, components)
+def _compile(prop: dict[str, Any], scalars: dict[str, Checker]) -> Checker:
+    """A checker for one resolved property (see refs.resolve)."""
     nullable = bool(prop.get("nullable"))
     if "anyOf" in prop:
-        options = [_compile(option, components) for option in prop["anyOf"]]
+        options = [_compile(option, scalars) for option in prop["anyOf"]]
 
         def check_union(value: Any, loc: list[Any], errors: list[dict[str, Any]]) -> Any:
             attempts: list[dict[str, Any]] = []
@@ -201,10 +211,12 @@ def _compile(prop: dict[str, Any], components: dict[str, Any]) -> Checker:
 
         base: Checker = check_union
     elif prop.get("type") == "array":
-        item = _compile(prop.get("items", {}), components)
+        item = _compile(prop.get("items", {}), scalars)
+
+        sequence = list if scalars is _STRICT else (list, tuple)
 
         def check_list(value: Any, loc: list[Any], errors: list[dict[str, Any]]) -> Any:
-            if not isinstance(value, (list, tuple)):
+            if not isinstance(value, sequence):
                 return _error(errors, "list_type", loc, "Input should be a valid list", value)
             out = []
             failed = False
@@ -216,7 +228,7 @@ def _compile(prop: dict[str, Any], components: dict[str, Any]) -> Checker:
 
         base = check_list
     else:
-        base = _SCALARS.get(prop.get("type", ""), _any)
+        base = scalars.get(prop.get("type", ""), _any)
     checks: list[Callable[[Any, list[Any], list[dict[str, Any]]], bool]] = []
     if "enum" in prop:
         allowed = list(prop["enum"])
@@ -252,18 +264,19 @@ def _compile(prop: dict[str, Any], components: dict[str, Any]) -> Checker:
 
 
 class CompiledValidator:
-    """A validator for one Input component, compiled once and reused for every request."""
+    """A validator for one mode's inputs, compiled once and reused for every request.
 
-    def __init__(self, schema: dict[str, Any], component: str = "Input") -> None:
-        components = schema.get("components", {}).get("schemas", {}) if "components" in schema else {}
-        model = components.get(component, schema if "properties" in schema else {})
-        self.required = tuple(model.get("required", ()))
-        self.fields: dict[str, Checker] = {
-            name: _compile(prop, components) for name, prop in model.get("properties", {}).items()
-        }
-        self.secret_fields = frozenset(
-            name for name, prop in model.get("properties", {}).items() if _is_secret(prop, components)
-        )
+    `strict` (the CLI's check of typed values) takes no string for a number or a boolean and no
+    number for a boolean; the server coerces like Cog's pydantic model.
+    """
+
+    def __init__(self, schema: dict[str, Any], mode: str = "predict", strict: bool = False) -> None:
+        inputs = input_schema(schema, mode)
+        props = inputs.properties if inputs is not None else {}
+        scalars = _STRICT if strict else _SCALARS
+        self.required = inputs.required if inputs is not None else ()
+        self.fields: dict[str, Checker] = {name: _compile(prop, scalars) for name, prop in props.items()}
+        self.secret_fields = frozenset(name for name, prop in props.items() if _is_secret(prop))
 
     def redact(self, values: dict[str, Any]) -> dict[str, Any]:
         """`values` with Secret inputs masked as Cog shows them ("**********"), for echoing the
@@ -309,21 +322,22 @@ class CompiledValidator:
         return result
 
 
-_cache: dict[tuple[int, str], tuple[dict[str, Any], CompiledValidator]] = {}
+_cache: dict[tuple[int, str, bool], tuple[dict[str, Any], CompiledValidator]] = {}
 
 
-def compile_validator(schema: dict[str, Any], mode: str = "predict") -> CompiledValidator:
+def compile_validator(schema: dict[str, Any], mode: str = "predict",
+                      strict: bool = False) -> CompiledValidator:
     """The validator for a document's Input (mode "predict") or TrainingInput (mode "train")."""
-    component = "Input" if mode == "predict" else "TrainingInput"
-    key = (id(schema), component)
+    key = (id(schema), mode, strict)
     hit = _cache.get(key)
     if hit is not None and hit[0] is schema:
         return hit[1]
-    validator = CompiledValidator(schema, component)
+    validator = CompiledValidator(schema, mode, strict)
     _cache[key] = (schema, validator)
     return validator
 
 
-def validate_input(schema: dict[str, Any], payload: Any, mode: str = "predict") -> InputValidation:
+def validate_input(schema: dict[str, Any], payload: Any, mode: str = "predict",
+                   strict: bool = False) -> InputValidation:
     """Validate and coerce a request's `input` against the schema; see InputValidation."""
-    return compile_validator(schema, mode)(payload)
+    return compile_validator(schema, mode, strict)(payload)

@@ -14,7 +14,7 @@ import operator
 import os
 from typing import Any
 
-from cogkit.runtime.signature import (
+from cogkit.schema.signature import (
     INPUT_TYPES_HINT,
     MISSING,
     InputField,

@@ -1,12 +1,11 @@
-"""OpenAPI documents in Cog's shape, and input validation against them.
+"""OpenAPI documents in Cog's shape.
 
 Two producers render the same document from a Signature:
 - build time: `openapi_from_source(path, name, mode)` parses the source with `ast` and never
   imports user code (for the `run.cog.openapi_schema` image label);
 - run time: `openapi_from_predictor(obj, mode)` inspects the imported predictor (the worker child
   does this and the server serves it at /openapi.json).
-`validate_input(schema, payload)` checks and coerces a request's `input` like Cog's pydantic
-model did, reporting every bad field in Cog's 422 `detail` shape.
+Validation against the document is cogkit.schema.validation.
 """
 
 from __future__ import annotations
@@ -16,24 +15,20 @@ import enum
 import inspect
 from typing import Any
 
-from cogkit.runtime.signature import (
+from cogkit.schema.signature import (
     InputField,
     SchemaError,
     Signature,
     TypeSpec,
     signature_from_callable,
 )
-from cogkit.runtime.validation import InputValidation, compile_validator, validate_input
 
 __all__ = [
-    "InputValidation",
     "SchemaError",
-    "compile_validator",
     "merge_openapi",
     "openapi_document",
     "openapi_from_predictor",
     "openapi_from_source",
-    "validate_input",
 ]
 
 OPENAPI_VERSION = "3.0.2"
@@ -423,7 +418,7 @@ def openapi_from_predictor(obj: Any, mode: str = "predict") -> dict[str, Any]:
 
 def openapi_from_source(path: str, class_or_func_name: str, mode: str = "predict") -> dict[str, Any]:
     """Build-time schema: parse `path` with ast (never imports it or its dependencies)."""
-    from cogkit.runtime.signature_ast import signature_from_source
+    from cogkit.schema.signature_ast import signature_from_source
 
     return openapi_document(**{mode: signature_from_source(path, class_or_func_name, mode)})
 
@@ -434,7 +429,7 @@ def openapi_from_refs(
     """Build-time schema for cog.yaml's `predict:`/`train:` refs ("file.py:Name"), relative to root."""
     import os
 
-    from cogkit.runtime.signature_ast import signature_from_source
+    from cogkit.schema.signature_ast import signature_from_source
 
     sigs: dict[str, Signature] = {}
     for mode, ref in (("predict", predict), ("train", train)):
