@@ -29,10 +29,13 @@ COMMAND_MODULES: tuple[str, ...] = (
     "debug",
     "predict",
     "run",
+    "exec",
     "serve",
     "train",
     "init",
     "login",
+    "doctor",
+    "weights",
     "queue",
 )
 
@@ -50,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress output: auto picks plain when not on a TTY (default: auto)",
     )
     parser.add_argument("--debug", action="store_true", help="show debug output and tracebacks")
+    parser.add_argument("--no-color", action="store_true", help="no colour (also sets NO_COLOR for children)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -59,14 +63,45 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not built yet
             raise
         module.add_parser(subparsers)
+    # Cog's --debug and --no-color are persistent flags: accepted after the subcommand too.
+    for sub in subparsers.choices.values():
+        add_persistent_flags(sub)
     return parser
+
+
+def add_persistent_flags(parser: argparse.ArgumentParser) -> None:
+    """`--debug` / `--no-color` on a subcommand; absent, the global flag's value stands."""
+    for sub in _subparsers_of(parser):
+        add_persistent_flags(sub)
+    known = {opt for action in parser._actions for opt in action.option_strings}
+    if "--debug" not in known:
+        parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    if "--no-color" not in known:
+        parser.add_argument(
+            "--no-color", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+
+
+def _subparsers_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [
+        sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for sub in action.choices.values()
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Accepted for Cog compatibility; there is nothing to check offline.
     os.environ.setdefault("COGKIT_NO_UPDATE_CHECK", "1")
     parser = build_parser()
+    from cogkit.commands.run import seed_style_run
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = seed_style_run(argv)
     args = parser.parse_args(argv)
+    if getattr(args, "no_color", False):
+        os.environ["NO_COLOR"] = "1"  # children (docker, the model server) inherit it, as in Cog
     if args.progress == "auto" and os.environ.get("NO_COLOR"):
         args.progress = "plain"
     if not getattr(args, "func", None):

@@ -59,7 +59,14 @@ def check_python_version(cfg: CogYaml, fail: Fail) -> None:
             f"build.python_version {version!r} is not a Python version",
             'write it as major.minor in quotes, e.g. python_version: "3.11"',
         )
-    if not MIN_PYTHON <= python_version_tuple(version) <= MAX_PYTHON:
+    if python_version_tuple(version) < MIN_PYTHON:
+        fail(  # Cog's wording (pkg/config/validate.go), which scripts grep for; the hint is cogkit's
+            where,
+            f'invalid build.python_version "{version}": minimum supported Python version is '
+            f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]}",
+            f'pick a supported version (Python {PYTHON_RANGE}), e.g. python_version: "3.11"',
+        )
+    if python_version_tuple(version) > MAX_PYTHON:
         fail(
             where,
             f"build.python_version {version} is not supported (cogkit supports Python {PYTHON_RANGE})",

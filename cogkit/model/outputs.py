@@ -70,6 +70,8 @@ class OutputWriter:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     default_stem: str = "output"
     written: list[Path] = field(default_factory=list)
+    # ConcatenateIterator tokens joined into text (on a terminal); else Cog's JSON list, for scripts.
+    join_tokens: bool = True
 
     def _target(self, mime: str, index: int | None, key: str | None) -> Path:
         ext = extension_for(mime)
@@ -88,7 +90,7 @@ class OutputWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         self.written.append(target)
-        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
+        print(f"Written output to: {_display(target, self.directory)}", file=self.stderr)
         return target
 
     def _replace_files(self, value: Any, index: int | None = None, key: str | None = None) -> Any:
@@ -125,6 +127,7 @@ class OutputWriter:
             return
         if (
             isinstance(output, list)
+            and self.join_tokens
             and _is_concatenate(output_schema)
             and all(isinstance(v, str) for v in output)
         ):
@@ -153,7 +156,7 @@ class OutputWriter:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
         self.written.append(target)
-        print(f"Written output to {_display(target, self.directory)}", file=self.stderr)
+        print(f"Written output to: {_display(target, self.directory)}", file=self.stderr)
 
 
 def _count_files(value: Any) -> int:

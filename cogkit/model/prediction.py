@@ -53,9 +53,21 @@ def run_model(args: argparse.Namespace, mode: str) -> int:
         # Inputs are checked before the model starts whenever the schema is known up front.
         payload = prepare_payload(raw, json_inputs, schema, mode) if schema else None
         with start() as model:
+            _print_setup_logs(model, progress)
             if payload is None:
                 payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode)
             return _predict_and_write(model, payload, args, mode)
+
+
+def _print_setup_logs(model: Any, progress: str | None) -> None:
+    """What setup() printed, on stderr, even when it succeeded (Cog shows the container's output)."""
+    if progress == "quiet":
+        return
+    health = model.client.health(timeout=2) or {}
+    logs = str((health.get("setup") or {}).get("logs") or "")
+    if logs:
+        sys.stderr.write(logs if logs.endswith("\n") else logs + "\n")
+        sys.stderr.flush()
 
 
 # (the schema known before start, or None; a callable that starts the model when entered)
@@ -97,11 +109,11 @@ def _prepare_image(
     image = args.image
     volumes: list[tuple[str, str]] = []
     if image is None:
-        from cogkit.model.project import build_project_image, load_project
+        from cogkit.model.project import base_image_flags, build_project_image, load_project
 
         # As in Cog: the project is mounted over /src, so ./weights and fresh edits are what runs.
         project = load_project(args.config_file)
-        image = build_project_image(args.config_file, progress=progress)
+        image = build_project_image(args.config_file, progress=progress, flags=base_image_flags(args))
         volumes.append((str(project.directory), "/src"))
     if args.image is None:
         info = containers.inspect_image(image)
@@ -124,6 +136,7 @@ def _prepare_image(
             image,
             env=env,
             gpus=containers.resolve_gpus(args.gpus, info.wants_gpu),
+            cpu_fallback=containers.gpus_are_automatic(args.gpus, info.wants_gpu),
             setup_timeout=args.setup_timeout,
             progress=progress,
             schema=schema,
@@ -164,7 +177,9 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     # What the model prints (progress, warnings) goes to stderr; stdout carries the output alone.
     show_logs = getattr(args, "progress", None) != "quiet"
     streamed = logged = False
-    if _streams_text(output_schema) and not args.output:
+    # On a terminal tokens stream as they come; a pipe gets Cog's JSON list at the end.
+    on_terminal = sys.stdout.isatty()
+    if on_terminal and _streams_text(output_schema) and not args.output:
 
         def print_chunk(chunk: Any) -> None:
             nonlocal streamed
@@ -200,7 +215,10 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     default = "weights" if mode == "train" else None
     target = args.output or default
     writer = OutputWriter(
-        output_path=Path(target) if target else None, stdout=sys.stdout, text_to_file=args.output is not None
+        output_path=Path(target) if target else None,
+        stdout=sys.stdout,
+        text_to_file=args.output is not None,
+        join_tokens=on_terminal,
     )
     writer.write(response.get("output"), output_schema)
     sys.stdout.flush()
@@ -215,9 +233,9 @@ def _write_prediction_json(response: dict[str, Any], args: argparse.Namespace) -
     if args.output:
         target = Path(args.output)
         if target.suffix != ".json":
-            print(f"warning: writing JSON to {target}, which does not end in .json", file=sys.stderr)
+            print(f"warning: --output value does not have a .json suffix: {target}", file=sys.stderr)
         target.write_text(text)
-        print(f"Written prediction to {target}", file=sys.stderr)
+        print(f"Written output to: {target}", file=sys.stderr)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
