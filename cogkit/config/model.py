@@ -65,7 +65,8 @@ IGNORED_BUILD_KEYS = ("fast", "cog_runtime", "python_overrides", "sdk_version")
 
 # Keys of newer Cog releases that cogkit deliberately does not implement: a clear error, not "unknown".
 UNSUPPORTED_KEYS: dict[tuple[str, ...], str] = {
-    ("weights",): "managed weights (`weights:`) are not supported; use `cogkit build --separate-weights`",
+    ("weights",): "`cogkit weights import/pull/status` handle managed weights, but builds and runs do not "
+    "mount them yet; use `cogkit build --separate-weights`",
     ("model",): "`model:` is not supported; set `image:` to the repository you push to",
 }
 
