@@ -212,6 +212,32 @@ def check_environment(cfg: CogYaml, fail: Fail) -> dict[str, str]:
     return env
 
 
+def check_model(cfg: CogYaml, fail: Fail) -> None:
+    """Cog's `model:` rules (pkg/config/validate.go): a bare repo, not beside `image:`; weights need it."""
+    if cfg.model is not None:
+        last = cfg.model.rsplit("/", 1)[-1]
+        if ":" in last or "@" in cfg.model:
+            fail(
+                ("model",),
+                f'invalid model "{cfg.model}": must be a bare repository — tags and digests are not allowed',
+                "drop the :tag or @digest; `cogkit push` picks the tag",
+            )
+        if cfg.image is not None:
+            fail(("model",), "invalid model: 'model' and 'image' cannot both be set", "keep one of them")
+    if cfg.weights and cfg.model is None:
+        if cfg.image is not None:
+            fail(
+                ("image",),
+                "invalid image: weights require 'model', not 'image' — rename 'image' to 'model'",
+                "model: HOST/owner/name is where the weights and the image are pushed",
+            )
+        fail(
+            ("weights",),
+            "invalid model: weights require 'model' in cog.yaml",
+            "add model: HOST/owner/name, where the weights and the image are pushed",
+        )
+
+
 def check_predictor_refs(cfg: CogYaml, project_dir: Path, fail: Fail) -> None:
     for key in ("predict", "train"):
         ref = getattr(cfg, key)

@@ -69,6 +69,8 @@ def default_image_name(config: Config) -> str:
     """cog.yaml's `image:`, else cogkit-<project dir name> (lowercased, docker-safe)."""
     if config.model.image:
         return config.model.image
+    if config.model.model:  # Cog 0.20+: -t > image > model > cog-<dir>
+        return config.model.model
     name = re.sub(r"[^a-z0-9._-]+", "-", config.project_dir.name.lower()).strip("-._") or "model"
     return f"cogkit-{name}"
 

@@ -9,8 +9,9 @@ server's /openapi.json used (validation then happens after start, still before t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
@@ -107,12 +108,15 @@ def _prepare_image(
     from cogkit.model.launch import image_model
 
     image = args.image
-    volumes: list[tuple[str, str]] = []
+    volumes: list[tuple[str, ...]] = []
+    weights_project = None
     if image is None:
         from cogkit.model.project import base_image_flags, build_project_image, load_project
+        from cogkit.model.weights import check_drift
 
         # As in Cog: the project is mounted over /src, so ./weights and fresh edits are what runs.
         project = load_project(args.config_file)
+        weights_project = check_drift(project.config_path)  # managed weights: stale lock stops here
         image = build_project_image(args.config_file, progress=progress, flags=base_image_flags(args))
         volumes.append((str(project.directory), "/src"))
     if args.image is None:
@@ -130,8 +134,16 @@ def _prepare_image(
         )
     schema = info.schema
 
-    def start() -> AbstractContextManager[Any]:
+    @contextlib.contextmanager
+    def start() -> Iterator[Any]:
+        from cogkit.model.weights import weight_mounts
+
         # GPUs are resolved after the inputs were checked, so a bad input is reported first.
+        with contextlib.ExitStack() as stack:
+            mounts = stack.enter_context(weight_mounts(weights_project)) if weights_project else []
+            yield stack.enter_context(_image_model(mounts))
+
+    def _image_model(mounts: list[tuple[str, ...]]) -> AbstractContextManager[Any]:
         return image_model(
             image,
             env=env,
@@ -142,7 +154,7 @@ def _prepare_image(
             schema=schema,
             command=server_command(mode, info.cmd),
             purpose=mode,
-            volumes=volumes,
+            volumes=[*volumes, *mounts],
         )
 
     return schema, start

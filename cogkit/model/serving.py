@@ -109,12 +109,23 @@ def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
 
 def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
     from cogkit.docker import containers
-    from cogkit.model.client import ModelClient, reachable_host
-    from cogkit.model.launch import cog_server_command
     from cogkit.model.project import base_image_flags, build_project_image
+    from cogkit.model.weights import check_drift, weight_mounts
 
     containers.ensure_port_free(args.port, args.host)
+    weights_project = check_drift(project.config_path)  # managed weights: a stale lock stops here
     image = build_project_image(args.config_file, progress=progress, flags=base_image_flags(args))
+    with weight_mounts(weights_project) as mounts:
+        return _serve_container(project, args, env, image, mounts)
+
+
+def _serve_container(
+    project: Project, args: argparse.Namespace, env: dict[str, str], image: str, mounts: list[tuple[str, ...]]
+) -> int:
+    from cogkit.docker import containers
+    from cogkit.model.client import ModelClient, reachable_host
+    from cogkit.model.launch import cog_server_command
+
     info = containers.inspect_image(image)
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
     command: list[str] = []
@@ -125,7 +136,7 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
         publish=[(containers.publish_spec(args.host, args.port), containers.MODEL_PORT)],
         env=env,
         gpus=gpus,
-        volumes=[(str(project.directory), "/src")],
+        volumes=[(str(project.directory), "/src"), *mounts],
         command=command,
         purpose="serve",
         # As Cog's serve: webhooks and --upload-url to a server on the host reach it.

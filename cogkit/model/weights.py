@@ -10,6 +10,7 @@ three. The formats (media types, annotations, set digest, lockfile keys) are Cog
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import gzip
 import hashlib
@@ -91,7 +92,7 @@ def _store_path(digest: str) -> Path:
 # ------------------------------------------------------------------------------------ cog.yaml
 
 
-def load_project(config_file: str | None) -> Project:
+def load_project(config_file: str | os.PathLike[str] | None) -> Project:
     from cogkit.config.loader import find_config
 
     path = find_config(Path.cwd(), config_file)
@@ -559,6 +560,61 @@ def _extract_layer(repo: Any, digest: str, media_type: str, wanted: dict[str, di
 
 def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     yield from tar
+
+
+def check_drift(config_file: str | os.PathLike[str] | None) -> Project:
+    """Cog's drift gate for run/serve/train: cog.yaml's weights must match weights.lock first."""
+    project = load_project(config_file)
+    if not project.weights:
+        return project
+    lock = {w["name"]: w for w in read_lock(project.directory)["weights"]}
+    problems = []
+    for weight in project.weights:
+        entry = lock.get(weight.name)
+        if entry is None:
+            problems.append(f'"{weight.name}": not imported yet')
+        elif changes := _config_changes(weight, entry):
+            problems.append(f'"{weight.name}": config changed ({", ".join(changes)})')
+    names = {w.name for w in project.weights}
+    problems += [f'"{n}": removed from cog.yaml but still in lockfile' for n in lock if n not in names]
+    if problems:
+        raise WeightsError(
+            "weights.lock is out of sync with cog.yaml: " + "; ".join(problems),
+            hint="run `cogkit weights import` to update",
+        )
+    return project
+
+
+@contextlib.contextmanager
+def weight_mounts(project: Project) -> Iterator[list[tuple[str, str, str]]]:
+    """Each locked weight hard-linked from the store into .cog/mounts/<id>/<name>, mounted read-only at
+    its target (as Cog's Manager.Prepare); the directory goes when the run ends."""
+    if not project.weights:
+        yield []
+        return
+    import shutil
+    import uuid
+
+    lock = {w["name"]: w for w in read_lock(project.directory)["weights"]}
+    root = project.directory / ".cog" / "mounts" / uuid.uuid4().hex[:12]
+    try:
+        volumes = []
+        for weight in project.weights:
+            directory = root / weight.name
+            for f in lock[weight.name]["files"]:
+                stored = _store_path(f["digest"])
+                if not stored.exists():
+                    raise WeightsError(
+                        f'weight "{weight.name}" is not fully cached locally (missing {f["path"]})',
+                        hint="run `cogkit weights pull` first",
+                    )
+                target = directory / f["path"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _link_or_copy(stored, target)
+            volumes.append((str(directory), weight.target, "ro"))
+        yield volumes
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def weights_status(config_file: str | None, as_json: bool, out: TextIO, stdout: TextIO) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import urllib.request
 import uuid
 from pathlib import Path
@@ -133,3 +134,64 @@ def test_set_digest_matches_sha256sum_listing() -> None:
     files = [WeightFile("b", 1, "sha256:" + "b" * 64), WeightFile("a", 1, "sha256:" + "a" * 64)]
     listing = f"{'a' * 64}  a\n{'b' * 64}  b\n"
     assert set_digest(files) == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
+MOUNTED_PREDICT = """import os
+
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self, name: str) -> str:
+        try:
+            open("/weights/base/written", "w").write("x")
+            writable = "writable"
+        except OSError:
+            writable = "read-only"
+        with open(os.path.join("/weights/base", name)) as f:
+            return f.read().strip() + " " + writable
+"""
+
+
+def test_runs_mount_imported_weights_read_only_and_gate_on_drift(
+    tmp_path: Path, registry: str, cli, build_env, docker_engine
+) -> None:
+    from cli_helpers import DOCKER, test_image_name
+
+    project = tmp_path / "mounted"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "config.json").write_text("from-the-store")
+    (project / "predict.py").write_text(MOUNTED_PREDICT)
+    model = f"{registry}/cogkit-test/mounted-{uuid.uuid4().hex[:8]}"
+    yaml = (
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {model}\nweights:\n  - name: base\n    target: /weights/base\n    source: ./files\n"
+    )
+    (project / "cog.yaml").write_text(yaml)
+    env = {**build_env, "COG_CACHE_DIR": str(tmp_path / "cache")}
+    tag = test_image_name("mounted")
+    try:
+        not_yet = cli("predict", "-i", "name=config.json", cwd=project, env=env)
+        assert not_yet.returncode == 1
+        assert not_yet.stderr.startswith(
+            'error: weights.lock is out of sync with cog.yaml: "base": not imported yet'
+        )
+        assert cli("weights", "import", cwd=project, env=env).returncode == 0
+        # the image is named after model: (Cog: -t > image > model > dir); a -t keeps test images apart
+        assert cli("build", "-t", tag, cwd=project, env=env).returncode == 0
+        ran = cli("run", "-i", "name=config.json", cwd=project, env=env)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout == "from-the-store read-only\n"
+        assert not list((project / ".cog" / "mounts").iterdir()), "the mount directory is removed afterwards"
+        # an empty store: pull first
+        empty = {**env, "COG_CACHE_DIR": str(tmp_path / "empty")}
+        missing = cli("run", "-i", "name=config.json", cwd=project, env=empty)
+        assert missing.returncode == 1
+        assert 'error: weight "base" is not fully cached locally (missing config.json)' in missing.stderr
+        # a changed target is drift
+        (project / "cog.yaml").write_text(yaml.replace("/weights/base", "/weights/other"))
+        drift = cli("run", "-i", "name=config.json", cwd=project, env=env)
+        assert drift.returncode == 1
+        assert 'weights.lock is out of sync with cog.yaml: "base": config changed (target)' in drift.stderr
+    finally:
+        subprocess.run([DOCKER, "rmi", "-f", tag, model], capture_output=True)
