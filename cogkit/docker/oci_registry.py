@@ -127,6 +127,14 @@ class Repository:
         )
         return status == 200
 
+    def manifest_size(self, reference: str, media_type: str) -> int | None:
+        """The manifest's byte size as the registry stores it (the descriptor needs the exact bytes)."""
+        status, headers, _ = self._request(
+            "HEAD", f"{self.base}/manifests/{reference}", headers={"Accept": media_type}
+        )
+        length = {k.lower(): v for k, v in headers.items()}.get("content-length")
+        return int(length) if status == 200 and length else None
+
     def get_manifest(self, reference: str, media_type: str) -> dict[str, Any]:
         status, _, body = self._request(
             "GET", f"{self.base}/manifests/{reference}", headers={"Accept": media_type}

@@ -655,3 +655,92 @@ def weights_status(config_file: str | None, as_json: bool, out: TextIO, stdout: 
         for row in rows:
             print(f"{row['name']}  {row['status']}  {row['target']}", file=stdout)
     return 0 if all(r["status"] == "ready" for r in rows) else 1
+
+
+INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
+_IMAGE_TYPES = (
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+)
+
+
+def bundle_tags(project: Project, positional: str | None) -> tuple[str, str]:
+    """(image ref `<model>:cog-image.<tag>`, index tag): `cogkit push` of a project with managed weights."""
+    if positional:
+        raise WeightsError(
+            "positional image argument not supported with 'model' config",
+            hint="set COG_MODEL_TAG to choose the tag (default: latest)",
+        )
+    tag = os.environ.get("COG_MODEL_TAG") or "latest"
+    if tag.startswith("cog-"):
+        raise WeightsError(
+            f'tag "{tag}" is reserved: tags starting with cog- are cogkit\'s', hint="pick another"
+        )
+    return f"{project.model}:cog-image.{tag}", tag
+
+
+def check_weights_pushed(project: Project) -> list[dict[str, Any]]:
+    """Cog's push gate: every locked weight's manifest is already in the model repository."""
+    from cogkit.docker.oci_registry import Repository
+
+    repo = Repository.parse(project.model)
+    entries = read_lock(project.directory)["weights"]
+    for entry in entries:
+        if not entry.get("digest"):
+            raise WeightsError(
+                f'weight "{entry["name"]}": missing manifest digest in lockfile',
+                hint="re-run `cogkit weights import`",
+            )
+        if not repo.has_manifest(entry["digest"], MANIFEST_TYPE):
+            raise WeightsError(
+                f'weight "{entry["name"]}" not found in registry ({project.model}@{entry["digest"]})',
+                hint="run `cogkit weights import` to push weights first",
+            )
+    return entries
+
+
+def push_bundle(project: Project, image_ref: str, image_digest: str, tag: str, out: TextIO) -> str:
+    """The OCI index at `<model>:<tag>`: the image (linux/amd64) and one descriptor per weight artifact."""
+    from cogkit.docker.oci_registry import Repository
+
+    repo = Repository.parse(project.model)
+    entries = check_weights_pushed(project)
+    image_manifest: dict[str, Any] | None = None
+    media_type = _IMAGE_TYPES[0]
+    for candidate in _IMAGE_TYPES:
+        try:
+            image_manifest = repo.get_manifest(image_digest, candidate)
+            media_type = image_manifest.get("mediaType") or candidate
+            break
+        except CogkitError:
+            continue
+    if image_manifest is None:
+        raise WeightsError(f"cannot read back the pushed image {image_ref}", hint="check the registry")
+    raw_size = len(json.dumps(image_manifest, separators=(",", ":")).encode())
+    size = repo.manifest_size(image_digest, media_type) or raw_size
+    children = [
+        {"mediaType": media_type, "digest": image_digest, "size": size,
+         "platform": {"architecture": "amd64", "os": "linux"}},
+    ]  # fmt: skip
+    for entry in entries:
+        manifest = repo.get_manifest(entry["digest"], MANIFEST_TYPE)
+        children.append({
+            "mediaType": MANIFEST_TYPE,
+            "artifactType": ARTIFACT_TYPE,
+            "digest": entry["digest"],
+            "size": repo.manifest_size(entry["digest"], MANIFEST_TYPE) or len(json.dumps(manifest)),
+            "platform": {"architecture": "unknown", "os": "unknown"},
+            "annotations": {
+                "run.cog.weight.name": entry["name"],
+                "run.cog.weight.set-digest": entry["setDigest"],
+                "run.cog.weight.size.uncompressed": str(entry["size"]),
+            },
+        })  # fmt: skip
+    index = {"schemaVersion": 2, "mediaType": INDEX_TYPE, "manifests": children}
+    digest = repo.push_manifest(tag, index, INDEX_TYPE)
+    print(f"model {project.model}:{tag}", file=out)
+    print(f"├─ image {image_ref}", file=out)
+    for i, entry in enumerate(entries):
+        branch = "└─" if i == len(entries) - 1 else "├─"
+        print(f"{branch} weight {entry['name']} {project.model}@{entry['digest']}", file=out)
+    return digest

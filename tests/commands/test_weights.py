@@ -195,3 +195,59 @@ def test_runs_mount_imported_weights_read_only_and_gate_on_drift(
         assert 'weights.lock is out of sync with cog.yaml: "base": config changed (target)' in drift.stderr
     finally:
         subprocess.run([DOCKER, "rmi", "-f", tag, model], capture_output=True)
+
+
+def test_push_with_weights_is_cogs_bundle(
+    tmp_path: Path, registry: str, cli, build_env, docker_engine
+) -> None:
+    """`cogkit push` with managed weights: the image at cog-image.<tag>, then an OCI index at <tag>."""
+    from cogkit.model.weights import INDEX_TYPE
+
+    project = tmp_path / "bundle"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "w.bin").write_bytes(b"weights!" * 1000)
+    (project / "predict.py").write_text(MOUNTED_PREDICT)
+    model = f"{registry}/cogkit-test/bundle-{uuid.uuid4().hex[:8]}"
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {model}\nweights:\n  - name: base\n    target: /weights/base\n    source: ./files\n"
+    )
+    env = {**build_env, "COG_CACHE_DIR": str(tmp_path / "cache"), "COG_MODEL_TAG": "v1"}
+    try:
+        early = cli("push", cwd=project, env=env)
+        assert early.returncode == 1
+        assert 'weights.lock is out of sync with cog.yaml: "base": not imported yet' in early.stderr
+        assert cli("weights", "import", cwd=project, env=env).returncode == 0
+        pushed = cli("push", cwd=project, env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        assert f"├─ image {model}:cog-image.v1" in pushed.stderr.splitlines()
+        index = _manifest_of(model, "v1", INDEX_TYPE)
+        assert index["mediaType"] == INDEX_TYPE
+        image, weight = index["manifests"]
+        assert image["platform"] == {"architecture": "amd64", "os": "linux"}
+        assert weight["artifactType"] == ARTIFACT_TYPE
+        assert weight["annotations"]["run.cog.weight.name"] == "base"
+        lock = json.loads((project / "weights.lock").read_text())
+        assert weight["digest"] == lock["weights"][0]["digest"]
+        # every child resolves in the repository with the size the index gives it
+        for child in index["manifests"]:
+            host, _, name = model.partition("/")
+            request = urllib.request.Request(
+                f"http://{host}/v2/{name}/manifests/{child['digest']}", headers={"Accept": child["mediaType"]}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert len(response.read()) == child["size"]
+        positional = cli("push", f"{model}:other", cwd=project, env=env)
+        assert positional.returncode == 1
+        assert "positional image argument not supported with 'model' config" in positional.stderr
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", f"{model}:cog-image.v1"], capture_output=True)
+
+
+def _manifest_of(model: str, reference: str, media_type: str) -> dict:
+    host, _, name = model.partition("/")
+    request = urllib.request.Request(
+        f"http://{host}/v2/{name}/manifests/{reference}", headers={"Accept": media_type}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
