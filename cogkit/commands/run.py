@@ -39,9 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_model_image(name: str) -> bool:
-    """A local image with run.cog.* labels: `cogkit run NAME` then means a prediction."""
+    """A local image with run.cog.* labels, or a registry ref (pulled by predict): a prediction."""
     from cogkit.docker import containers
 
+    if containers.has_registry_host(name):
+        return True
     try:
         return containers.inspect_image(name).is_model
     except Exception:

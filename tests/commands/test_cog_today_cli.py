@@ -37,6 +37,8 @@ def test_seed_style_run_is_told_apart_from_a_prediction() -> None:
         "--progress", "plain", "exec", "-e", "A=1", "python", "-c", "1"]  # fmt: skip
     assert seed_style_run(["run", "-p", "8888", "jupyter", "lab"], is_model)[0] == "exec"
     assert seed_style_run(["predict", "python"], not_a_model) == ["predict", "python"]
+    # a registry ref is an image to pull and predict with, never a command
+    assert seed_style_run(["run", "127.0.0.1:5000/me/model"]) == ["run", "127.0.0.1:5000/me/model"]
 
 
 def test_run_predicts_exec_runs_and_seed_style_run_still_works(
