@@ -328,7 +328,8 @@ def _start_container(
     try:
         with engine_errors(f"cannot start a container from {image}"):
             return docker().run(image, list(command), **kwargs)
-    except CogkitError:
+    except (CogkitError, KeyboardInterrupt):
+        # Ctrl-C while `docker run -d` is still running: the container may exist already; remove it too.
         remove_container(kwargs["name"])
         raise
 
