@@ -30,11 +30,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "debug",
     "predict",
     "run",
+    "exec",
     "serve",
     "playground",
     "train",
     "init",
     "login",
+    "doctor",
+    "weights",
     "queue",
     "completion",
 )
@@ -64,17 +67,48 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not built yet
             raise
         module.add_parser(subparsers)
+    # Cog's --debug and --no-color are persistent flags: accepted after the subcommand too.
+    for sub in subparsers.choices.values():
+        add_persistent_flags(sub)
     return parser
+
+
+def add_persistent_flags(parser: argparse.ArgumentParser) -> None:
+    """`--debug` / `--no-color` on a subcommand; absent, the global flag's value stands."""
+    for sub in _subparsers_of(parser):
+        add_persistent_flags(sub)
+    known = {opt for action in parser._actions for opt in action.option_strings}
+    if "--debug" not in known:
+        parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    if "--no-color" not in known:
+        parser.add_argument(
+            "--no-color", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )
+
+
+def _subparsers_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    return [
+        sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for sub in action.choices.values()
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Accepted for Cog compatibility; there is nothing to check offline.
     os.environ.setdefault("COGKIT_NO_UPDATE_CHECK", "1")
     parser = build_parser()
+    from cogkit.commands.run import seed_style_run
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = seed_style_run(argv)
     args = parser.parse_args(argv)
     args.root_parser = parser  # for `cogkit completion`, which renders the whole parser
     if args.no_color or args.progress in ("plain", "quiet"):
         disable_colour()
+    if args.no_color:
+        os.environ["NO_COLOR"] = "1"  # children (docker, the model server) inherit it, as in Cog
     if args.progress == "auto" and os.environ.get("NO_COLOR"):
         args.progress = "plain"
     if not getattr(args, "func", None):

@@ -8,8 +8,15 @@ import sys
 
 def add_build_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `build` and `push` (push builds first)."""
-    from cogkit.commands.flags import add_progress_flag
+    from cogkit.commands.flags import add_base_image_flags, add_progress_flag
 
+    add_base_image_flags(parser)
+    parser.add_argument(
+        "--openapi-schema",
+        default=None,
+        metavar="FILE",
+        help="use this OpenAPI schema for the image instead of generating it from the source",
+    )
     parser.add_argument("--separate-weights", action="store_true", help="put weight files in their own layer")
     parser.add_argument(
         "--secret",
@@ -72,6 +79,9 @@ def request_from_args(args: argparse.Namespace, **extra: object):  # noqa: ANN20
         ca_cert=args.ca_cert,
         cache_from=args.cache_from,
         cache_to=args.cache_to,
+        use_cog_base_image=args.use_cog_base_image,
+        use_cuda_base_image=args.use_cuda_base_image,
+        openapi_schema_file=args.openapi_schema,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -83,6 +93,7 @@ def print_outcome(outcome, out=sys.stderr) -> None:  # noqa: ANN001
         status = "CACHED" if t.cached else f"{t.seconds:6.2f}s"
         print(f"  {t.name:<{width}}  {status}", file=out)
     print(f"built {outcome.image} in {outcome.report.duration:.2f}s", file=out)
+    print(f"Image built as {outcome.image}", file=out)  # Cog's line, which scripts grep for
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,4 +103,3 @@ def run(args: argparse.Namespace) -> int:
     print_outcome(outcome)
     print(outcome.image)
     return 0
-

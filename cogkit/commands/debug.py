@@ -23,17 +23,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--merge", action="store_true", help="show the MergeOp layout (BuildKit >= 0.10)")
     parser.add_argument("--base-image", default=None, metavar="REF", help="as `build --base-image`")
     parser.add_argument("-f", "--file", dest="config_file", default=None, metavar="COG_YAML")
+    parser.add_argument(
+        "--image-name",
+        default=None,
+        metavar="NAME",
+        help="Cog's name for the separate weights image (<NAME>-weights); cogkit keeps weights as a "
+        "layer of the one image, so it is only echoed",
+    )
+    from cogkit.commands.flags import add_base_image_flags
+
+    add_base_image_flags(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from cogkit.config import find_config, load_config
     from cogkit.layers.compile import MERGE_CAP, compile_plan
     from cogkit.layers.describe import describe, render_dot, render_json, render_text
     from cogkit.layers.plan import BuildOptions, plan_layers
 
     config = load_config(find_config(None, args.config_file))
-    plan = plan_layers(config, BuildOptions(args.separate_weights, args.base_image))
+    if args.image_name:
+        # Cog uses it only for `<name>-weights`, the image of its two-Dockerfile weights layout.
+        print(
+            f"note: --image-name {args.image_name}: cogkit has no separate {args.image_name}-weights image; "
+            "weights are a layer of the model image",
+            file=sys.stderr,
+        )
+    if args.use_cog_base_image:
+        print("note: --use-cog-base-image: r8.im/cog-base images are not reachable; shown without them",
+              file=sys.stderr)  # fmt: skip
+    options = BuildOptions(
+        args.separate_weights, args.base_image, use_cuda_base_image=args.use_cuda_base_image != "false"
+    )
+    plan = plan_layers(config, options)
     caps = frozenset({MERGE_CAP}) if args.merge else None
     vertices = describe(compile_plan(plan, None, caps))
     render = {"text": render_text, "json": render_json, "dot": render_dot}[args.format]

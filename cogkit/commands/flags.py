@@ -72,8 +72,8 @@ def add_model_flags(parser: argparse.ArgumentParser, *, output_default: str | No
     )
     parser.add_argument(
         "--json",
-        metavar="JSON|@FILE|@-",
-        help="all inputs as a JSON object, from a file, or stdin (@-); prints the whole prediction as JSON",
+        metavar="JSON|@FILE|-",
+        help="all inputs as a JSON object, from a file, or stdin (- or @-); prints the prediction as JSON",
     )
     parser.add_argument(
         "-o",
@@ -94,3 +94,37 @@ def add_model_flags(parser: argparse.ArgumentParser, *, output_default: str | No
     )
     add_config_file_flag(parser)
     add_progress_flag(parser)
+    add_base_image_flags(parser)
+
+
+def _bool_word(text: str) -> bool:
+    """Cog's bool flags take `=true`/`=false` (cobra's strconv.ParseBool words)."""
+    lowered = text.lower()
+    if lowered in ("1", "t", "true"):
+        return True
+    if lowered in ("0", "f", "false"):
+        return False
+    raise argparse.ArgumentTypeError(f"invalid boolean {text!r} (use true or false)")
+
+
+def add_base_image_flags(parser: argparse.ArgumentParser) -> None:
+    """Cog's `--use-cog-base-image[=bool]` and `--use-cuda-base-image` (build, push, run, exec, serve...).
+
+    None means "not given", which Cog treats differently from an explicit true.
+    """
+    parser.add_argument(
+        "--use-cog-base-image",
+        nargs="?",
+        const=True,
+        default=None,
+        type=_bool_word,
+        metavar="BOOL",
+        help="Cog's prebuilt r8.im/cog-base images (not reachable from cogkit builds: noted, then built "
+        "without them, as Cog does when none fits)",
+    )
+    parser.add_argument(
+        "--use-cuda-base-image",
+        default="auto",
+        metavar="auto|false",
+        help="false: GPU models build on python:<ver>-slim instead of nvidia/cuda (default: auto)",
+    )

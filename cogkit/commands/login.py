@@ -21,6 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-u", "--username", help="user name (prompted for when omitted on a terminal)")
     parser.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    parser.add_argument(
+        "--token-stdin",
+        action="store_true",
+        help="Cog's flag: read a token from stdin and log in with it (as the password of -u, default "
+        "`cogkit`); r8.im's token exchange is not reachable from here",
+    )
     parser.add_argument("--insecure", action="store_true", help="talk plain HTTP to a non-loopback registry")
     parser.set_defaults(func=run)
 
@@ -56,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
     registry = normalize_registry(args.registry or _default_registry())
     interactive = sys.stdin.isatty()
+    if args.token_stdin:
+        return _login_with_token(registry, args)
     username = args.username
     if not username:
         if args.password_stdin or not interactive:
@@ -75,4 +83,28 @@ def run(args: argparse.Namespace) -> int:
     verify_credentials(registry, creds, insecure=args.insecure)
     where = store_credentials(registry, creds)
     print(f"Login succeeded: {username}@{registry} (stored in {where})")
+    return 0
+
+
+def _login_with_token(registry: str, args: argparse.Namespace) -> int:
+    """`--token-stdin`: Cog reads all of stdin, trimmed. r8.im verifies it at /cog/v1/verify-token;
+    other registries get it as a password-style token (GitHub, GitLab and most others accept that)."""
+    from cogkit.docker.credentials import Credentials, store_credentials
+    from cogkit.docker.registry_login import verify_credentials
+    from cogkit.errors import CogkitError
+
+    token = sys.stdin.read().strip()
+    if not token:
+        raise CogkitError(
+            "token is empty", hint="pipe the token in: echo $TOKEN | cogkit login --token-stdin"
+        )
+    if registry == "r8.im":
+        raise CogkitError(
+            "r8.im's token verification (https://r8.im/cog/v1/verify-token) is not reachable from cogkit",
+            hint="log in to another registry, e.g. cogkit login HOST -u USER --password-stdin",
+        )
+    creds = Credentials(args.username or "cogkit", token)
+    verify_credentials(registry, creds, insecure=args.insecure)
+    where = store_credentials(registry, creds)
+    print(f"Login succeeded for {registry} (stored in {where})")
     return 0

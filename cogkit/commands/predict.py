@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "  cogkit predict my-model -i image=@photo.jpg -o out.png\n"
         "  cogkit predict my-model -i tags=a -i tags=b          a repeated -i builds a list\n"
         "  cogkit predict --local -i text=hi                    no Docker: this Python environment\n"
-        "  echo '{\"text\": \"hi\"}' | cogkit predict my-model --json @-",
+        '  echo \'{"text": "hi"}\' | cogkit predict my-model --json @-',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_flags(parser, output_default=None)

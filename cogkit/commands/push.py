@@ -21,11 +21,29 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from cogkit.commands.build import print_outcome, request_from_args
     from cogkit.images.push import push
+    from cogkit.model import weights
 
     args.tag = args.image
+    # Managed weights (Cog 0.19.3+): the push is a bundle, an OCI index of the image and the weight artifacts.
+    project = weights.load_project(args.config_file)
+    bundle_tag = None
+    if project.weights:
+        weights.check_drift(args.config_file)
+        weights.check_weights_pushed(project)
+        args.tag, bundle_tag = weights.bundle_tags(project, args.image)
     outcome = push(request_from_args(args, insecure_registry=args.insecure))
     print_outcome(outcome.build)
+    if bundle_tag is not None:
+        if not outcome.digest:
+            from cogkit.errors import CogkitError
+
+            raise CogkitError(f"the registry gave no digest for {outcome.image}", hint="push again")
+        index = weights.push_bundle(project, outcome.image, outcome.digest, bundle_tag, sys.stderr)
+        print(f"{project.model}:{bundle_tag}@{index}")
+        return 0
     print(f"{outcome.image}@{outcome.digest}" if outcome.digest else outcome.image)
     return 0

@@ -1,43 +1,113 @@
-"""`cogkit run CMD [ARGS...]`: run a command in the project's environment with the project at /src.
+"""`cogkit run [IMAGE]`: a prediction, as `cog run` is since Cog 0.20 (`newPredictionCommand("run")`).
 
-The image is the same one `cogkit build` makes, so `cogkit run python` sees exactly the packages
-the model will; the bind mount means edits show up without a rebuild. With a terminal on stdin
-the command gets an interactive TTY (`cogkit run python`, `cogkit run -p 8888 jupyter lab ...`).
+Before that, `run` ran a command in the environment (now `cogkit exec`). A seed-style call such as
+`cogkit run python` or `cogkit run -p 8888 jupyter lab` still works: `seed_style_run` spots it in
+argv before parsing, prints one notice and hands it to `exec`.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
+
+# Flags of the old `run` (now `exec`) that take a value; `-p` only ever meant exec.
+_EXEC_VALUE_FLAGS = {"-e", "--env", "--gpus", "-f", "--file", "--progress", "--use-cuda-base-image"}
+_EXEC_ONLY_FLAGS = {"-p", "--publish"}
+_INPUT_FLAGS = {"-i", "--input", "--json"}
+# Global flags that take a value (the subcommand is the first word that is not one of their values).
+_GLOBAL_VALUE_FLAGS = {"--progress"}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cogkit.commands.flags import add_config_file_flag, add_env_flag, add_gpus_flag, add_progress_flag
+    from cogkit.commands.flags import add_model_flags
 
     parser = subparsers.add_parser(
         "run",
-        help="run a command inside the project's environment",
-        description="Run a command in the project's built environment with the project mounted at /src. "
-        "Everything after the command is passed to it.",
+        help="run a prediction (Cog >= 0.20's `cog run`; commands moved to `cogkit exec`)",
+        description="Run a prediction, exactly as `cogkit predict`. With IMAGE, runs that image; without, "
+        "builds the project first. To run a command in the environment use `cogkit exec CMD`.",
     )
-    parser.add_argument(
-        "-p",
-        "--publish",
-        action="append",
-        default=[],
-        metavar="[IP:]PORT[:CONTAINER_PORT]",
-        help="publish a port (repeatable): 8888 maps 8888 to 8888",
-    )
-    add_env_flag(parser, help="environment variable (repeatable)")
-    add_gpus_flag(parser, help="GPUs, docker syntax (default: all when cog.yaml sets gpu)")
-    add_config_file_flag(parser)
-    add_progress_flag(parser)
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="CMD [ARGS...]")
+    add_model_flags(parser, output_default=None)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from cogkit.interrupts import sigterm_as_interrupt
-    from cogkit.model.environment import run_in_environment
+    from cogkit.model.prediction import run_model
 
-    with sigterm_as_interrupt():
-        return run_in_environment(args)
+    return run_model(args, "predict")
+
+
+def _is_model_image(name: str) -> bool:
+    """A local image with run.cog.* labels, or a registry ref (pulled by predict): a prediction."""
+    from cogkit.docker import containers
+
+    if containers.has_registry_host(name):
+        return True
+    try:
+        return containers.inspect_image(name).is_model
+    except Exception:
+        return False  # no engine or no such image: cannot be a prediction of that image
+
+
+def seed_style_run(argv: list[str], is_model_image: Callable[[str], bool] = _is_model_image) -> list[str]:
+    """argv with a seed-era `run CMD ...` rewritten to `exec CMD ...` (and a notice printed).
+
+    A prediction call has no positional, or -i/--json, or names a model image; anything else whose
+    first positional is a word (`python`, `jupyter`) or that publishes ports is the old command.
+    """
+    index = _command_index(argv)
+    if index is None or argv[index] != "run":
+        return argv
+    rest = argv[index + 1 :]
+    positional: str | None = None
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        if token in _EXEC_ONLY_FLAGS or token.startswith("--publish="):
+            return _as_exec(argv, index)
+        if (
+            token in _INPUT_FLAGS
+            or token.startswith(("--input=", "--json="))
+            or (token.startswith("-i") and len(token) > 2)
+        ):
+            return argv
+        if token == "--":
+            positional = rest[i + 1] if i + 1 < len(rest) else None
+            break
+        if token.startswith("-"):
+            i += 2 if token in _EXEC_VALUE_FLAGS else 1
+            continue
+        positional = token
+        break
+    if positional is None or "=" in positional:
+        return argv  # a prediction of the project (or Cog's "did you forget -i" error)
+    after = rest[i + 1 :]
+    if any(t in ("-i", "--input") for t in after) and any("=" in t for t in after):
+        return argv  # `run IMAGE -i k=v`: Cog's flags are interspersed
+    if is_model_image(positional):
+        return argv
+    return _as_exec(argv, index)
+
+
+def _as_exec(argv: list[str], index: int) -> list[str]:
+    print(
+        '"cogkit run <command>" is deprecated, use "cogkit exec <command>" '
+        "(`cogkit run` now runs a prediction, as in Cog 0.20+)",
+        file=sys.stderr,
+    )
+    return [*argv[:index], "exec", *argv[index + 1 :]]
+
+
+def _command_index(argv: list[str]) -> int | None:
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in _GLOBAL_VALUE_FLAGS:
+            i += 2
+            continue
+        if token.startswith("-"):
+            i += 1
+            continue
+        return i
+    return None

@@ -12,6 +12,7 @@ import argparse
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from cogkit.commands.flags import (
+        add_base_image_flags,
         add_config_file_flag,
         add_env_flag,
         add_gpus_flag,
@@ -52,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_setup_timeout_flag(parser, help="how long to wait for setup() (default: 300)")
     add_config_file_flag(parser)
     add_progress_flag(parser)
+    add_base_image_flags(parser)
     parser.set_defaults(func=run)
 
 

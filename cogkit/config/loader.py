@@ -140,6 +140,7 @@ def parse_config(text: str, path: Path) -> Config:
     rules.check_run_commands(model, fail)
     rules.check_system_packages(model, fail)
     environment = rules.check_environment(model, fail)
+    rules.check_model(model, fail)
     rules.check_predictor_refs(model, project_dir, fail)
 
     if model.build.python_requirements is not None:

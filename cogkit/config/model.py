@@ -59,15 +59,16 @@ class CogYaml(_Strict):
     environment: list[str] | None = None
     # Also accepted by Cog's schema; kept so projects carrying them still load.
     tests: list[dict] | None = None
+    # Cog 0.20+: the model repository (weights and image go there) and managed weights; the entries are
+    # checked by cogkit.model.weights, which `cogkit weights` and the runs that mount them use.
+    model: str | None = None
+    weights: list[dict] | None = None
 
 
 IGNORED_BUILD_KEYS = ("fast", "cog_runtime", "python_overrides", "sdk_version")
 
 # Keys of newer Cog releases that cogkit deliberately does not implement: a clear error, not "unknown".
-UNSUPPORTED_KEYS: dict[tuple[str, ...], str] = {
-    ("weights",): "managed weights (`weights:`) are not supported; use `cogkit build --separate-weights`",
-    ("model",): "`model:` is not supported; set `image:` to the repository you push to",
-}
+UNSUPPORTED_KEYS: dict[tuple[str, ...], str] = {}
 
 
 def mapping_fields(path: tuple[str | int, ...]) -> list[str] | None:

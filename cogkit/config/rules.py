@@ -59,7 +59,14 @@ def check_python_version(cfg: CogYaml, fail: Fail) -> None:
             f"build.python_version {version!r} is not a Python version",
             'write it as major.minor in quotes, e.g. python_version: "3.11"',
         )
-    if not MIN_PYTHON <= python_version_tuple(version) <= MAX_PYTHON:
+    if python_version_tuple(version) < MIN_PYTHON:
+        fail(  # Cog's wording (pkg/config/validate.go), which scripts grep for; the hint is cogkit's
+            where,
+            f'invalid build.python_version "{version}": minimum supported Python version is '
+            f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]}",
+            f'pick a supported version (Python {PYTHON_RANGE}), e.g. python_version: "3.11"',
+        )
+    if python_version_tuple(version) > MAX_PYTHON:
         fail(
             where,
             f"build.python_version {version} is not supported (cogkit supports Python {PYTHON_RANGE})",
@@ -203,6 +210,32 @@ def check_environment(cfg: CogYaml, fail: Fail) -> dict[str, str]:
             fail(where, f"environment variable {key} is already defined", "keep only one definition of it")
         env[key] = value
     return env
+
+
+def check_model(cfg: CogYaml, fail: Fail) -> None:
+    """Cog's `model:` rules (pkg/config/validate.go): a bare repo, not beside `image:`; weights need it."""
+    if cfg.model is not None:
+        last = cfg.model.rsplit("/", 1)[-1]
+        if ":" in last or "@" in cfg.model:
+            fail(
+                ("model",),
+                f'invalid model "{cfg.model}": must be a bare repository — tags and digests are not allowed',
+                "drop the :tag or @digest; `cogkit push` picks the tag",
+            )
+        if cfg.image is not None:
+            fail(("model",), "invalid model: 'model' and 'image' cannot both be set", "keep one of them")
+    if cfg.weights and cfg.model is None:
+        if cfg.image is not None:
+            fail(
+                ("image",),
+                "invalid image: weights require 'model', not 'image' — rename 'image' to 'model'",
+                "model: HOST/owner/name is where the weights and the image are pushed",
+            )
+        fail(
+            ("weights",),
+            "invalid model: weights require 'model' in cog.yaml",
+            "add model: HOST/owner/name, where the weights and the image are pushed",
+        )
 
 
 def check_predictor_refs(cfg: CogYaml, project_dir: Path, fail: Fail) -> None:

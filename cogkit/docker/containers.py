@@ -123,7 +123,9 @@ def engine_error_from(exc: Exception, doing: str) -> CogkitError:
         )
     if "port is already allocated" in lowered or "address already in use" in lowered:
         return PortInUseError(f"{doing}: the port is already in use", hint="pick another one with -p PORT")
-    if "could not select device driver" in lowered and "gpu" in lowered:
+    if ("could not select device driver" in lowered and "gpu" in lowered) or (
+        "nvidia-container-cli: initialization error" in lowered
+    ):
         return GPUUnavailableError(
             f"{doing}: the engine cannot give containers a GPU (no NVIDIA container runtime)",
             hint="install the NVIDIA container toolkit, or pass --gpus '' to run on CPU deliberately",
@@ -212,21 +214,32 @@ def gpu_available() -> bool:
 
 
 def resolve_gpus(requested: str | None, wants_gpu: bool) -> str | None:
-    """The `--gpus` value for docker: explicit flag > `all` when cog.yaml asks and a GPU exists.
+    """The `--gpus` value for docker: an explicit flag, else `all` when cog.yaml sets build.gpu.
 
-    A model that needs a GPU on a machine without one is an error, never a silent CPU run.
-    `--gpus ''` (empty) opts into CPU explicitly.
+    `--gpus ''` (empty) opts into CPU explicitly. A machine without a GPU is found out by docker
+    itself; `start_container(cpu_fallback=True)` then retries on the CPU, as Cog does.
     """
     if requested is not None:
         return requested or None
-    if not wants_gpu:
-        return None
-    if not gpu_available():
-        raise GPUUnavailableError(
-            "this model sets build.gpu: true, but no NVIDIA GPU is visible on this machine",
-            hint="run it on a GPU host, or pass --gpus '' to run it on CPU deliberately",
-        )
-    return "all"
+    return "all" if wants_gpu else None
+
+
+def gpus_are_automatic(requested: str | None, wants_gpu: bool) -> bool:
+    """True when `--gpus all` came from build.gpu rather than the user: only then may it fall back."""
+    return requested is None and wants_gpu
+
+
+# Cog prints `Missing device driver, re-trying without GPU`; never silently (Cog's #2247).
+CPU_FALLBACK_WARNING = (
+    "warning: Missing device driver, re-trying without GPU "
+    "(cog.yaml sets build.gpu: true, but this engine cannot give containers a GPU)"
+)
+
+
+def warn_cpu_fallback() -> None:
+    import sys
+
+    print(CPU_FALLBACK_WARNING, file=sys.stderr, flush=True)
 
 
 def publish_spec(host: str, port: int) -> str:
@@ -276,8 +289,34 @@ def start_container(
     command: Sequence[str] = (),
     workdir: str | None = None,
     purpose: str = "predict",
+    add_hosts: Sequence[tuple[str, str]] = (),
+    cpu_fallback: bool = False,
 ) -> Container:
-    """Start `image` detached, ports published as (host_ip:host_port, container_port)."""
+    """Start `image` detached, ports published as (host_ip:host_port, container_port).
+
+    With `cpu_fallback` (GPUs asked for by build.gpu, not by --gpus), a start that fails for want
+    of a GPU is retried once without one, after a warning line.
+    """
+    try:
+        return _start_container(image, publish, env, gpus, volumes, command, workdir, purpose, add_hosts)
+    except GPUUnavailableError:
+        if not (cpu_fallback and gpus):
+            raise
+    warn_cpu_fallback()
+    return _start_container(image, publish, env, None, volumes, command, workdir, purpose, add_hosts)
+
+
+def _start_container(
+    image: str,
+    publish: Sequence[tuple[str, int]],
+    env: Mapping[str, str] | None,
+    gpus: str | None,
+    volumes: Sequence[tuple[str, str]],
+    command: Sequence[str],
+    workdir: str | None,
+    purpose: str,
+    add_hosts: Sequence[tuple[str, str]],
+) -> Container:
     kwargs: dict[str, Any] = {
         "detach": True,
         "publish": [(host, container) for host, container in publish],
@@ -290,6 +329,8 @@ def start_container(
         kwargs["gpus"] = gpus
     if workdir:
         kwargs["workdir"] = workdir
+    if add_hosts:
+        kwargs["add_hosts"] = list(add_hosts)
     # A name, so a container that was created but failed to start (port taken, no GPU) can be removed.
     kwargs["name"] = f"cogkit-{purpose}-{uuid.uuid4().hex[:12]}"
     try:

@@ -41,6 +41,9 @@ class BuildRequest:
     cache_to: Sequence[str] = ()
     push: bool = False  # standalone buildkitd: push from the exporter
     insecure_registry: bool = False
+    use_cog_base_image: bool | None = None  # Cog's flag; None when not given
+    use_cuda_base_image: str = "auto"  # Cog's flag: only "false" turns the nvidia/cuda base off
+    openapi_schema_file: str | None = None  # --openapi-schema: this schema instead of a generated one
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -66,6 +69,8 @@ def default_image_name(config: Config) -> str:
     """cog.yaml's `image:`, else cogkit-<project dir name> (lowercased, docker-safe)."""
     if config.model.image:
         return config.model.image
+    if config.model.model:  # Cog 0.20+: -t > image > model > cog-<dir>
+        return config.model.model
     name = re.sub(r"[^a-z0-9._-]+", "-", config.project_dir.name.lower()).strip("-._") or "model"
     return f"cogkit-{name}"
 
@@ -109,10 +114,58 @@ def openapi_schema(config: Config) -> dict[str, Any] | None:
     return openapi_from_refs(config.model.predict, config.model.train, root=str(config.project_dir))
 
 
+def schema_from_file(path: str, out: TextIO) -> dict[str, Any]:
+    """Cog's --openapi-schema: a hand-written schema for the label, checked to be an OpenAPI 3 document."""
+    import json
+
+    print(f"Validating model schema from {path}...", file=out)
+    try:
+        text = Path(path).expanduser().read_text()
+    except OSError as exc:
+        raise CogkitError(
+            f"Failed to read schema file: {path}: {exc.strerror or exc}",
+            "check the path given to --openapi-schema",
+        ) from None
+    try:
+        schema = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CogkitError(
+            f"Model schema is invalid: {path} is not JSON ({exc.msg}, line {exc.lineno})",
+            "pass the JSON that `GET /openapi.json` serves",
+        ) from None
+    problem = _openapi_problem(schema)
+    if problem:
+        raise CogkitError(
+            f"Model schema is invalid: {problem}", "pass the JSON that `GET /openapi.json` serves"
+        )
+    return schema
+
+
+def _openapi_problem(schema: Any) -> str | None:
+    if not isinstance(schema, dict):
+        return "the document must be a JSON object"
+    version = schema.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3."):
+        return 'missing "openapi": "3.x" version field'
+    if not isinstance(schema.get("info"), dict):
+        return 'missing "info" object'
+    if not isinstance(schema.get("paths"), dict):
+        return 'missing "paths" object'
+    components = schema.get("components", {})
+    if not isinstance(components, dict) or not isinstance(components.get("schemas", {}), dict):
+        return '"components.schemas" must be an object'
+    return None
+
+
 def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, buildkit.SecretSource]]:
     """Load config, plan layers and check secrets: everything that needs no engine."""
     config = load_config(find_config(request.cwd, request.config_file))
-    options = BuildOptions(request.separate_weights, request.base_image, request.ca_cert)
+    options = BuildOptions(
+        request.separate_weights,
+        request.base_image,
+        request.ca_cert,
+        use_cuda_base_image=request.use_cuda_base_image != "false",
+    )
     plan = plan_layers(config, options)
     secrets = {**parse_secrets(request.secrets, config), **ca_secret(plan.ca_cert)}
     return config, plan, secrets
@@ -182,8 +235,17 @@ def build(request: BuildRequest) -> BuildOutcome:
     config, plan, secrets = prepare(request)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=request.out)
+    if request.use_cog_base_image:
+        print(
+            "warning: --use-cog-base-image: Cog's r8.im/cog-base images are not reachable from here; "
+            "continuing without base image support",
+            file=request.out,
+        )
     image = request.tag or default_image_name(config)
-    schema = openapi_schema(config)
+    if request.openapi_schema_file:
+        schema = schema_from_file(request.openapi_schema_file, request.out)
+    else:
+        schema = openapi_schema(config)
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")

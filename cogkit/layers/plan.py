@@ -39,6 +39,7 @@ class BuildOptions:
     separate_weights: bool = False
     base_image: str | None = None  # --base-image, else $COGKIT_BASE_IMAGE
     ca_cert: str | None = None  # --ca-cert, else $COGKIT_CA_CERT
+    use_cuda_base_image: bool = True  # Cog's --use-cuda-base-image=false: GPU models on python:<ver>-slim
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,12 @@ class LayerPlan:
         return sum(w.size for w in self.weights)
 
 
-def choose_base(config: Config, override: str | None) -> BaseImage:
+def choose_base(config: Config, override: str | None, use_cuda: bool = True) -> BaseImage:
     """nvidia/cuda for GPU builds, python:<ver>-slim for CPU, unless the user overrides it."""
     override = override or os.environ.get(BASE_IMAGE_ENV) or None
     if override:
         return BaseImage(override, "override", None)
-    if config.gpu and config.cuda.cuda and config.cuda.cudnn:
+    if use_cuda and config.gpu and config.cuda.cuda and config.cuda.cudnn:
         # devel: torch extensions and many pip sdists need nvcc; this matches Cog.
         return BaseImage(cuda_base_image(config.cuda.cuda, config.cuda.cudnn, "devel"), "cuda", False)
     return BaseImage(f"python:{config.python_version}-slim", "python", True)
@@ -137,7 +138,7 @@ def plan_layers(config: Config, options: BuildOptions) -> LayerPlan:
     ca_cert = options.ca_cert or os.environ.get(CA_CERT_ENV) or None
     return LayerPlan(
         config=config,
-        base=choose_base(config, options.base_image),
+        base=choose_base(config, options.base_image, options.use_cuda_base_image),
         system_packages=config.system_packages,
         requirements=requirements,
         pre_install=config.pre_install,

@@ -1,6 +1,6 @@
-"""Run an arbitrary command in the project's image with the project bound at /src.
+"""`cogkit exec`: run an arbitrary command in the project's image with the project bound at /src.
 
-The exit status of the command becomes cogkit's exit status, so `cogkit run pytest` works in
+The exit status of the command becomes cogkit's exit status, so `cogkit exec pytest` works in
 scripts. docker itself reserves 125 (its own failure), 126 (not executable), 127 (not found);
 those become one-line errors instead.
 """
@@ -36,18 +36,40 @@ def parse_publish(spec: str) -> tuple[str, int]:
     )
 
 
+def _run(image: str, command: list[str], interactive_tty: bool, kwargs: dict) -> int:
+    from cogkit.docker import containers
+
+    docker = containers.docker()
+    if interactive_tty:
+        docker.run(image, command, **kwargs)
+    else:
+        for source, chunk in docker.run(image, command, stream=True, **kwargs):
+            stream = sys.stdout if source == "stdout" else sys.stderr
+            stream.buffer.write(chunk)
+            stream.flush()
+    return 0
+
+
+def _is_gpu_failure(exc: Exception) -> bool:
+    from cogkit.docker import containers
+
+    return exc.return_code == 125 and isinstance(  # type: ignore[attr-defined]
+        containers.engine_error_from(exc, "run"), containers.GPUUnavailableError
+    )
+
+
 def run_in_environment(args: argparse.Namespace) -> int:
     from python_on_whales.exceptions import DockerException
 
     from cogkit.docker import containers
-    from cogkit.model.project import build_project_image, load_project
+    from cogkit.model.project import base_image_flags, build_project_image, load_project
 
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
     if not command:
         raise CogkitError(
-            "no command given", hint="e.g. `cogkit run python` or `cogkit run -p 8888 jupyter lab`"
+            "no command given", hint="e.g. `cogkit exec python` or `cogkit exec -p 8888 jupyter lab`"
         )
     env = containers.parse_env_flags(args.env)
     publish = [parse_publish(p) for p in args.publish]
@@ -55,9 +77,12 @@ def run_in_environment(args: argparse.Namespace) -> int:
         host, _, port = host_part.rpartition(":")
         containers.ensure_port_free(int(port), host or "0.0.0.0")
     project = load_project(args.config_file)
-    image = build_project_image(args.config_file, progress=getattr(args, "progress", None))
+    image = build_project_image(
+        args.config_file, progress=getattr(args, "progress", None), flags=base_image_flags(args)
+    )
     info = containers.inspect_image(image)
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
+    cpu_fallback = containers.gpus_are_automatic(args.gpus, info.wants_gpu)
     interactive_tty = sys.stdin.isatty() and sys.stdout.isatty()
     name = f"cogkit-run-{uuid.uuid4().hex[:12]}"
     kwargs: dict = {
@@ -69,20 +94,20 @@ def run_in_environment(args: argparse.Namespace) -> int:
         "envs": env,
         "volumes": [(str(project.directory), "/src")],
         "workdir": "/src",
-        "labels": {"run.cogkit.cli": "run"},
+        "labels": {"run.cogkit.cli": "exec"},
     }
     if gpus:
         kwargs["gpus"] = gpus
-    docker = containers.docker()
     try:
-        if interactive_tty:
-            docker.run(image, command, **kwargs)
-        else:
-            for source, chunk in docker.run(image, command, stream=True, **kwargs):
-                stream = sys.stdout if source == "stdout" else sys.stderr
-                stream.buffer.write(chunk)
-                stream.flush()
-        return 0
+        try:
+            return _run(image, command, interactive_tty, kwargs)
+        except DockerException as exc:
+            if not (cpu_fallback and _is_gpu_failure(exc)):
+                raise
+            containers.remove_container(name)
+            containers.warn_cpu_fallback()
+            kwargs.pop("gpus", None)
+            return _run(image, command, interactive_tty, kwargs)
     except DockerException as exc:
         code = exc.return_code
         if code == 127:

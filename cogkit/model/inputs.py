@@ -45,11 +45,12 @@ def parse_input_flags(flags: Iterable[str]) -> RawInputs:
 
 
 def load_json_inputs(spec: str, stdin: TextIO | None = None, base_dir: Path | None = None) -> dict[str, Any]:
-    """`--json '{...}'`, `--json @file.json` or `--json @-` (stdin); `@path` strings inside become data URLs.
+    """`--json '{...}'`, `--json @file.json`, `--json @-` or `--json -` (stdin, as Cog); `@path` strings
+    inside become data URLs.
 
     Accepts either the bare input object or a whole prediction request (`{"input": {...}}`).
     """
-    if spec == "@-":
+    if spec in ("@-", "-"):
         text = (stdin or sys.stdin).read()
         where = "stdin"
     elif spec.startswith("@"):
@@ -299,9 +300,17 @@ def coerce_inputs(
 # ----------------------------------------------------------------------------- validation
 
 
-_TYPE_ERRORS = frozenset((
-    "string_type", "int_type", "float_type", "bool_type", "dict_type", "list_type", "union",
-))
+_TYPE_ERRORS = frozenset(
+    (
+        "string_type",
+        "int_type",
+        "float_type",
+        "bool_type",
+        "dict_type",
+        "list_type",
+        "union",
+    )
+)
 
 
 def _prop_at(props: Mapping[str, Mapping[str, Any]], loc: list[Any]) -> Mapping[str, Any]:
@@ -313,8 +322,9 @@ def _prop_at(props: Mapping[str, Mapping[str, Any]], loc: list[Any]) -> Mapping[
     return prop
 
 
-def _as_input_error(error: dict[str, Any], payload: Mapping[str, Any],
-                    props: Mapping[str, Mapping[str, Any]]) -> InputError:
+def _as_input_error(
+    error: dict[str, Any], payload: Mapping[str, Any], props: Mapping[str, Mapping[str, Any]]
+) -> InputError:
     """One of the validator's 422 `detail` items as the CLI's message: the input's name, what it
     expects, and a hint for the flag."""
     loc = error["loc"]
@@ -351,8 +361,9 @@ def _as_input_error(error: dict[str, Any], payload: Mapping[str, Any],
             f"input {name!r} must be at {bound} {limit} characters long", hint=f"got {len(value)} characters"
         )
     if kind == "string_pattern_mismatch":
-        return InputError(f"input {name!r} does not match the pattern {prop.get('pattern')!r}",
-                          hint=f"got {value!r}")
+        return InputError(
+            f"input {name!r} does not match the pattern {prop.get('pattern')!r}", hint=f"got {value!r}"
+        )
     return InputError(f"input {name!r}: {error['msg']}", hint=f"got {json.dumps(value)[:80]}")
 
 
@@ -370,10 +381,13 @@ def validate_inputs(
     props = inputs.properties
     result = compile_validator(dict(schema), mode, strict=True)(dict(payload))
     if result.ignored:
+        # Cog's wording (pkg/predict/input_validation.go), which scripts grep for; the hint is cogkit's.
         names = inputs.ordered_names()
-        valid = ", ".join(names) if names else "(this model takes no inputs)"
+        unknown = ", ".join(f'"{n}"' for n in result.ignored)
+        plural = "s" if len(result.ignored) > 1 else ""
+        valid = f"valid inputs are: {', '.join(names)}" if names else "model does not accept inputs"
         raise InputError(
-            f"unknown input {result.ignored[0]!r}; valid inputs: {valid}",
+            f"unknown input{plural} {unknown}; {valid}",
             hint="check the spelling; inputs are the predict() arguments",
         )
     missing = [e["loc"][2] for e in result.errors if e["type"] == "missing"]

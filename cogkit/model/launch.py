@@ -76,8 +76,12 @@ def image_model(
     purpose: str = "predict",
     schema: dict[str, Any] | None = None,
     wait: bool = True,
+    cpu_fallback: bool = False,
 ) -> Iterator[RunningModel]:
-    """Run `image` with its port 5000 published on host:port (a free port when None)."""
+    """Run `image` with its port 5000 published on host:port (a free port when None).
+
+    `cpu_fallback`: the GPUs came from build.gpu, so a machine without one retries on the CPU.
+    """
     from cogkit.docker import containers
 
     if port is not None:
@@ -93,6 +97,7 @@ def image_model(
                 volumes=volumes,
                 command=command,
                 purpose=purpose,
+                cpu_fallback=cpu_fallback,
             )
             break
         except containers.PortInUseError:

@@ -79,6 +79,8 @@ class OutputWriter:
             base = self.output_path if self.output_path.is_absolute() else self.directory / self.output_path
             if base.is_dir():
                 self.into, self.output_path = base, None
+    # ConcatenateIterator tokens joined into text (on a terminal); else Cog's JSON list, for scripts.
+    join_tokens: bool = True
 
     def _target(self, mime: str, index: int | None, key: str | None) -> Path:
         ext = extension_for(mime)
@@ -92,7 +94,7 @@ class OutputWriter:
         return (self.into or self.directory) / f"{self.default_stem}{'.' + label if label else ''}{ext}"
 
     def _said(self, target: Path) -> None:
-        line = f"Written output to {_display(target, self.directory)}"
+        line = f"Written output to: {_display(target, self.directory)}"
         print(style(line, "ok", self.stderr), file=self.stderr)
 
     def _write_file(self, url: str, index: int | None = None, key: str | None = None) -> Path:
@@ -138,6 +140,7 @@ class OutputWriter:
             return
         if (
             isinstance(output, list)
+            and self.join_tokens
             and _is_concatenate(output_schema)
             and all(isinstance(v, str) for v in output)
         ):

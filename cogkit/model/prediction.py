@@ -9,8 +9,9 @@ server's /openapi.json used (validation then happens after start, still before t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
@@ -62,9 +63,21 @@ def run_model(args: argparse.Namespace, mode: str) -> int:
         # Inputs are checked before the model starts whenever the schema is known up front.
         payload = prepare_payload(raw, json_inputs, schema, mode, run_dir) if schema else None
         with start() as model:
+            _print_setup_logs(model, progress)
             if payload is None:
                 payload = prepare_payload(raw, json_inputs, model.ensure_schema(), mode, run_dir)
             return _predict_and_write(model, payload, args, mode)
+
+
+def _print_setup_logs(model: Any, progress: str | None) -> None:
+    """What setup() printed, on stderr, even when it succeeded (Cog shows the container's output)."""
+    if progress == "quiet":
+        return
+    health = model.client.health(timeout=2) or {}
+    logs = str((health.get("setup") or {}).get("logs") or "")
+    if logs:
+        sys.stderr.write(logs if logs.endswith("\n") else logs + "\n")
+        sys.stderr.flush()
 
 
 # (the schema known before start, or None; a callable that starts the model when entered)
@@ -104,13 +117,16 @@ def _prepare_image(
     from cogkit.model.launch import image_model
 
     image = args.image
-    volumes: list[tuple[str, str]] = []
+    volumes: list[tuple[str, ...]] = []
+    weights_project = None
     if image is None:
-        from cogkit.model.project import build_project_image, load_project
+        from cogkit.model.project import base_image_flags, build_project_image, load_project
+        from cogkit.model.weights import check_drift
 
         # As in Cog: the project is mounted over /src, so ./weights and fresh edits are what runs.
         project = load_project(args.config_file)
-        image = build_project_image(args.config_file, progress=progress)
+        weights_project = check_drift(project.config_path)  # managed weights: stale lock stops here
+        image = build_project_image(args.config_file, progress=progress, flags=base_image_flags(args))
         volumes.append((str(project.directory), "/src"))
     if args.image is None:
         info = containers.inspect_image(image)
@@ -127,18 +143,27 @@ def _prepare_image(
         )
     schema = info.schema
 
-    def start() -> AbstractContextManager[Any]:
+    @contextlib.contextmanager
+    def start() -> Iterator[Any]:
+        from cogkit.model.weights import weight_mounts
+
         # GPUs are resolved after the inputs were checked, so a bad input is reported first.
+        with contextlib.ExitStack() as stack:
+            mounts = stack.enter_context(weight_mounts(weights_project)) if weights_project else []
+            yield stack.enter_context(_image_model(mounts))
+
+    def _image_model(mounts: list[tuple[str, ...]]) -> AbstractContextManager[Any]:
         return image_model(
             image,
             env=env,
             gpus=containers.resolve_gpus(args.gpus, info.wants_gpu),
+            cpu_fallback=containers.gpus_are_automatic(args.gpus, info.wants_gpu),
             setup_timeout=args.setup_timeout,
             progress=progress,
             schema=schema,
             command=server_command(mode, info.cmd),
             purpose=mode,
-            volumes=volumes,
+            volumes=[*volumes, *mounts],
         )
 
     return schema, start
@@ -173,7 +198,9 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     # What the model prints (progress, warnings) goes to stderr; stdout carries the output alone.
     show_logs = getattr(args, "progress", None) != "quiet"
     streamed = logged = False
-    if _streams_text(output_schema) and not args.output:
+    # On a terminal tokens stream as they come; a pipe gets Cog's JSON list at the end.
+    on_terminal = sys.stdout.isatty()
+    if on_terminal and _streams_text(output_schema) and not args.output:
 
         def print_chunk(chunk: Any) -> None:
             nonlocal streamed
@@ -209,7 +236,10 @@ def _predict_and_write(model: Any, payload: dict[str, Any], args: argparse.Names
     default = "weights" if mode == "train" else None
     target = args.output or default
     writer = OutputWriter(
-        output_path=Path(target) if target else None, stdout=sys.stdout, text_to_file=args.output is not None
+        output_path=Path(target) if target else None,
+        stdout=sys.stdout,
+        text_to_file=args.output is not None,
+        join_tokens=on_terminal,
     )
     writer.write(response.get("output"), output_schema)
     sys.stdout.flush()
@@ -224,9 +254,9 @@ def _write_prediction_json(response: dict[str, Any], args: argparse.Namespace) -
     if args.output:
         target = Path(args.output)
         if target.suffix != ".json":
-            print(f"warning: writing JSON to {target}, which does not end in .json", file=sys.stderr)
+            print(f"warning: --output value does not have a .json suffix: {target}", file=sys.stderr)
         target.write_text(text)
-        print(f"Written prediction to {target}", file=sys.stderr)
+        print(f"Written output to: {target}", file=sys.stderr)
     else:
         sys.stdout.write(text)
         sys.stdout.flush()

@@ -31,12 +31,25 @@ def load_project(config_file: str | None = None) -> Project:
     return Project(config_path=path, directory=config.project_dir, raw=dict(config.raw or {}))
 
 
+def base_image_flags(args: Any) -> dict[str, Any]:
+    """Cog's --use-cog-base-image / --use-cuda-base-image from a command's args, for BuildRequest."""
+    return {
+        "use_cog_base_image": getattr(args, "use_cog_base_image", None),
+        "use_cuda_base_image": getattr(args, "use_cuda_base_image", "auto"),
+    }
+
+
 def build_project_image(
-    config_file: str | None = None, *, progress: str | None = None, tag: str | None = None
+    config_file: str | None = None,
+    *,
+    progress: str | None = None,
+    tag: str | None = None,
+    flags: dict[str, Any] | None = None,
 ) -> str:
     """Build the project's image with `cogkit build`'s engine and return its name.
 
-    The base image and CA bundle come from COGKIT_BASE_IMAGE / COGKIT_CA_CERT, as for `cogkit build`.
+    The base image and CA bundle come from COGKIT_BASE_IMAGE / COGKIT_CA_CERT, as for `cogkit build`;
+    `flags` carries Cog's base-image flags (`base_image_flags`).
     """
     import sys
 
@@ -45,6 +58,11 @@ def build_project_image(
     from cogkit.images.build import BuildRequest, build
 
     request = BuildRequest(
-        config_file=project.config_path, cwd=Path.cwd(), tag=tag, progress=progress or "auto", out=sys.stderr
+        config_file=project.config_path,
+        cwd=Path.cwd(),
+        tag=tag,
+        progress=progress or "auto",
+        out=sys.stderr,
+        **(flags or {}),
     )
     return build(request).image

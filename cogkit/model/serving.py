@@ -118,12 +118,23 @@ def _watch(project: Project, restart: Any, stop: threading.Event) -> None:
 
 def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
     from cogkit.docker import containers
-    from cogkit.model.client import ModelClient, reachable_host
-    from cogkit.model.launch import cog_server_command
-    from cogkit.model.project import build_project_image
+    from cogkit.model.project import base_image_flags, build_project_image
+    from cogkit.model.weights import check_drift, weight_mounts
 
     containers.ensure_port_free(args.port, args.host)
-    image = build_project_image(args.config_file, progress=progress)
+    weights_project = check_drift(project.config_path)  # managed weights: a stale lock stops here
+    image = build_project_image(args.config_file, progress=progress, flags=base_image_flags(args))
+    with weight_mounts(weights_project) as mounts:
+        return _serve_container(project, args, env, image, mounts)
+
+
+def _serve_container(
+    project: Project, args: argparse.Namespace, env: dict[str, str], image: str, mounts: list[tuple[str, ...]]
+) -> int:
+    from cogkit.docker import containers
+    from cogkit.model.client import ModelClient, reachable_host
+    from cogkit.model.launch import cog_server_command
+
     info = containers.inspect_image(image)
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)
     command: list[str] = []
@@ -134,9 +145,12 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
         publish=[(containers.publish_spec(args.host, args.port), containers.MODEL_PORT)],
         env=env,
         gpus=gpus,
-        volumes=[(str(project.directory), "/src")],
+        volumes=[(str(project.directory), "/src"), *mounts],
         command=command,
         purpose="serve",
+        # As Cog's serve: webhooks and --upload-url to a server on the host reach it.
+        add_hosts=[("host.docker.internal", "host-gateway")],
+        cpu_fallback=containers.gpus_are_automatic(args.gpus, info.wants_gpu),
     )
     stop = threading.Event()
     try:
@@ -167,8 +181,8 @@ def serve_image(project: Project, args: argparse.Namespace, env: dict[str, str],
                 pass  # wait for a restart in progress to finish
             if containers.container_running(container):
                 continue
-            if not args.reload:
-                break
+            if not args.reload or containers.exit_code(container) == 0:
+                break  # a clean exit (POST /shutdown) ends `cogkit serve`, as in Cog
             # A bad edit (syntax error, failing setup) stops the server: wait for the next edit.
             code = containers.exit_code(container)
             _say_waiting(code)
@@ -241,8 +255,8 @@ def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str],
                 while proc.poll() is None and not restart_requested.is_set():
                     time.sleep(0.1)
                 if not restart_requested.is_set():
-                    if not args.reload:
-                        return int(proc.returncode or 0)
+                    if not args.reload or proc.returncode == 0:
+                        return int(proc.returncode or 0)  # a clean exit (POST /shutdown) ends serve
                     # A bad edit (syntax error, failing setup) stops the server: wait for the next edit.
                     _say_waiting(proc.returncode)
                     restart_requested.wait()

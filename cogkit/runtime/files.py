@@ -14,6 +14,7 @@ import binascii
 import contextlib
 import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -136,33 +137,13 @@ class InputFiles:
         name = sanitize_filename(urlsplit(url).path)
         shown = _redact(url)
         try:
-            async with asyncio.timeout(DOWNLOAD_TIMEOUT):
-                resp = await netpolicy.guarded_request(
-                    httpclient.session(), "GET", url, netpolicy.current(),
-                    max_redirects=netpolicy.max_redirects_from_env(),
-                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30))
-                async with resp:
-                    if resp.status >= 400:
-                        raise InputError(f"could not download {shown}: HTTP {resp.status}")
-                    if resp.content_length is not None and resp.content_length > self.max_bytes:
-                        raise InputError(f"input file {shown} is larger than {self.max_bytes} bytes")
-                    if "." not in name:
-                        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
-                        name += (_mime().guess_extension(ctype) or "") if ctype else ""
-                    path = self._target(name)
-                    size = 0
-                    with open(path, "wb") as fh:
-                        async for chunk in resp.content.iter_chunked(1 << 16):
-                            size += len(chunk)
-                            if size > self.max_bytes:
-                                raise InputError(f"input file {shown} is larger than {self.max_bytes} bytes")
-                            fh.write(chunk)
-                    return path
+            # asyncio.wait_for, not asyncio.timeout: the in-image runtime runs on Python 3.10 too
+            return await asyncio.wait_for(self._get_to_file(url, name, shown), DOWNLOAD_TIMEOUT)
         except netpolicy.DeniedAddress as exc:
             raise InputError(f"input URL {shown} was refused: {exc}") from None
         except netpolicy.TooManyRedirects as exc:
             raise InputError(f"could not download {shown}: {exc}") from None
-        except TimeoutError:
+        except (asyncio.TimeoutError, TimeoutError):  # noqa: UP041 (distinct classes before Python 3.11)
             raise InputError(f"could not download {shown}: it took longer than {DOWNLOAD_TIMEOUT:g} s "
                              f"({DOWNLOAD_TIMEOUT_ENV})") from None
         except (aiohttp.ClientError, ValueError) as exc:
@@ -170,6 +151,31 @@ class InputFiles:
             if denied is not None:
                 raise InputError(f"input URL {shown} was refused: {denied}") from None
             raise InputError(f"could not download {shown}: {_one_line(exc)}") from None
+
+    async def _get_to_file(self, url: str, name: str, shown: str) -> str:
+        import aiohttp
+
+        resp = await netpolicy.guarded_request(
+            httpclient.session(), "GET", url, netpolicy.current(),
+            max_redirects=netpolicy.max_redirects_from_env(),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=30))
+        async with resp:
+            if resp.status >= 400:
+                raise InputError(f"could not download {shown}: HTTP {resp.status}")
+            if resp.content_length is not None and resp.content_length > self.max_bytes:
+                raise InputError(f"input file {shown} is larger than {self.max_bytes} bytes")
+            if "." not in name:
+                ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()
+                name += (_mime().guess_extension(ctype) or "") if ctype else ""
+            path = self._target(name)
+            size = 0
+            with open(path, "wb") as fh:
+                async for chunk in resp.content.iter_chunked(1 << 16):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise InputError(f"input file {shown} is larger than {self.max_bytes} bytes")
+                    fh.write(chunk)
+            return path
 
     def cleanup(self) -> None:
         if self._dir is not None:
@@ -186,6 +192,13 @@ def _is_remote(value: str) -> bool:
 _B64_SPACE = re.compile(r"[ \t\r\n]+")
 
 
+def _b64_strict(text: str) -> bytes:
+    """One strict pass: binascii's C-level strict mode where it exists (3.11+), base64's validate= before."""
+    if sys.version_info >= (3, 11):  # noqa: UP036 (the in-image runtime runs on 3.10 too)
+        return binascii.a2b_base64(text, strict_mode=True)
+    return base64.b64decode(text, validate=True)
+
+
 def _strict_b64decode(payload: str) -> bytes:
     """Base64 as clients send it (maybe percent-encoded, wrapped or unpadded); anything else is an error.
 
@@ -193,13 +206,13 @@ def _strict_b64decode(payload: str) -> bytes:
     C-level pass (quicker than the lenient decoder); only a payload that fails it is cleaned up.
     """
     try:
-        return binascii.a2b_base64(payload + "=" * (-len(payload) % 4), strict_mode=True)
+        return _b64_strict(payload + "=" * (-len(payload) % 4))
     except (binascii.Error, ValueError):
         pass
     text = _B64_SPACE.sub("", unquote(payload) if "%" in payload else payload)
     text += "=" * (-len(text) % 4)
     try:
-        return binascii.a2b_base64(text, strict_mode=True)
+        return _b64_strict(text)
     except (binascii.Error, ValueError):
         raise InputError("invalid data URL: the data after ';base64,' is not valid base64") from None
 

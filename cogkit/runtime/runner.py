@@ -315,7 +315,7 @@ class PredictionRunner:
                        inputs: dict[str, Any]) -> tuple[str, str | None, float | None]:
         outputs = None
         status, error, predict_time = FAILED, "the worker ended the prediction without a result", None
-        for_upload = self.upload_url if pred.respond_async else None
+        for_upload = self.upload_url  # sync predictions too, as Cog >= 0.17 (coglet) does
         async for ev in self.worker.predict(pred.id, inputs):
             match ev:
                 case Log(text=text):

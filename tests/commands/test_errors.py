@@ -167,9 +167,14 @@ def test_image_name_that_looks_like_an_input(cli, snapshot) -> None:
     snapshot("image_looks_like_input", result.stderr)
 
 
-@pytest.mark.parametrize("command", ["predict", "serve", "run"])
+@pytest.mark.parametrize("command", ["predict", "serve", "run", "exec"])
 def test_every_command_reports_missing_cog_yaml_the_same_way(tmp_path: Path, cli, command: str) -> None:
-    args = {"predict": ["predict", "-i", "a=b"], "serve": ["serve"], "run": ["run", "python"]}[command]
+    args = {
+        "predict": ["predict", "-i", "a=b"],
+        "serve": ["serve"],
+        "run": ["run", "-i", "a=b"],
+        "exec": ["exec", "python"],
+    }[command]
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.startswith("error: cog.yaml does not exist in")

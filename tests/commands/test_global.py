@@ -22,7 +22,7 @@ def test_version(cli) -> None:
 
 def test_help_lists_every_cli_command(cli) -> None:
     out = cli("--help").stdout
-    for command in ("predict", "run", "serve", "train", "init", "login", "build", "push"):
+    for command in ("predict", "run", "exec", "serve", "train", "init", "login", "build", "push", "doctor"):
         assert f"    {command} " in out
 
 

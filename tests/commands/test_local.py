@@ -22,7 +22,7 @@ def test_predict_local_streaming_and_json(tmp_path: Path, cli) -> None:
     project = copy_example("streaming", tmp_path)
     result = cli("predict", "--local", "-i", "prompt=a b c", "-i", "delay=0", cwd=project, env=NO_DOCKER)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "a b c\n"
+    assert json.loads(result.stdout) == ["a", " b", " c"]  # not a terminal: Cog's JSON list
     body = '{"prompt": "a b c", "delay": 0}'
     as_json = cli("predict", "--local", "--json", body, "-o", "p.json", cwd=project, env=NO_DOCKER)
     assert as_json.returncode == 0, as_json.stderr
@@ -72,25 +72,49 @@ def test_predict_local_file_output(tmp_path: Path, cli) -> None:
 
 
 def test_streaming_tokens_are_printed_as_they_are_made(tmp_path: Path) -> None:
-    """ConcatenateIterator output reaches stdout token by token, not only at the end."""
+    """On a terminal, ConcatenateIterator output reaches stdout token by token, not only at the end."""
     import os
+    import pty
+    import select
     import subprocess
     import sys
     import time
 
     project = copy_example("streaming", tmp_path)
+    primary, secondary = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cogkit", "--progress", "quiet", "predict", "--local",
          "-i", "prompt=one two three four", "-i", "delay=0.4"],
-        cwd=project, env={**os.environ, **NO_DOCKER}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=project, env={**os.environ, **NO_DOCKER}, stdout=secondary, stderr=subprocess.PIPE,
     )  # fmt: skip
-    assert proc.stdout is not None
-    first = proc.stdout.read(3)
-    first_at = time.monotonic()
-    rest, err = proc.communicate(timeout=60)
-    done_at = time.monotonic()
-    assert proc.returncode == 0, err
-    assert first + rest == b"one two three four\n"
+    os.close(secondary)
+    seen = b""
+    first_at = done_at = None
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # until the child closes the terminal
+            ready, _, _ = select.select([primary], [], [], 0.5)
+            if not ready:
+                continue
+            try:
+                data = os.read(primary, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            if first_at is None:
+                first_at = time.monotonic()
+            seen += data
+            if b"four" in seen:
+                done_at = time.monotonic()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(primary)
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    assert seen.replace(b"\r\n", b"\n") == b"one two three four\n"
+    assert first_at is not None and done_at is not None
     assert done_at - first_at > 0.8, "the first token only arrived with the last one"
 
 

@@ -59,7 +59,7 @@ def test_init_build_predict(tmp_path: Path, cli, build_env, docker_engine) -> No
         _png(tmp_path / "in.png", 5, 4, (10, 20, 30))
         result = cli("predict", tag, "-i", "image=@in.png", "-i", "scale=2", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "Written output to output.png" in result.stderr
+        assert "Written output to: output.png" in result.stderr
         assert (tmp_path / "output.png").read_bytes() == (tmp_path / "in.png").read_bytes()
     finally:
         subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True)
@@ -256,11 +256,15 @@ def test_list_of_files_written_as_output_n(build_env, cli, tmp_path: Path, docke
     assert (project / "result.1.txt").read_text() == "part 1"
 
 
-def test_streaming_output_is_joined(example_image, cli) -> None:
+def test_streaming_output_is_cogs_json_list_when_piped(example_image, cli) -> None:
+    """Not on a terminal (a pipe, a script): ConcatenateIterator output is Cog's JSON list."""
     tag, _ = example_image("streaming")
     result = cli("predict", tag, "-i", "prompt=the quick brown fox", "-i", "delay=0")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "the quick brown fox\n"
+    assert json.loads(result.stdout) == ["the", " quick", " brown", " fox"]
+    as_json = cli("predict", tag, "--json", '{"prompt": "a b", "delay": 0}')
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["output"] == ["a", " b"]
 
 
 def test_failed_prediction_prints_error_and_logs(build_env, cli, tmp_path: Path, docker_engine) -> None:
@@ -349,11 +353,12 @@ def test_separate_weights(example_image, cli) -> None:
     assert out["weights_bytes"] == 64 * 1024 * 1024 and out["text"] == "hi"
 
 
-def test_gpu_model_without_gpu_is_a_clear_error(
+def test_gpu_model_without_gpu_retries_on_cpu_with_one_warning(
     build_env, cli, tmp_path: Path, docker_engine, snapshot
 ) -> None:
-    """build.gpu: true on a machine with no GPU: say so, never fall back to CPU silently."""
-    from cogkit.docker.containers import gpu_available
+    """build.gpu: true on a machine with no GPU: docker refuses --gpus all, Cog's retry on the CPU
+    follows, announced by one warning line (never silently, Cog's #2247). An explicit --gpus still fails."""
+    from cogkit.docker.containers import CPU_FALLBACK_WARNING, gpu_available
 
     if gpu_available():
         pytest.skip("this machine has a GPU")
@@ -361,15 +366,27 @@ def test_gpu_model_without_gpu_is_a_clear_error(
     (project / "cog.yaml").write_text(
         'build:\n  gpu: true\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
     )
-    tag = f"cogkit-test-gpu:{os.getpid()}"
+    tag = name_project_image(project)  # what `cogkit run`/`exec` without IMAGE build, too
     built = cli("build", "-t", tag, cwd=project, env=build_env)
     if built.returncode != 0:
         pytest.fail(f"a gpu: true project must build with an explicit base image:\n{built.stderr[-1500:]}")
     try:
         result = cli("predict", tag, "-i", "text=x")
-        assert result.returncode == 1
-        snapshot("gpu_unavailable", result.stderr)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "hello x\n"
+        assert result.stderr.splitlines().count(CPU_FALLBACK_WARNING) == 1
+        # the project flow (`cogkit run` without IMAGE) and exec fall back the same way
+        ran = cli("run", "-i", "text=y", cwd=project, env=build_env)
+        assert ran.returncode == 0 and ran.stdout == "hello y\n", ran.stderr
+        assert ran.stderr.splitlines().count(CPU_FALLBACK_WARNING) == 1
+        executed = cli("exec", "python", "-c", "print('cpu')", cwd=project, env=build_env)
+        assert executed.returncode == 0 and executed.stdout == "cpu\n", executed.stderr
+        assert executed.stderr.splitlines().count(CPU_FALLBACK_WARNING) == 1
+        explicit = cli("predict", tag, "--gpus", "all", "-i", "text=x")
+        assert explicit.returncode == 1
+        snapshot("gpu_unavailable", explicit.stderr, {tag: "<image>"})
         cpu = cli("predict", tag, "--gpus", "", "-i", "text=x")
         assert cpu.returncode == 0 and cpu.stdout == "hello x\n", cpu.stderr
+        assert CPU_FALLBACK_WARNING not in cpu.stderr
     finally:
         subprocess.run(["/usr/bin/docker", "rmi", "-f", tag], capture_output=True)

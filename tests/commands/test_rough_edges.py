@@ -40,7 +40,7 @@ def test_dash_o_an_existing_directory_writes_into_it(tmp_path: Path, cli) -> Non
     result = cli("predict", "--local", "-i", "text=shout", "-o", "results", cwd=project, env=NO_DOCKER)
     assert result.returncode == 0, result.stderr
     assert (project / "results" / "output.txt").read_text() == "SHOUT"
-    assert "Written output to results/output.txt" in result.stderr
+    assert "Written output to: results/output.txt" in result.stderr
     hello = copy_example("hello-world", tmp_path)
     (hello / "out").mkdir()
     text = cli("predict", "--local", "-i", "text=dir", "-o", "out", cwd=hello, env=NO_DOCKER)

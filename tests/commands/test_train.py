@@ -12,7 +12,7 @@ def test_train_writes_weights_then_predict_loads_them(tmp_path: Path, cli, build
     project = copy_example("training", tmp_path)
     trained = cli("train", "-i", "offset=10", "-i", "epochs=2", cwd=project, env=build_env)
     assert trained.returncode == 0, trained.stderr
-    assert "Written output to weights" in trained.stderr
+    assert "Written output to: weights" in trained.stderr
     assert json.loads((project / "weights").read_text()) == {"offset": 10, "epochs": 2}
     # Without IMAGE the project is mounted at /src, so setup() finds ./weights.
     predicted = cli("predict", "-i", "x=5", cwd=project, env=build_env)
@@ -35,4 +35,4 @@ def test_train_rejects_unknown_training_inputs(tmp_path: Path, cli, build_env, d
     project = copy_example("training", tmp_path)
     result = cli("train", "-i", "ofset=1", cwd=project, env=build_env)
     assert result.returncode == 1
-    assert "error: unknown input 'ofset'; valid inputs: offset, epochs" in result.stderr
+    assert "error: unknown input \"ofset\"; valid inputs are: offset, epochs" in result.stderr

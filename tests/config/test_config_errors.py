@@ -23,7 +23,8 @@ CASES: dict[str, str] = {
         "        - type: secret\n          id: tok\n"
         "          target: /run/secrets/tok\n          mode: 0400\n"
     ),
-    "unsupported_weights_key": "weights:\n  - name: base\n",
+    "weights_without_model": "weights:\n  - name: base\n",
+    "model_with_tag": "model: 127.0.0.1:5000/me/m:v1\n",
     "yaml_syntax_error": "build:\n  gpu: true\n   python_version: '3.11'\n",
     "duplicate_key": "build:\n  gpu: true\n  gpu: false\n",
     "not_a_mapping": "- build\n",

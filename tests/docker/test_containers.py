@@ -21,16 +21,17 @@ from cogkit.errors import CogkitError, EngineError
 from cogkit.model.environment import parse_publish
 
 
-def test_gpus_follow_cog_yaml_and_never_fall_back_silently(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COGKIT_ASSUME_GPU", "1")
+def test_gpus_follow_cog_yaml_and_only_automatic_ones_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cogkit.docker.containers import gpus_are_automatic
+
     assert resolve_gpus(None, wants_gpu=True) == "all"
     assert resolve_gpus(None, wants_gpu=False) is None
     assert resolve_gpus("device=1", wants_gpu=True) == "device=1"
     assert resolve_gpus("", wants_gpu=True) is None  # explicit CPU
-    monkeypatch.delenv("COGKIT_ASSUME_GPU")
-    monkeypatch.setattr("cogkit.docker.containers.gpu_available", lambda: False)
-    with pytest.raises(GPUUnavailableError, match="no NVIDIA GPU is visible"):
-        resolve_gpus(None, wants_gpu=True)
+    # Cog retries on the CPU only when the GPUs came from build.gpu, never after an explicit --gpus
+    assert gpus_are_automatic(None, wants_gpu=True)
+    assert not gpus_are_automatic("all", wants_gpu=True)
+    assert not gpus_are_automatic(None, wants_gpu=False)
 
 
 def test_port_in_use_is_detected() -> None:

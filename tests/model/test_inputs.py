@@ -129,9 +129,12 @@ def test_unknown_input_lists_valid_names_in_order() -> None:
     with pytest.raises(InputError) as info:
         validate_inputs({"prompt": "x", "stepz": 3}, SCHEMA)
     assert info.value.message == (
-        "unknown input 'stepz'; valid inputs: prompt, steps, scale, fast, tags, sizes, meta, image, images, "
-        "mode, seed, either"
+        'unknown input "stepz"; valid inputs are: prompt, steps, scale, fast, tags, sizes, meta, image, '
+        "images, mode, seed, either"
     )
+    with pytest.raises(InputError) as several:
+        validate_inputs({"prompt": "x", "a": 1, "b": 2}, SCHEMA)
+    assert several.value.message.startswith('unknown inputs "a", "b"; valid inputs are: prompt, steps')
 
 
 def test_missing_required_and_constraints() -> None:
@@ -186,7 +189,7 @@ def test_train_mode_uses_training_input_only() -> None:
         "TrainingInput": {"type": "object", "properties": {"epochs": {"type": "integer"}}},
     }}}  # fmt: skip
     validate_inputs({"epochs": 3}, both, mode="train")
-    with pytest.raises(InputError, match="valid inputs: epochs"):
+    with pytest.raises(InputError, match="valid inputs are: epochs"):
         validate_inputs({"x": 3}, both, mode="train")
     predict_only = {"components": {"schemas": {"Input": both["components"]["schemas"]["Input"]}}}
     validate_inputs({"epochs": 3}, predict_only, mode="train")  # unknown here: the server decides

@@ -31,7 +31,7 @@ def test_single_file_goes_to_output_ext_or_dash_o(tmp_path: Path) -> None:
     w = _writer(tmp_path)
     w.write(_url(b"png!"))
     assert (tmp_path / "output.png").read_bytes() == b"png!"
-    assert "Written output to output.png" in w.stderr.getvalue()
+    assert "Written output to: output.png" in w.stderr.getvalue()
     w2 = _writer(tmp_path, Path("sub/result.jpg"))
     w2.write(_url(b"jpg!", "image/jpeg"))
     assert (tmp_path / "sub/result.jpg").read_bytes() == b"jpg!"
@@ -54,6 +54,11 @@ def test_concatenate_iterator_joined(tmp_path: Path) -> None:
     w2 = _writer(tmp_path)
     w2.write(["a", "b"], {"type": "array"})
     assert json.loads(w2.stdout.getvalue()) == ["a", "b"]
+    # not on a terminal: Cog's JSON list, as `cog predict` prints it
+    w3 = _writer(tmp_path)
+    w3.join_tokens = False
+    w3.write(["he", "llo"], {"type": "array", "x-cog-array-display": "concatenate"})
+    assert json.loads(w3.stdout.getvalue()) == ["he", "llo"]
 
 
 def test_files_inside_objects_written_and_replaced_by_paths(tmp_path: Path) -> None:
@@ -111,4 +116,4 @@ def test_dash_o_existing_directory_gets_default_names_inside(tmp_path: Path) -> 
     w2 = _writer(tmp_path, Path("out"))
     w2.write({"score": 1})
     assert json.loads((tmp_path / "out/output.json").read_text()) == {"score": 1}
-    assert "Written output to out/output.json" in w2.stderr.getvalue()
+    assert "Written output to: out/output.json" in w2.stderr.getvalue()

@@ -314,19 +314,22 @@ def test_sse_streams_iterator_output():
 def test_files_in_and_out(receiver):
     with ServerProcess("files", "--upload-url", f"{receiver.url}/upload") as srv:
         srv.wait_ready()
-        # data URL input, data URL output (default)
+        # data URL input; with --upload-url a synchronous prediction uploads its output too (Cog >= 0.17)
         payload = base64.b64encode(b"hello file").decode()
         data_url = f"data:text/plain;base64,{payload}"
         r = srv.call("POST", "/predictions", {"input": {"size": 5, "file": data_url}})
         assert r.status == 200, r.body
-        assert r.json["output"] == "data:text/plain;base64," + base64.b64encode(b"aaaaa").decode()
+        assert r.json["output"] == f"{receiver.url}/stored/upload/out.txt"
+        sync_up = [x for x in receiver.received if x.path == "/upload/out.txt"]
+        assert sync_up and sync_up[-1].body == b"aaaaa"
         assert "b'hello file'" in r.json["logs"]
         out_path = r.json["logs"].split("output at ")[1].split()[0]
         assert not os.path.exists(out_path), "a sent output file in the temp dir is removed"
         assert not os.path.exists(os.path.dirname(out_path))
-        # a large output becomes a data URL as well
+        # a large output is uploaded as well
         r = srv.call("POST", "/predictions", {"input": {"size": 300_000}})
-        assert r.json["output"] == "data:text/plain;base64," + base64.b64encode(b"a" * 300_000).decode()
+        assert r.json["output"] == f"{receiver.url}/stored/upload/out.txt"
+        assert [x for x in receiver.received if x.path == "/upload/out.txt"][-1].body == b"a" * 300_000
         # http input: downloaded by the server, name sanitised
         url = f"{receiver.url}/dir/we%20ird%3Bname.txt?x=1"
         r = srv.call("POST", "/predictions", {"input": {"file": url}})
@@ -348,7 +351,7 @@ def test_files_in_and_out(receiver):
                  headers=ASYNC)
         final = wait_terminal(receiver, pid)
         assert final["output"] == f"{receiver.url}/stored/upload/out.txt"
-        up = [x for x in receiver.received if x.path == "/upload/out.txt"][0]
+        up = [x for x in receiver.received if x.path == "/upload/out.txt"][-1]
         assert up.body == b"aaaa" and up.headers["x-prediction-id"] == pid
         # input temp files are removed after each prediction
         leftovers = [d for d in os.listdir("/tmp") if d.startswith("cogkit-input-")

@@ -1,4 +1,4 @@
-"""`cogkit run`: commands in the project's build environment, project mounted at /src."""
+"""`cogkit exec` (the old `cogkit run`): commands in the build environment, project at /src."""
 
 from __future__ import annotations
 
@@ -16,45 +16,45 @@ from pathlib import Path
 from cli_helpers import copy_example
 
 
-def test_run_uses_the_build_environment_and_the_mounted_project(
+def test_exec_uses_the_build_environment_and_the_mounted_project(
     tmp_path: Path, cli, build_env, docker_engine
 ) -> None:
     project = copy_example("image-io", tmp_path)
     script = "import PIL, os, json; print(json.dumps([PIL.__version__, os.getcwd(), os.environ.get('FOO')]))"
-    result = cli("run", "-e", "FOO=bar", "python", "-c", script, cwd=project, env=build_env)
+    result = cli("exec", "-e", "FOO=bar", "python", "-c", script, cwd=project, env=build_env)
     assert result.returncode == 0, result.stderr
     version, cwd, foo = json.loads(result.stdout.strip().splitlines()[-1])
     assert version == "11.0.0"  # Pillow from requirements.txt, installed at build time
     assert cwd == "/src" and foo == "bar"
     # The project is bind-mounted: a file written in the container appears in the project.
-    wrote = cli("run", "sh", "-c", "echo from-container > /src/made-here.txt", cwd=project, env=build_env)
+    wrote = cli("exec", "sh", "-c", "echo from-container > /src/made-here.txt", cwd=project, env=build_env)
     assert wrote.returncode == 0, wrote.stderr
     assert (project / "made-here.txt").read_text() == "from-container\n"
 
 
-def test_run_passes_exit_status_stdin_and_flags_after_the_command(
+def test_exec_passes_exit_status_stdin_and_flags_after_the_command(
     tmp_path: Path, cli, build_env, docker_engine
 ) -> None:
     project = copy_example("hello-world", tmp_path)
-    assert cli("run", "sh", "-c", "exit 7", cwd=project, env=build_env).returncode == 7
-    piped = cli("run", "python", "-", cwd=project, env=build_env, stdin="print(6 * 7)\n")
+    assert cli("exec", "sh", "-c", "exit 7", cwd=project, env=build_env).returncode == 7
+    piped = cli("exec", "python", "-", cwd=project, env=build_env, stdin="print(6 * 7)\n")
     assert piped.stdout == "42\n", piped.stderr
     # -p after the command belongs to the command, not to cogkit.
-    echoed = cli("run", "echo", "-p", "1234", cwd=project, env=build_env)
+    echoed = cli("exec", "echo", "-p", "1234", cwd=project, env=build_env)
     assert echoed.stdout == "-p 1234\n"
-    missing = cli("run", "no-such-program", cwd=project, env=build_env)
+    missing = cli("exec", "no-such-program", cwd=project, env=build_env)
     assert missing.returncode == 1
     assert "error: command not found in the environment: no-such-program" in missing.stderr
 
 
-def test_run_publishes_ports(tmp_path: Path, build_env, docker_engine) -> None:
+def test_exec_publishes_ports(tmp_path: Path, build_env, docker_engine) -> None:
     project = copy_example("hello-world", tmp_path)
     (project / "index.html").write_text("served from /src\n")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cogkit", "--progress", "quiet", "run", "-p", str(port),
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "exec", "-p", str(port),
          "python", "-m", "http.server", str(port)],
         cwd=project, env={**os.environ, **build_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -82,13 +82,13 @@ def _get_until(url: str, proc: subprocess.Popen, timeout: float) -> bytes:
 
 
 def test_notebook_serves_jupyter(tmp_path: Path, build_env, docker_engine) -> None:
-    """The notebook example: `cogkit run -p PORT jupyter lab` answers on the published port."""
+    """The notebook example: `cogkit exec -p PORT jupyter lab` answers on the published port."""
     project = copy_example("notebook", tmp_path)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cogkit", "--progress", "quiet", "run", "-p", str(port), "jupyter", "lab",
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "exec", "-p", str(port), "jupyter", "lab",
          "--ip", "0.0.0.0", "--port", str(port), "--allow-root", "--no-browser",
          "--IdentityProvider.token=cogkit"],
         cwd=project, env={**os.environ, **build_env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -105,15 +105,15 @@ def test_notebook_serves_jupyter(tmp_path: Path, build_env, docker_engine) -> No
             proc.kill()
 
 
-def test_run_gives_an_interactive_tty_on_a_terminal(tmp_path: Path, build_env, docker_engine) -> None:
-    """`cogkit run python` from a terminal: the command sees a TTY and reads what is typed."""
+def test_exec_gives_an_interactive_tty_on_a_terminal(tmp_path: Path, build_env, docker_engine) -> None:
+    """`cogkit exec python` from a terminal: the command sees a TTY and reads what is typed."""
     import pty
     import select
 
     project = copy_example("hello-world", tmp_path)
     primary, secondary = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cogkit", "--progress", "quiet", "run", "python", "-c",
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "exec", "python", "-c",
          "import sys; print('tty', sys.stdin.isatty(), sys.stdout.isatty()); print('got', input())"],
         cwd=project, env={**os.environ, **build_env}, stdin=secondary, stdout=secondary, stderr=secondary,
         start_new_session=True,
@@ -145,24 +145,24 @@ def test_run_gives_an_interactive_tty_on_a_terminal(tmp_path: Path, build_env, d
     assert proc.returncode == 0
 
 
-def test_run_container_removed_on_sigterm(tmp_path: Path, build_env, docker_engine) -> None:
+def test_exec_container_removed_on_sigterm(tmp_path: Path, build_env, docker_engine) -> None:
     from cli_helpers import containers_labelled
 
     project = copy_example("hello-world", tmp_path)
-    before = set(containers_labelled("run"))
+    before = set(containers_labelled("exec"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cogkit", "--progress", "quiet", "run", "sleep", "120"],
+        [sys.executable, "-m", "cogkit", "--progress", "quiet", "exec", "sleep", "120"],
         cwd=project, env={**os.environ, **build_env}, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not set(containers_labelled("run")) - before:
+        while time.monotonic() < deadline and not set(containers_labelled("exec")) - before:
             time.sleep(0.2)
-        assert set(containers_labelled("run")) - before, "the container never started"
+        assert set(containers_labelled("exec")) - before, "the container never started"
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         assert proc.returncode == 130
-        assert set(containers_labelled("run")) - before == set()
+        assert set(containers_labelled("exec")) - before == set()
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -1,0 +1,253 @@
+"""`cogkit weights import|pull|status` against the real registry on 127.0.0.1:5000 (Cog's format)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import urllib.request
+import uuid
+from pathlib import Path
+
+from cogkit.model.weights import ARTIFACT_TYPE, LAYER_TAR, LAYER_TAR_GZIP, MANIFEST_TYPE, set_digest
+
+
+def _project(tmp_path: Path, registry: str) -> tuple[Path, str]:
+    project = tmp_path / "weighted"
+    (project / "weights" / "sub").mkdir(parents=True)
+    (project / "weights" / "config.json").write_text('{"layers": 2}')
+    (project / "weights" / "sub" / "tokenizer.txt").write_text("a b c\n")
+    (project / "weights" / "big.bin").write_bytes(os.urandom(1024) * (65 * 1024))  # 65 MiB: its own layer
+    (project / "weights" / "skip.log").write_text("not a weight")
+    model = f"{registry}/cogkit-test/weights-{uuid.uuid4().hex[:8]}"
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {model}\n"
+        "weights:\n"
+        "  - name: base-model\n"
+        "    target: /src/weights\n"
+        "    source:\n"
+        "      uri: ./weights\n"
+        '      exclude: ["*.log"]\n'
+    )
+    return project, model
+
+
+def _manifest(model: str, reference: str) -> dict:
+    host, _, name = model.partition("/")
+    request = urllib.request.Request(
+        f"http://{host}/v2/{name}/manifests/{reference}", headers={"Accept": MANIFEST_TYPE}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_import_pull_status_round_trip(tmp_path: Path, registry: str, cli) -> None:
+    project, model = _project(tmp_path, registry)
+    cache = tmp_path / "cache"
+    env = {"COG_CACHE_DIR": str(cache)}
+    dry = cli("weights", "import", "--dry-run", cwd=project, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "+ base-model  ./weights → /src/weights" in dry.stderr.splitlines()
+    assert not (project / "weights.lock").exists()
+    pending = cli("weights", "status", cwd=project, env=env)
+    assert pending.returncode == 1 and pending.stdout == "base-model  pending  /src/weights\n"
+
+    imported = cli("weights", "import", cwd=project, env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert f"Imported 1 weight artifact(s) to {model}" in imported.stderr
+    lock = json.loads((project / "weights.lock").read_text())
+    assert lock["version"] == 1
+    (entry,) = lock["weights"]
+    assert [f["path"] for f in entry["files"]] == ["big.bin", "config.json", "sub/tokenizer.txt"]
+    # the set digest is `sha256sum | sort | sha256sum` over the files, independent of packing
+    lines = sorted(
+        f"{hashlib.sha256((project / 'weights' / p).read_bytes()).hexdigest()}  {p}"
+        for p in ("big.bin", "config.json", "sub/tokenizer.txt")
+    )
+    assert entry["setDigest"] == "sha256:" + hashlib.sha256(("\n".join(lines) + "\n").encode()).hexdigest()
+    # the artifact in the registry: Cog's media types and annotations, the 65 MiB file alone in a plain tar
+    tag = f"cog-weight.base-model.{entry['setDigest'].partition(':')[2][:12]}"
+    manifest = _manifest(model, tag)
+    assert manifest["artifactType"] == ARTIFACT_TYPE
+    assert manifest["annotations"]["run.cog.weight.set-digest"] == entry["setDigest"]
+    assert manifest["annotations"]["run.cog.weight.target"] == "/src/weights"
+    assert sorted(layer["mediaType"] for layer in manifest["layers"]) == [LAYER_TAR, LAYER_TAR_GZIP]
+    assert _manifest(model, entry["digest"])["config"] == manifest["config"]
+
+    ready = cli("weights", "status", "--json", cwd=project, env=env)
+    assert ready.returncode == 0, ready.stderr
+    assert json.loads(ready.stdout)["weights"][0]["status"] == "ready"
+    again = cli("weights", "import", cwd=project, env=env)
+    assert "  status: unchanged" in again.stderr.splitlines()
+
+    # an empty store is refilled from the registry, every file verified against the lockfile
+    fresh = {"COG_CACHE_DIR": str(tmp_path / "fresh-cache")}
+    pulled = cli("weights", "pull", cwd=project, env=fresh)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "Pulling base-model... done" in pulled.stderr
+    for f in entry["files"]:
+        stored = tmp_path / "fresh-cache" / "weights" / "files" / "sha256" / f["digest"].partition(":")[2]
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == f["digest"].partition(":")[2]
+    cached = cli("weights", "pull", cwd=project, env=fresh)
+    assert cached.stderr.splitlines()[-1] == "All 1 weight(s) already cached."
+
+    # an edited file makes the weight stale until it is imported again
+    (project / "weights" / "config.json").write_text('{"layers": 3}')
+    stale = cli("weights", "status", cwd=project, env=env)
+    assert stale.returncode == 1 and stale.stdout == "base-model  stale  /src/weights\n"
+
+
+def test_weights_config_errors(tmp_path: Path, cli) -> None:
+    project = tmp_path / "bad"
+    project.mkdir()
+    (project / "w").mkdir()
+    (project / "w" / "x.bin").write_text("x")
+    base = 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+    cases = {
+        "weights:\n  - name: a\n    target: /w\n    source: ./w\n":
+            "error: invalid model: weights require 'model'",
+        "model: 127.0.0.1:5000/a/b:tag\nweights:\n  - name: a\n    target: /w\n    source: ./w\n":
+            'error: invalid model "127.0.0.1:5000/a/b:tag": must be a bare repository',
+        "model: 127.0.0.1:5000/a/b\nweights:\n  - name: Bad\n    target: /w\n    source: ./w\n":
+            'error: weights[0]: invalid name "Bad"',
+        "model: 127.0.0.1:5000/a/b\nweights:\n  - name: a\n    target: w\n    source: ./w\n":
+            "error: weights[0]: target must be an absolute path",
+        "model: 127.0.0.1:5000/a/b\nweights:\n  - {name: a, target: /w, source: ./w}\n"
+        "  - {name: b, target: /w/x, source: ./w}\n":
+            'error: target overlaps with "/w"; weight targets must be disjoint',
+        "model: 127.0.0.1:5000/a/b\nweights:\n  - name: a\n    target: /w\n    source: hf://org/repo\n":
+            "error: weight source hf://org/repo: remote sources are not reachable from this machine",
+    }  # fmt: skip
+    for extra, expected in cases.items():
+        (project / "cog.yaml").write_text(base + extra)
+        result = cli("weights", "import", cwd=project)
+        assert result.returncode == 1, extra
+        assert expected in result.stderr, (extra, result.stderr)
+        assert "Traceback" not in result.stderr
+
+
+def test_set_digest_matches_sha256sum_listing() -> None:
+    from cogkit.model.weights import WeightFile
+
+    files = [WeightFile("b", 1, "sha256:" + "b" * 64), WeightFile("a", 1, "sha256:" + "a" * 64)]
+    listing = f"{'a' * 64}  a\n{'b' * 64}  b\n"
+    assert set_digest(files) == "sha256:" + hashlib.sha256(listing.encode()).hexdigest()
+
+
+MOUNTED_PREDICT = """import os
+
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def predict(self, name: str) -> str:
+        try:
+            open("/weights/base/written", "w").write("x")
+            writable = "writable"
+        except OSError:
+            writable = "read-only"
+        with open(os.path.join("/weights/base", name)) as f:
+            return f.read().strip() + " " + writable
+"""
+
+
+def test_runs_mount_imported_weights_read_only_and_gate_on_drift(
+    tmp_path: Path, registry: str, cli, build_env, docker_engine
+) -> None:
+    from cli_helpers import DOCKER, test_image_name
+
+    project = tmp_path / "mounted"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "config.json").write_text("from-the-store")
+    (project / "predict.py").write_text(MOUNTED_PREDICT)
+    model = f"{registry}/cogkit-test/mounted-{uuid.uuid4().hex[:8]}"
+    yaml = (
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {model}\nweights:\n  - name: base\n    target: /weights/base\n    source: ./files\n"
+    )
+    (project / "cog.yaml").write_text(yaml)
+    env = {**build_env, "COG_CACHE_DIR": str(tmp_path / "cache")}
+    tag = test_image_name("mounted")
+    try:
+        not_yet = cli("predict", "-i", "name=config.json", cwd=project, env=env)
+        assert not_yet.returncode == 1
+        assert not_yet.stderr.startswith(
+            'error: weights.lock is out of sync with cog.yaml: "base": not imported yet'
+        )
+        assert cli("weights", "import", cwd=project, env=env).returncode == 0
+        # the image is named after model: (Cog: -t > image > model > dir); a -t keeps test images apart
+        assert cli("build", "-t", tag, cwd=project, env=env).returncode == 0
+        ran = cli("run", "-i", "name=config.json", cwd=project, env=env)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout == "from-the-store read-only\n"
+        assert not list((project / ".cog" / "mounts").iterdir()), "the mount directory is removed afterwards"
+        # an empty store: pull first
+        empty = {**env, "COG_CACHE_DIR": str(tmp_path / "empty")}
+        missing = cli("run", "-i", "name=config.json", cwd=project, env=empty)
+        assert missing.returncode == 1
+        assert 'error: weight "base" is not fully cached locally (missing config.json)' in missing.stderr
+        # a changed target is drift
+        (project / "cog.yaml").write_text(yaml.replace("/weights/base", "/weights/other"))
+        drift = cli("run", "-i", "name=config.json", cwd=project, env=env)
+        assert drift.returncode == 1
+        assert 'weights.lock is out of sync with cog.yaml: "base": config changed (target)' in drift.stderr
+    finally:
+        subprocess.run([DOCKER, "rmi", "-f", tag, model], capture_output=True)
+
+
+def test_push_with_weights_is_cogs_bundle(
+    tmp_path: Path, registry: str, cli, build_env, docker_engine
+) -> None:
+    """`cogkit push` with managed weights: the image at cog-image.<tag>, then an OCI index at <tag>."""
+    from cogkit.model.weights import INDEX_TYPE
+
+    project = tmp_path / "bundle"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "w.bin").write_bytes(b"weights!" * 1000)
+    (project / "predict.py").write_text(MOUNTED_PREDICT)
+    model = f"{registry}/cogkit-test/bundle-{uuid.uuid4().hex[:8]}"
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {model}\nweights:\n  - name: base\n    target: /weights/base\n    source: ./files\n"
+    )
+    env = {**build_env, "COG_CACHE_DIR": str(tmp_path / "cache"), "COG_MODEL_TAG": "v1"}
+    try:
+        early = cli("push", cwd=project, env=env)
+        assert early.returncode == 1
+        assert 'weights.lock is out of sync with cog.yaml: "base": not imported yet' in early.stderr
+        assert cli("weights", "import", cwd=project, env=env).returncode == 0
+        pushed = cli("push", cwd=project, env=env)
+        assert pushed.returncode == 0, pushed.stderr
+        assert f"├─ image {model}:cog-image.v1" in pushed.stderr.splitlines()
+        index = _manifest_of(model, "v1", INDEX_TYPE)
+        assert index["mediaType"] == INDEX_TYPE
+        image, weight = index["manifests"]
+        assert image["platform"] == {"architecture": "amd64", "os": "linux"}
+        assert weight["artifactType"] == ARTIFACT_TYPE
+        assert weight["annotations"]["run.cog.weight.name"] == "base"
+        lock = json.loads((project / "weights.lock").read_text())
+        assert weight["digest"] == lock["weights"][0]["digest"]
+        # every child resolves in the repository with the size the index gives it
+        for child in index["manifests"]:
+            host, _, name = model.partition("/")
+            request = urllib.request.Request(
+                f"http://{host}/v2/{name}/manifests/{child['digest']}", headers={"Accept": child["mediaType"]}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert len(response.read()) == child["size"]
+        positional = cli("push", f"{model}:other", cwd=project, env=env)
+        assert positional.returncode == 1
+        assert "positional image argument not supported with 'model' config" in positional.stderr
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", f"{model}:cog-image.v1"], capture_output=True)
+
+
+def _manifest_of(model: str, reference: str, media_type: str) -> dict:
+    host, _, name = model.partition("/")
+    request = urllib.request.Request(
+        f"http://{host}/v2/{name}/manifests/{reference}", headers={"Accept": media_type}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
