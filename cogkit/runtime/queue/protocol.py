@@ -113,7 +113,9 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
     try:
         request = _decoder.decode(body)
     except msgspec.ValidationError as exc:
-        return Job(entry, fallback_id, None, f"malformed prediction request: {exc}")
+        # Valid JSON, wrong shape: the client still waits under the id it wrote in the JSON.
+        pid = given_id or _json_id(body) or fallback_id
+        return Job(entry, pid, None, f"malformed prediction request: {exc}")
     except msgspec.DecodeError as exc:
         return Job(entry, fallback_id, None, f"malformed prediction request: invalid JSON ({exc})")
     if given_id and request.id and request.id != given_id:
@@ -132,6 +134,16 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
         if unknown:
             return Job(entry, request.id, request, f"unknown webhook events: {sorted(unknown)}")
     return Job(entry, request.id, request)
+
+
+def _json_id(body: bytes | str) -> str | None:
+    """The `id` of a request body that decodes as JSON but not as a PredictionRequest."""
+    try:
+        doc = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    value = doc.get("id") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def failed_state(job: Job, error: str) -> PredictionResponse:
