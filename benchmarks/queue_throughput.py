@@ -151,7 +151,7 @@ def stop(procs: list) -> None:
 async def queue_latency(redis_url: str, stream: str, jobs: int) -> list[float]:
     from cogkit.runtime.queue.client import QueueClient
 
-    c = QueueClient.from_url(redis_url, stream)
+    c = await QueueClient.from_url(redis_url, stream)
     out = []
     for i in range(jobs + 50):
         t0 = time.perf_counter()
@@ -168,7 +168,7 @@ async def queue_latency(redis_url: str, stream: str, jobs: int) -> list[float]:
 async def queue_throughput(redis_url: str, stream: str, jobs: int) -> dict:
     import redis.asyncio as aioredis
 
-    from cogkit.runtime.queue.protocol import encode_request
+    from cogkit.runtime.queue.protocol import encode_request, state_key
     from cogkit.runtime.types import PredictionRequest
 
     r = aioredis.Redis.from_url(redis_url)
@@ -192,7 +192,7 @@ async def queue_throughput(redis_url: str, stream: str, jobs: int) -> dict:
     # Per-job latency under saturation: completed_at stamped by the worker vs our submit time.
     lat = []
     for start in range(0, jobs, 500):
-        keys = [f"prediction:{tag}-{i}" for i in range(start, min(jobs, start + 500))]
+        keys = [state_key(stream, f"{tag}-{i}") for i in range(start, min(jobs, start + 500))]
         for i, raw in zip(range(start, start + len(keys)), await r.mget(keys), strict=True):
             state = json.loads(raw)
             assert state["status"] == "succeeded", state
@@ -299,10 +299,12 @@ def redis_raw(redis_url: str) -> dict:
 def cleanup(redis_url: str, streams: list[str]) -> None:
     import redis
 
+    from cogkit.runtime.queue.protocol import key_prefix
+
     r = redis.Redis.from_url(redis_url)
     for s in streams:
         r.delete(s, f"{s}:schema")
-    for pattern in [f"prediction:{s}-*" for s in streams]:
+    for pattern in [p for s in streams for p in (f"{key_prefix(s)}*", f"prediction:{s}-*")]:
         batch = []
         for k in r.scan_iter(match=pattern, count=5000):
             batch.append(k)

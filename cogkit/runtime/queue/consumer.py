@@ -255,7 +255,8 @@ class QueueWorker:
                 block=self.opts.block_ms,
             )
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            # NOGROUP: the group is gone; UNBLOCKED: the stream was deleted under our read.
+            if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
             log.warning("consumer group missing (Redis lost its data?); recreating it")
             await self._ensure_group()

@@ -53,7 +53,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 # How long a batch holding only non-terminal updates waits for more operations: a prediction
 # that ends within it costs one write (its terminal state) instead of two.
-UPDATE_LINGER = 0.002
+UPDATE_LINGER = 0.005
 
 
 def backoff(max_wait: float = 2.0) -> AsyncRetrying:
@@ -277,6 +277,10 @@ class StateStore:
                     else:
                         op.args[0] = op.extra["encode"]()
             batch = [op for op in batch if not op.dropped]
+            if not batch:  # only updates that a terminal state superseded
+                if not self._ops:
+                    self._idle.set()
+                continue
             try:
                 results = await self._execute(batch)
             except Exception as exc:  # not transient: fail the waiters, keep the writer alive
@@ -306,6 +310,11 @@ class StateStore:
 
     async def _store_batch(self, batch: list[_Op]) -> list[Any]:
         results = await self._pipeline(batch)
+        for result in results:
+            # A cluster pipeline hands a node's connection error back as a result: the whole
+            # batch is sent again (the scripts are idempotent), never failed to its waiters.
+            if isinstance(result, TRANSIENT_ERRORS):
+                raise result
         if any(isinstance(r, NoScriptError) for r in results):
             for kind, text in self._scripts.items():
                 self._shas[kind] = await self.redis.script_load(text)
