@@ -202,7 +202,7 @@ class QueueWorker:
                 entries = await self._read(free)
                 verdicts = [None] * len(entries)
             if self._stopping.is_set():
-                self._dispatch_for_release(reclaimed + entries)
+                self._dispatch_for_release(reclaimed + entries, verdicts)
                 continue
             if reclaimed:
                 log.info("reclaimed %d entr(y/ies) left pending by a stopped worker", len(reclaimed))
@@ -290,10 +290,19 @@ class QueueWorker:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("queue entry left pending after an error: %r", exc)
 
-    def _dispatch_for_release(self, entries: list[Any]) -> None:
-        task = asyncio.create_task(self._release([_text(e) for e, _ in entries]))
+    def _dispatch_for_release(self, entries: list[Any], verdicts: list[str | None] | None = None) -> None:
+        task = asyncio.create_task(self._hand_back(entries, verdicts or [None] * len(entries)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _hand_back(self, entries: list[Any], verdicts: list[str | None]) -> None:
+        """Stopping: give back entries just read, and the leases the TAKE script took for them,
+        so the next worker can begin them at once instead of finding them `busy`."""
+        for (entry_id, fields), verdict in zip(entries, verdicts, strict=True):
+            if verdict in ("run", "canceled"):
+                job = parse_entry(self.opts.stream, entry_id, fields or {})
+                await self.store.release_lease(job.prediction_id, f"{self.opts.consumer}/{job.entry_id}")
+        await self._release([_text(e) for e, _ in entries])
 
     # ------------------------------------------------------------------ one job
     async def _handle(self, job: Job, verdict: str | None) -> None:
