@@ -325,6 +325,7 @@ def main() -> int:
     ap.add_argument("--prefetch", type=int, default=None, help="passed to every worker")
     args = ap.parse_args()
     model = model_dir()
+    load_before = os.getloadavg()  # the machine may be shared: say how busy it was
     extra = ["--prefetch", str(args.prefetch)] if args.prefetch is not None else []
     rows: dict[str, dict] = {}
     streams = []
@@ -357,6 +358,7 @@ def main() -> int:
         "jobs": args.jobs,
         "latency_jobs": args.latency_jobs,
         "prefetch": args.prefetch,
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "rows": rows,
     }
     lines = [
@@ -370,6 +372,8 @@ def main() -> int:
         p99 = f"{r['p99_ms']:.2f}" if "p99_ms" in r else ""
         cpu = f"{r['cpu_ms_per_job']:.2f}" if "cpu_ms_per_job" in r else ""
         lines.append(f"| {name} | {p50} | {p99} | {rate:,.0f} | {sat} | {cpu} |")
+    load = report["loadavg_1m_before_after"]
+    lines.append(f"\nload average (1 min) before / after: {load[0]} / {load[1]}, {os.cpu_count()} CPUs")
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)
