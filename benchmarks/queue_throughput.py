@@ -151,7 +151,7 @@ def stop(procs: list) -> None:
 async def queue_latency(redis_url: str, stream: str, jobs: int) -> list[float]:
     from cogkit.runtime.queue.client import QueueClient
 
-    c = QueueClient.from_url(redis_url, stream)
+    c = await QueueClient.from_url(redis_url, stream)
     out = []
     for i in range(jobs + 50):
         t0 = time.perf_counter()
@@ -168,7 +168,7 @@ async def queue_latency(redis_url: str, stream: str, jobs: int) -> list[float]:
 async def queue_throughput(redis_url: str, stream: str, jobs: int) -> dict:
     import redis.asyncio as aioredis
 
-    from cogkit.runtime.queue.protocol import encode_request
+    from cogkit.runtime.queue.protocol import encode_request, state_key
     from cogkit.runtime.types import PredictionRequest
 
     r = aioredis.Redis.from_url(redis_url)
@@ -192,7 +192,7 @@ async def queue_throughput(redis_url: str, stream: str, jobs: int) -> dict:
     # Per-job latency under saturation: completed_at stamped by the worker vs our submit time.
     lat = []
     for start in range(0, jobs, 500):
-        keys = [f"prediction:{tag}-{i}" for i in range(start, min(jobs, start + 500))]
+        keys = [state_key(stream, f"{tag}-{i}") for i in range(start, min(jobs, start + 500))]
         for i, raw in zip(range(start, start + len(keys)), await r.mget(keys), strict=True):
             state = json.loads(raw)
             assert state["status"] == "succeeded", state
@@ -299,10 +299,12 @@ def redis_raw(redis_url: str) -> dict:
 def cleanup(redis_url: str, streams: list[str]) -> None:
     import redis
 
+    from cogkit.runtime.queue.protocol import key_prefix
+
     r = redis.Redis.from_url(redis_url)
     for s in streams:
         r.delete(s, f"{s}:schema")
-    for pattern in [f"prediction:{s}-*" for s in streams]:
+    for pattern in [p for s in streams for p in (f"{key_prefix(s)}*", f"prediction:{s}-*")]:
         batch = []
         for k in r.scan_iter(match=pattern, count=5000):
             batch.append(k)
@@ -323,6 +325,7 @@ def main() -> int:
     ap.add_argument("--prefetch", type=int, default=None, help="passed to every worker")
     args = ap.parse_args()
     model = model_dir()
+    load_before = os.getloadavg()  # the machine may be shared: say how busy it was
     extra = ["--prefetch", str(args.prefetch)] if args.prefetch is not None else []
     rows: dict[str, dict] = {}
     streams = []
@@ -355,6 +358,7 @@ def main() -> int:
         "jobs": args.jobs,
         "latency_jobs": args.latency_jobs,
         "prefetch": args.prefetch,
+        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "rows": rows,
     }
     lines = [
@@ -368,6 +372,8 @@ def main() -> int:
         p99 = f"{r['p99_ms']:.2f}" if "p99_ms" in r else ""
         cpu = f"{r['cpu_ms_per_job']:.2f}" if "cpu_ms_per_job" in r else ""
         lines.append(f"| {name} | {p50} | {p99} | {rate:,.0f} | {sat} | {cpu} |")
+    load = report["loadavg_1m_before_after"]
+    lines.append(f"\nload average (1 min) before / after: {load[0]} / {load[1]}, {os.cpu_count()} CPUs")
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -91,6 +91,7 @@ if ! port_open 6379; then
     --logfile "$LOGS/redis.log" --dir "$STATE"
   for _ in $(seq 1 40); do port_open 6379 && break; sleep 0.25; done
 fi
+bash "$ROOT/scripts/setup-redis-cluster.sh"  # three masters on 127.0.0.1:7001-7003 (queue cluster tests)
 
 # ---------------------------------------------------------------- base image
 if ! $DOCKER image inspect "$BASE_IMAGE" >/dev/null 2>&1; then

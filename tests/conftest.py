@@ -20,6 +20,7 @@ AUTH_REGISTRY = "127.0.0.1:5001"
 AUTH_REGISTRY_USER = "cogkit"
 AUTH_REGISTRY_PASSWORD = "cogkit-secret"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_CLUSTER_URL = "redis://127.0.0.1:7001/0"  # any node; scripts/setup-redis-cluster.sh
 DOCKER_CLI = "/usr/bin/docker"  # Debian's 20.10 client, matching the daemon
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -114,6 +115,23 @@ def redis_url() -> str:
     if not _tcp_open("127.0.0.1", 6379):
         _missing("redis-server at 127.0.0.1:6379")
     return REDIS_URL
+
+
+def _cluster_ok(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"CLUSTER INFO\r\n")
+            return b"cluster_state:ok" in sock.recv(4096)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """A real three-master Redis Cluster on loopback (7001-7003), healthy."""
+    if not _cluster_ok(7001):
+        _missing("Redis Cluster at 127.0.0.1:7001-7003 (scripts/setup-redis-cluster.sh)")
+    return REDIS_CLUSTER_URL
 
 
 @pytest.fixture

@@ -36,16 +36,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument(
             "--redis",
             default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-            help="Redis URL (default: $REDIS_URL or redis://127.0.0.1:6379/0)",
+            help="Redis URL, standalone or any node of a cluster (default: $REDIS_URL or "
+            "redis://127.0.0.1:6379/0)",
+        )
+        p.add_argument(
+            "--stream",
+            default=os.environ.get("COG_QUEUE_STREAM", DEFAULT_STREAM),
+            help="the queue stream; prediction keys carry its hash tag "
+            f"(default: $COG_QUEUE_STREAM or {DEFAULT_STREAM})",
         )
 
     submit = actions.add_parser("submit", help="queue one prediction")
     common(submit)
-    submit.add_argument(
-        "--stream",
-        default=os.environ.get("COG_QUEUE_STREAM", DEFAULT_STREAM),
-        help=f"stream to add to (default: $COG_QUEUE_STREAM or {DEFAULT_STREAM})",
-    )
     submit.add_argument(
         "-i",
         "--input",
@@ -93,12 +95,15 @@ def run_worker(args: argparse.Namespace) -> int:
     return asyncio.run(run_worker(args))
 
 
-def _client(args: argparse.Namespace, stream: str | None = None) -> Any:
-    from cogkit.runtime.queue.client import QueueClient
-    from cogkit.runtime.queue.defaults import DEFAULT_STREAM
-    from cogkit.runtime.queue.entrypoint import connect
+async def _client(args: argparse.Namespace) -> Any:
+    from redis.exceptions import ConnectionError as RedisConnectionError
 
-    return QueueClient(connect(args.redis), DEFAULT_STREAM if stream is None else stream)
+    from cogkit.runtime.queue.client import QueueClient
+
+    try:
+        return await QueueClient.from_url(args.redis, args.stream)
+    except (RedisConnectionError, OSError) as exc:
+        raise _redis_error(exc, args.redis) from None
 
 
 def _redis_error(exc: Exception, url: str) -> Exception:
@@ -117,7 +122,7 @@ def run_submit(args: argparse.Namespace) -> int:
     from cogkit.model.inputs import coerce_inputs, load_json_inputs, parse_input_flags
 
     async def go() -> int:
-        client = _client(args, args.stream)
+        client = await _client(args)
         try:
             schema = await client.schema()
             inputs: dict[str, Any] = load_json_inputs(args.json) if args.json else {}
@@ -149,7 +154,7 @@ def run_status(args: argparse.Namespace) -> int:
     from cogkit.errors import CogkitError
 
     async def go() -> int:
-        client = _client(args)
+        client = await _client(args)
         try:
             if args.wait:
                 return await _follow(client, args.id)
@@ -173,7 +178,7 @@ def run_cancel(args: argparse.Namespace) -> int:
     import asyncio
 
     async def go() -> None:
-        client = _client(args)
+        client = await _client(args)
         try:
             await client.cancel(args.id)
         finally:

@@ -1,6 +1,7 @@
 """Delivers cancel requests written by clients to the predictions running in this worker.
 
-A client cancels by creating `prediction:<id>:cancel`. Polling the keys of the (few) running
+A client cancels by creating the prediction's cancel key (`prediction:{<tag>}:<id>:cancel`;
+on standalone Redis the first layout's `prediction:<id>:cancel` too). Polling the keys of the (few) running
 predictions every 200 ms meets the 1 s budget with one pipelined round trip per tick, keeps
 working across reconnects with no subscription state to rebuild, and also catches a cancel
 written before the prediction started (the begin script checks the same key).
@@ -14,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aioredis
 
-from cogkit.runtime.queue.protocol import cancel_key
+from cogkit.runtime.queue.protocol import cancel_key, legacy_cancel_key
 from cogkit.runtime.queue.store import TRANSIENT_ERRORS
 
 log = logging.getLogger("cogkit.queue")
@@ -29,10 +30,15 @@ class CancelWatcher:
         self,
         redis: aioredis.Redis,
         on_cancel: Callable[[str], Awaitable[None]],
+        stream: str,
+        *,
+        legacy_keys: bool = False,
         interval: float = POLL_INTERVAL,
     ) -> None:
         self.redis = redis
         self.on_cancel = on_cancel
+        self.stream = stream
+        self.legacy_keys = legacy_keys
         self.interval = interval
         self._watched: dict[str, bool] = {}  # prediction id -> cancel already delivered
 
@@ -55,8 +61,14 @@ class CancelWatcher:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for pid in ids:
-                    pipe.exists(cancel_key(pid))
-                found = await pipe.execute()
+                    pipe.exists(cancel_key(self.stream, pid))
+                    if self.legacy_keys:  # one key per command: EXISTS a b would span slots
+                        pipe.exists(legacy_cancel_key(pid))
+                replies = await pipe.execute()
+            if self.legacy_keys:
+                found = [a or b for a, b in zip(replies[::2], replies[1::2], strict=True)]
+            else:
+                found = replies
         except TRANSIENT_ERRORS as exc:  # the next tick tries again; the store handles reconnects
             log.debug("cancel poll failed: %s", exc)
             return

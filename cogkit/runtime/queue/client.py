@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-import redis.asyncio as aioredis
+from redis.asyncio import Redis
 
 from cogkit.runtime.queue.protocol import (
     CANCEL_TTL,
@@ -23,6 +23,7 @@ from cogkit.runtime.queue.protocol import (
     cancel_key,
     encode_request,
     events_key,
+    legacy_state_key,
     schema_key,
     state_key,
 )
@@ -34,15 +35,22 @@ def new_prediction_id() -> str:
 
 
 class QueueClient:
-    """Talks to the queue and the prediction state keys of one Redis."""
+    """Talks to one queue stream and its predictions' keys (they carry the stream's hash tag).
 
-    def __init__(self, redis: aioredis.Redis, stream: str) -> None:
+    `redis` is a `redis.asyncio.Redis` or a `redis.asyncio.cluster.RedisCluster`: every call
+    here touches one key, or keys of one slot.
+    """
+
+    def __init__(self, redis: Redis | Any, stream: str) -> None:
         self.redis = redis
         self.stream = stream
 
     @classmethod
-    def from_url(cls, url: str, stream: str) -> QueueClient:
-        return cls(aioredis.Redis.from_url(url), stream)
+    async def from_url(cls, url: str, stream: str) -> QueueClient:
+        """Connects to a standalone Redis or a cluster, whichever `url` points at."""
+        from cogkit.runtime.queue.connection import open_redis
+
+        return cls(await open_redis(url), stream)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -83,20 +91,26 @@ class QueueClient:
         return msgspec.json.decode(raw) if raw else None
 
     async def status(self, prediction_id: str) -> dict[str, Any] | None:
-        """The stored state (the HTTP response JSON), or None if unknown or expired."""
-        raw = await self.redis.get(state_key(prediction_id))
+        """The stored state (the HTTP response JSON), or None if unknown or expired.
+
+        A terminal state that a standalone Redis also holds under the first layout's name
+        `prediction:<id>` is found even when the stream given here is not the one it ran on.
+        """
+        raw = await self.redis.get(state_key(self.stream, prediction_id))
+        if raw is None:
+            raw = await self.redis.get(legacy_state_key(prediction_id))
         return msgspec.json.decode(raw) if raw else None
 
     async def cancel(self, prediction_id: str) -> None:
         """Ask whichever worker holds the prediction to cancel it (also before it starts)."""
-        await self.redis.set(cancel_key(prediction_id), b"1", ex=CANCEL_TTL)
+        await self.redis.set(cancel_key(self.stream, prediction_id), b"1", ex=CANCEL_TTL)
 
     async def follow(
         self, prediction_id: str, *, block_ms: int = 5000
     ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """Yield (event, state) for every update, from the first, until the terminal one."""
         cursor = "0-0"
-        key = events_key(prediction_id)
+        key = events_key(self.stream, prediction_id)
         while True:
             reply = await self.redis.xread({key: cursor}, block=block_ms, count=100)
             if not reply:

@@ -6,6 +6,8 @@ Delivery guarantees come from Redis' pending entries list (PEL), not from this p
 - a live worker refreshes the idle time of the entries it holds (XCLAIM JUSTID) every third
   of the visibility timeout, so only a dead or partitioned worker's entries go idle for longer
   than that, and XAUTOCLAIM hands exactly those to another worker;
+- whenever a slot frees, one TAKE script adopts such entries before it reads new ones, so a
+  stopped worker's entry never waits behind the backlog that arrived after it;
 - the begin script refuses a prediction that already has a terminal state or that another
   live run holds the lease of, so a reclaimed or duplicated entry is never run twice.
 """
@@ -29,6 +31,7 @@ from cogkit.runtime.queue.protocol import (
     DEFAULT_GROUP,
     DEFAULT_STATE_TTL,
     Job,
+    check_stream_name,
     failed_state,
     lease_key,
     parse_entry,
@@ -37,6 +40,10 @@ from cogkit.runtime.queue.store import TRANSIENT_ERRORS, StateStore, backoff, re
 from cogkit.runtime.types import CANCELED, PredictionResponse, now_iso
 
 log = logging.getLogger("cogkit.queue")
+
+
+# (reclaimed entries, their delivery counts, new entries, begin verdicts of both in that order)
+_Taken = tuple[list[Any], dict[str, int], list[Any], list[str | None]]
 
 
 def default_consumer_name() -> str:
@@ -59,9 +66,13 @@ class WorkerOptions:
     drain_timeout: float | None = None  # SIGTERM: how long to wait for in-flight predictions
     max_deliveries: int = 5  # deliveries after which an entry fails instead of running (0: no limit)
     block_ms: int = 1000
+    # Standalone Redis: also write the terminal state to the first layout's `prediction:<id>`
+    # and honour `prediction:<id>:cancel` (a cluster cannot: those keys hash to other slots).
+    legacy_keys: bool = False
 
     def __post_init__(self) -> None:
         self.consumer = self.consumer or default_consumer_name()
+        check_stream_name(self.stream)
         if self.prefetch < 0:
             raise ValueError("prefetch must not be negative")
         if self.concurrency < 1:
@@ -83,11 +94,14 @@ class QueueWorker:
             options.group,
             state_ttl=options.state_ttl,
             events_maxlen=options.events_maxlen,
+            legacy_keys=options.legacy_keys,
         )
-        self.cancels = CancelWatcher(redis, backend.cancel)
+        self.cancels = CancelWatcher(redis, backend.cancel, options.stream, legacy_keys=options.legacy_keys)
         self.capacity = options.concurrency + options.prefetch
         self.lease_ms = int(options.visibility_timeout * 1000)
         self._held: dict[str, Job] = {}  # entry id -> job: every entry pending on this consumer
+        self._finishing: set[str] = set()  # held entries whose terminal write is under way
+        self._cursor = "0-0"  # XAUTOCLAIM's position in the pending entries list
         self._leases: dict[str, str] = {}  # prediction id -> lease token, while we run it
         self._running = 0
         self._room = asyncio.Event()  # an entry was released: maybe read more
@@ -116,7 +130,6 @@ class QueueWorker:
         helpers = [
             asyncio.create_task(self.cancels.run(), name="queue-cancel-watcher"),
             asyncio.create_task(self._heartbeat(), name="queue-heartbeat"),
-            asyncio.create_task(self._reclaim_loop(), name="queue-reclaimer"),
         ]
         log.info(
             "consuming stream %r as %s/%s (concurrency %d, visibility timeout %gs)",
@@ -171,20 +184,63 @@ class QueueWorker:
                         raise
 
     async def _read_loop(self) -> None:
-        # Read again once half the prefetch window is free (or we hold nothing): one XREADGROUP
-        # per batch of entries instead of one per finished prediction.
+        # Read again once half the prefetch window is free (or we hold nothing): one read per
+        # batch of entries instead of one per finished prediction. An entry whose prediction
+        # has ended no longer counts: the next read rides with its terminal write.
         low_water = max(1, (self.capacity - self.opts.concurrency + 1) // 2)
         while not self._stopping.is_set():
-            free = self.capacity - len(self._held)
-            if free < low_water and self._held:
+            busy = len(self._held) - len(self._finishing)
+            free = self.capacity - busy
+            if free < low_water and busy:
                 self._room.clear()
                 await self._room.wait()
                 continue
-            entries = await self._read(free)
-            if entries and not self._stopping.is_set():
-                self._dispatch(entries)
-            elif entries:
-                self._dispatch_for_release(entries)
+            reclaimed, deliveries, entries, verdicts = await self._take(free)
+            if not reclaimed and not entries:
+                # Nothing waiting: block for new entries (reclaimable ones are looked for again
+                # at the latest one block later).
+                entries = await self._read(free)
+                verdicts = [None] * len(entries)
+            if self._stopping.is_set():
+                self._dispatch_for_release(reclaimed + entries, verdicts)
+                continue
+            if reclaimed:
+                log.info("reclaimed %d entr(y/ies) left pending by a stopped worker", len(reclaimed))
+                self._dispatch(reclaimed, verdicts[: len(reclaimed)], deliveries)
+            if entries:
+                self._dispatch(entries, verdicts[len(reclaimed) :])
+
+    async def _take(self, free: int, *, read: bool = True) -> _Taken:
+        """One TAKE script (retried while Redis is away): (reclaimed, their deliveries, new, verdicts)."""
+        while True:
+            try:
+                reply = await self.store.take(
+                    self.opts.consumer, list(self._held), free, self._cursor, self.lease_ms, read=read
+                )
+                break
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("consumer group missing (Redis lost its data?); recreating it")
+                await self._ensure_group()
+        cursor, count, raw, delivered, raw_verdicts = reply
+        self._cursor = _text(cursor)
+        entries = [(eid, _pairs(fields)) for eid, fields in raw]
+        verdicts = [_text(v) or None for v in raw_verdicts]
+        reclaimed = entries[:count]
+        deliveries = {_text(eid): int(n) for (eid, _), n in zip(reclaimed, delivered, strict=True)}
+        return reclaimed, deliveries, entries[count:], verdicts
+
+    async def _reclaim_once(self, free: int) -> list[tuple[Any, Any]]:
+        """Adopt up to `free` entries idle for a visibility timeout, none of them ours.
+
+        XAUTOCLAIM counts a delivery for every entry it returns, even one this worker already holds;
+        if our heartbeat was late (a stalled loop on a busy machine), that would inflate the count
+        --max-deliveries judges by. The TAKE script refreshes our own entries first, in the same
+        atomic step, which makes them too fresh to be returned.
+        """
+        reclaimed, _, _, _ = await self._take(free, read=False)
+        return reclaimed
 
     async def _read(self, count: int) -> list[Any]:
         return await retrying(self._read_once, count)
@@ -199,70 +255,21 @@ class QueueWorker:
                 block=self.opts.block_ms,
             )
         except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
+            # NOGROUP: the group is gone; UNBLOCKED: the stream was deleted under our read.
+            if "NOGROUP" not in str(exc) and "UNBLOCKED" not in str(exc):
                 raise
             log.warning("consumer group missing (Redis lost its data?); recreating it")
             await self._ensure_group()
             return []
+        if isinstance(reply, dict):  # RESP3 shape
+            return [e for entries in reply.values() for batch in entries for e in batch]
         return [e for _, entries in reply or [] for e in entries]
 
-    async def _reclaim_loop(self) -> None:
-        """Adopt entries whose worker stopped refreshing them for a visibility timeout."""
-        interval = max(0.1, min(self.opts.visibility_timeout / 4, 5.0))
-        while not self._stopping.is_set():
-            await asyncio.sleep(interval)
-            free = self.capacity - len(self._held)
-            if free <= 0 or self._stopping.is_set():
-                continue
-            try:
-                claimed = await self._reclaim_once(free)
-            except TRANSIENT_ERRORS:
-                continue
-            except ResponseError as exc:
-                log.debug("xautoclaim: %s", exc)
-                continue
-            if claimed:
-                log.info("reclaimed %d entr(y/ies) left pending by a stopped worker", len(claimed))
-                if self._stopping.is_set():
-                    self._dispatch_for_release(claimed)
-                else:
-                    self._dispatch(claimed, await self._deliveries([_text(e) for e, _ in claimed]))
-
-    async def _reclaim_once(self, free: int) -> list[tuple[Any, Any]]:
-        """One XAUTOCLAIM round: entries idle for a visibility timeout, none of them ours.
-
-        XAUTOCLAIM counts a delivery for every entry it returns, even one this worker already holds;
-        if our heartbeat was late (a stalled loop on a busy machine), that would inflate the count
-        --max-deliveries judges by. Refreshing our own entries first, in the same MULTI/EXEC, makes
-        them too fresh to be returned.
-        """
-        held = list(self._held)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if held:
-                pipe.xclaim(self.opts.stream, self.opts.group, self.opts.consumer, 0, held, justid=True)
-            pipe.xautoclaim(
-                self.opts.stream, self.opts.group, self.opts.consumer, self.lease_ms, "0-0", count=free
-            )
-            reply = (await pipe.execute())[-1]
-        claimed = [(eid, fields) for eid, fields in reply[1] if fields is not None]
-        return [(eid, f) for eid, f in claimed if _text(eid) not in self._held]
-
-    async def _deliveries(self, entry_ids: list[str]) -> dict[str, int]:
-        """How often each entry was delivered (XAUTOCLAIM counts as one): spots poison entries."""
-        if not self.opts.max_deliveries:
-            return {}
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for eid in entry_ids:
-                    pipe.xpending_range(self.opts.stream, self.opts.group, min=eid, max=eid, count=1)
-                replies = await pipe.execute()
-        except (*TRANSIENT_ERRORS, ResponseError):
-            return {}
-        return {_text(r[0]["message_id"]): int(r[0]["times_delivered"]) for r in replies if r}
-
-    def _dispatch(self, entries: list[Any], deliveries: dict[str, int] | None = None) -> None:
+    def _dispatch(
+        self, entries: list[Any], verdicts: list[str | None], deliveries: dict[str, int] | None = None
+    ) -> None:
         limit = self.opts.max_deliveries
-        for entry_id, fields in entries:
+        for (entry_id, fields), verdict in zip(entries, verdicts, strict=True):
             job = parse_entry(self.opts.stream, entry_id, fields or {})
             delivered = (deliveries or {}).get(job.entry_id, 0)
             if limit and delivered > limit and job.error is None:
@@ -272,7 +279,7 @@ class QueueWorker:
                     f"(limit --max-deliveries {limit}); see those workers' logs"
                 )
             self._held[job.entry_id] = job
-            task = asyncio.create_task(self._handle(job))
+            task = asyncio.create_task(self._handle(job, verdict))
             self._tasks.add(task)
             task.add_done_callback(self._job_done)
 
@@ -283,19 +290,30 @@ class QueueWorker:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("queue entry left pending after an error: %r", exc)
 
-    def _dispatch_for_release(self, entries: list[Any]) -> None:
-        task = asyncio.create_task(self._release([_text(e) for e, _ in entries]))
+    def _dispatch_for_release(self, entries: list[Any], verdicts: list[str | None] | None = None) -> None:
+        task = asyncio.create_task(self._hand_back(entries, verdicts or [None] * len(entries)))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _hand_back(self, entries: list[Any], verdicts: list[str | None]) -> None:
+        """Stopping: give back entries just read, and the leases the TAKE script took for them,
+        so the next worker can begin them at once instead of finding them `busy`."""
+        for (entry_id, fields), verdict in zip(entries, verdicts, strict=True):
+            if verdict in ("run", "canceled"):
+                job = parse_entry(self.opts.stream, entry_id, fields or {})
+                await self.store.release_lease(job.prediction_id, f"{self.opts.consumer}/{job.entry_id}")
+        await self._release([_text(e) for e, _ in entries])
+
     # ------------------------------------------------------------------ one job
-    async def _handle(self, job: Job) -> None:
+    async def _handle(self, job: Job, verdict: str | None) -> None:
         entry, pid = job.entry_id, job.prediction_id
         token = f"{self.opts.consumer}/{entry}"
         try:
-            # Begin before waiting for a slot: the begins of prefetched entries share round trips
-            # with the running prediction's writes instead of sitting on its critical path.
-            verdict = await self.store.begin(pid, token, self.lease_ms)
+            if verdict is None:
+                # Not begun by the TAKE script (no `id` field, or read by a blocking read). Begin
+                # before waiting for a slot: the begins of prefetched entries share round trips
+                # with the running prediction's writes instead of sitting on its critical path.
+                verdict = await self.store.begin(pid, token, self.lease_ms)
             if verdict == "done":
                 log.info("prediction %s already finished; acking duplicate entry %s", pid, entry)
                 await self.store.ack(entry, pid, token)
@@ -322,6 +340,7 @@ class QueueWorker:
         finally:
             self._leases.pop(pid, None)
             self._held.pop(entry, None)
+            self._finishing.discard(entry)
             self._room.set()
 
     async def _run(self, job: Job, token: str) -> None:
@@ -342,6 +361,8 @@ class QueueWorker:
         finally:
             self.cancels.unwatch(pid)
             self._free_slot()  # before the finish round trip: the next prediction starts now
+            self._finishing.add(entry)  # and the next read joins that round trip
+            self._room.set()
         stored = await self.store.finish(entry, state, token)
         self.completed += 1
         if not stored:
@@ -384,7 +405,7 @@ class QueueWorker:
                             self.opts.stream, self.opts.group, self.opts.consumer, 0, held, justid=True
                         )
                     for pid in leases:
-                        pipe.pexpire(lease_key(pid), self.lease_ms)
+                        pipe.pexpire(lease_key(self.opts.stream, pid), self.lease_ms)
                     await pipe.execute(raise_on_error=False)
             except TRANSIENT_ERRORS as exc:
                 log.debug("heartbeat failed: %s", exc)
@@ -413,6 +434,13 @@ class QueueWorker:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _pairs(fields: Any) -> dict[Any, Any]:
+    """A script returns an entry's fields as a flat [field, value, ...] list."""
+    if isinstance(fields, dict):
+        return fields
+    return dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
 
 
 def _canceled_before_start(job: Job) -> PredictionResponse:

@@ -57,23 +57,21 @@ def translate_legacy_argv(argv: list[str]) -> list[str]:
 
 
 def connect(url: str) -> Any:
-    """A client whose reconnects are ours (tenacity in the store), not redis-py's hidden retries.
+    """A standalone client (kept for callers that cannot await; the worker uses open_redis)."""
+    from cogkit.runtime.queue.connection import standalone
 
-    One silent retry remains: the first command on a pooled connection that Redis closed
-    (e.g. after a restart) fails at once, and retrying it on a fresh connection is always right.
-    """
-    import redis.asyncio as aioredis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    return standalone(url)
 
-    return aioredis.Redis.from_url(
-        url,
-        socket_connect_timeout=2.0,
-        socket_timeout=10.0,  # > the 1 s XREADGROUP block
-        socket_keepalive=True,
-        retry=Retry(NoBackoff(), 1),
-        health_check_interval=15,
-    )
+
+async def open_redis(url: str) -> Any:
+    """A standalone or cluster client, whichever `url` points at, waiting while Redis is away."""
+    from cogkit.runtime.queue.connection import open_redis as open_client
+    from cogkit.runtime.queue.store import backoff
+
+    async for attempt in backoff():
+        with attempt:
+            return await open_client(url)
+    raise AssertionError("unreachable")
 
 
 async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
@@ -125,7 +123,10 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
     if runner is None:
         await lifecycle.stop_worker(worker)
         return 1
-    redis = connect(args.redis)
+    redis = await open_redis(args.redis)
+    from cogkit.runtime.queue.connection import RedisCluster
+
+    options.legacy_keys = not isinstance(redis, RedisCluster)
     if runner.schema is not None:
         await _publish_schema(redis, options.stream, runner.schema)
     queue = QueueWorker(redis, RunnerBackend(runner), options)

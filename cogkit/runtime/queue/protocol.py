@@ -5,15 +5,20 @@ worker, the client and docs/queue.md cannot drift apart:
 
 - a job is an entry on the queue stream whose `request` field is a Cog PredictionRequest as
   JSON (an optional `id` field attributes even an unparsable request to its prediction);
-- `prediction:<id>` holds the prediction's state (the HTTP response JSON) with a TTL;
-- `prediction:<id>:events` is a stream of updates, each carrying the full state;
-- `prediction:<id>:cancel` existing means "cancel this prediction";
-- `prediction:<id>:lease` names the worker currently running it;
-- `<stream>:schema` holds the model's OpenAPI schema (written by every worker at start).
+- every key of a prediction carries the stream's hash tag, so that the stream and all of them
+  live in one Redis Cluster slot (the scripts touch several at once):
+  `prediction:{<tag>}:<id>` holds the prediction's state (the HTTP response JSON) with a TTL,
+  `...:events` is a stream of updates, each carrying the full state, `...:cancel` existing
+  means "cancel this prediction", `...:lease` names the worker currently running it;
+  `<tag>` is the stream's own hash tag if its name has one (`{q}jobs` -> `q`), else its name;
+- `<stream>:schema` holds the model's OpenAPI schema (written by every worker at start);
+- on a standalone Redis the worker also keeps the names of the first layout working: the
+  terminal state is copied to `prediction:<id>` and `prediction:<id>:cancel` is honoured.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +53,15 @@ __all__ = [
     "TERMINAL_STATUSES",
     "Job",
     "cancel_key",
+    "check_stream_name",
     "encode_state",
     "events_key",
     "failed_state",
+    "hash_tag",
+    "key_prefix",
     "lease_key",
+    "legacy_cancel_key",
+    "legacy_state_key",
     "parse_entry",
     "state_key",
 ]
@@ -62,20 +72,54 @@ def schema_key(stream: str) -> str:
     return f"{stream}:schema"
 
 
-def state_key(prediction_id: str) -> str:
+def hash_tag(stream: str) -> str:
+    """What Redis Cluster hashes for the stream's key: its `{tag}` if it has one, else all of it."""
+    start = stream.find("{")
+    if start != -1:
+        end = stream.find("}", start + 1)
+        if end > start + 1:
+            return stream[start + 1 : end]
+    return stream
+
+
+def check_stream_name(stream: str) -> None:
+    """A name whose braces Redis would hash differently from our `{tag}` prefix is refused."""
+    tag = hash_tag(stream)
+    if not stream or "}" in tag or (tag == stream and "{" in stream and "}" in stream):
+        raise ValueError(
+            f"stream name {stream!r}: use braces only as one Redis hash tag, e.g. '{{q}}predictions'"
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def key_prefix(stream: str) -> str:
+    """`prediction:{<tag>}:`: every per-prediction key of this stream starts with it."""
+    return f"prediction:{{{hash_tag(stream)}}}:"
+
+
+def state_key(stream: str, prediction_id: str) -> str:
+    return key_prefix(stream) + prediction_id
+
+
+def events_key(stream: str, prediction_id: str) -> str:
+    return f"{key_prefix(stream)}{prediction_id}:events"
+
+
+def cancel_key(stream: str, prediction_id: str) -> str:
+    return f"{key_prefix(stream)}{prediction_id}:cancel"
+
+
+def lease_key(stream: str, prediction_id: str) -> str:
+    return f"{key_prefix(stream)}{prediction_id}:lease"
+
+
+def legacy_state_key(prediction_id: str) -> str:
+    """The first layout's state key (standalone Redis only: it hashes apart from the stream)."""
     return f"prediction:{prediction_id}"
 
 
-def events_key(prediction_id: str) -> str:
-    return f"prediction:{prediction_id}:events"
-
-
-def cancel_key(prediction_id: str) -> str:
+def legacy_cancel_key(prediction_id: str) -> str:
     return f"prediction:{prediction_id}:cancel"
-
-
-def lease_key(prediction_id: str) -> str:
-    return f"prediction:{prediction_id}:lease"
 
 
 @dataclass(slots=True)
@@ -113,7 +157,9 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
     try:
         request = _decoder.decode(body)
     except msgspec.ValidationError as exc:
-        return Job(entry, fallback_id, None, f"malformed prediction request: {exc}")
+        # Valid JSON, wrong shape: the client still waits under the id it wrote in the JSON.
+        pid = given_id or _json_id(body) or fallback_id
+        return Job(entry, pid, None, f"malformed prediction request: {exc}")
     except msgspec.DecodeError as exc:
         return Job(entry, fallback_id, None, f"malformed prediction request: invalid JSON ({exc})")
     if given_id and request.id and request.id != given_id:
@@ -132,6 +178,16 @@ def parse_entry(stream: str, entry_id: bytes | str, fields: dict[Any, Any]) -> J
         if unknown:
             return Job(entry, request.id, request, f"unknown webhook events: {sorted(unknown)}")
     return Job(entry, request.id, request)
+
+
+def _json_id(body: bytes | str) -> str | None:
+    """The `id` of a request body that decodes as JSON but not as a PredictionRequest."""
+    try:
+        doc = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    value = doc.get("id") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def failed_state(job: Job, error: str) -> PredictionResponse:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from redis.exceptions import ClusterDownError, NoScriptError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
 
@@ -29,7 +29,10 @@ from cogkit.runtime.queue.protocol import (
     cancel_key,
     encode_state,
     events_key,
+    key_prefix,
     lease_key,
+    legacy_cancel_key,
+    legacy_state_key,
     state_key,
 )
 from cogkit.runtime.types import TERMINAL_STATUSES, PredictionResponse
@@ -38,8 +41,19 @@ log = logging.getLogger("cogkit.queue")
 T = TypeVar("T")
 
 # Errors that mean "Redis is (temporarily) not there": retry. Anything else is a bug or a
-# server-side refusal and goes to the caller.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+# server-side refusal and goes to the caller. On a cluster, a master that died or is failing
+# over answers CLUSTERDOWN / TRYAGAIN (or not at all) for its slots until it is back.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    ClusterDownError,
+    TryAgainError,
+)
+
+# How long a batch holding only non-terminal updates waits for more operations: a prediction
+# that ends within it costs one write (its terminal state) instead of two.
+UPDATE_LINGER = 0.005
 
 
 def backoff(max_wait: float = 2.0) -> AsyncRetrying:
@@ -77,7 +91,7 @@ _EVENT_RANK = {"logs": 1, "output": 2, "start": 3}
 
 @dataclass(slots=True, eq=False)
 class _Op:
-    kind: str  # begin | update | finish | ack
+    kind: str  # begin | take | update | finish | ack | release
     prediction_id: str
     keys: list[str]
     args: list[Any]
@@ -97,14 +111,17 @@ class StateStore:
         *,
         state_ttl: int = DEFAULT_STATE_TTL,
         events_maxlen: int = DEFAULT_EVENTS_MAXLEN,
+        legacy_keys: bool = False,
     ) -> None:
         self.redis = redis
         self.stream = stream
         self.group = group
         self.state_ttl = state_ttl
         self.events_maxlen = events_maxlen
+        self.legacy_keys = legacy_keys  # standalone Redis: keep prediction:<id> readable too
         self._scripts = {
             "begin": scripts.BEGIN,
+            "take": scripts.TAKE,
             "update": scripts.UPDATE,
             "finish": scripts.FINISH,
             "ack": scripts.ACK,
@@ -114,6 +131,7 @@ class StateStore:
         self._ops: list[_Op] = []
         self._unflushed_update: dict[str, _Op] = {}
         self._wakeup = asyncio.Event()
+        self._urgent = asyncio.Event()  # an operation someone waits for was queued
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -121,9 +139,34 @@ class StateStore:
     # ------------------------------------------------------------------ operations
     async def begin(self, prediction_id: str, token: str, lease_ms: int) -> str:
         """Take the run lease unless the prediction is finished, leased elsewhere or cancelled."""
-        keys = [state_key(prediction_id), lease_key(prediction_id), cancel_key(prediction_id)]
-        result = await self._submit(_Op("begin", prediction_id, keys, [token, lease_ms]))
+        st, pid = self.stream, prediction_id
+        keys = [state_key(st, pid), lease_key(st, pid), cancel_key(st, pid)]
+        if self.legacy_keys:
+            keys += [legacy_state_key(pid), legacy_cancel_key(pid)]
+        result = await self._submit(_Op("begin", pid, keys, [token, lease_ms]))
         return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def take(
+        self, consumer: str, held: list[str], count: int, cursor: str, min_idle_ms: int, *, read: bool = True
+    ) -> list[Any]:
+        """One TAKE script: reclaimed entries first, then new ones (see scripts.TAKE).
+
+        It rides in the same pipeline as the terminal writes of the predictions that just
+        ended, so a job costs one round trip from the last one's end to its own start.
+        """
+        args = [
+            self.group,
+            consumer,
+            min_idle_ms,
+            cursor,
+            count,
+            1 if read else 0,
+            min_idle_ms,
+            key_prefix(self.stream),
+            1 if self.legacy_keys else 0,
+            *held,
+        ]
+        return await self._submit(_Op("take", "", [self.stream], args))
 
     def publish(
         self, state: PredictionResponse, event: str, encode: Callable[[], bytes] | None = None
@@ -143,7 +186,7 @@ class StateStore:
             if _EVENT_RANK.get(event, 0) >= _EVENT_RANK.get(pending.args[3], 0):
                 pending.args[3] = event
             return
-        keys = [state_key(pid), events_key(pid)]
+        keys = [state_key(self.stream, pid), events_key(self.stream, pid)]
         op = _Op("update", pid, keys, [b"", self.state_ttl, self.events_maxlen, event])
         op.extra["encode"] = encode or (lambda: encode_state(state))
         op.extra["state"] = state
@@ -156,18 +199,22 @@ class StateStore:
         superseded = self._unflushed_update.pop(pid, None)
         if superseded is not None:
             superseded.dropped = True  # the terminal state carries everything it had
-        keys = [state_key(pid), events_key(pid), lease_key(pid), self.stream]
+        st = self.stream
+        keys = [state_key(st, pid), events_key(st, pid), lease_key(st, pid), st]
+        if self.legacy_keys:
+            keys.append(legacy_state_key(pid))
         args = [encode_state(state), self.state_ttl, self.events_maxlen, self.group, entry_id, token]
         return bool(await self._submit(_Op("finish", pid, keys, args)))
 
     async def ack(self, entry_id: str, prediction_id: str, token: str) -> None:
         """Ack an entry whose prediction is already terminal."""
-        keys = [lease_key(prediction_id), self.stream]
+        keys = [lease_key(self.stream, prediction_id), self.stream]
         await self._submit(_Op("ack", prediction_id, keys, [self.group, entry_id, token]))
 
     async def release_lease(self, prediction_id: str, token: str) -> None:
         """Give up a lease without a terminal state (the prediction was not run)."""
-        await self._submit(_Op("release", prediction_id, [lease_key(prediction_id)], [token]))
+        keys = [lease_key(self.stream, prediction_id)]
+        await self._submit(_Op("release", prediction_id, keys, [token]))
 
     async def flush(self) -> None:
         """Wait until every queued operation is stored."""
@@ -199,15 +246,24 @@ class StateStore:
     def _submit(self, op: _Op) -> asyncio.Future[Any]:
         op.future = asyncio.get_running_loop().create_future()
         self._enqueue(op)
+        self._urgent.set()
         return op.future
 
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
+            if not self._urgent.is_set():
+                # Only progress updates so far: give the prediction a moment to end (or log
+                # more) so they share one write. Anything someone waits for cuts this short.
+                try:
+                    await asyncio.wait_for(self._urgent.wait(), UPDATE_LINGER)
+                except TimeoutError:
+                    pass
             # One more turn of the event loop lets operations issued by the same wake-up (a
-            # prediction's finish and the next one's start) join this round trip.
+            # prediction's finish and the next one's read) join this round trip.
             await asyncio.sleep(0)
             self._wakeup.clear()
+            self._urgent.clear()
             if not self._ops:
                 self._idle.set()
                 continue
@@ -221,6 +277,10 @@ class StateStore:
                     else:
                         op.args[0] = op.extra["encode"]()
             batch = [op for op in batch if not op.dropped]
+            if not batch:  # only updates that a terminal state superseded
+                if not self._ops:
+                    self._idle.set()
+                continue
             try:
                 results = await self._execute(batch)
             except Exception as exc:  # not transient: fail the waiters, keep the writer alive
@@ -250,6 +310,11 @@ class StateStore:
 
     async def _store_batch(self, batch: list[_Op]) -> list[Any]:
         results = await self._pipeline(batch)
+        for result in results:
+            # A cluster pipeline hands a node's connection error back as a result: the whole
+            # batch is sent again (the scripts are idempotent), never failed to its waiters.
+            if isinstance(result, TRANSIENT_ERRORS):
+                raise result
         if any(isinstance(r, NoScriptError) for r in results):
             for kind, text in self._scripts.items():
                 self._shas[kind] = await self.redis.script_load(text)
@@ -259,5 +324,7 @@ class StateStore:
     async def _pipeline(self, batch: list[_Op]) -> list[Any]:
         async with self.redis.pipeline(transaction=False) as pipe:
             for op in batch:
-                pipe.evalsha(self._shas[op.kind], len(op.keys), *op.keys, *op.args)
+                # execute_command: redis-py's cluster pipeline refuses its evalsha() helper,
+                # though every script here keeps to one slot (the stream's hash tag).
+                pipe.execute_command("EVALSHA", self._shas[op.kind], len(op.keys), *op.keys, *op.args)
             return await pipe.execute(raise_on_error=False)

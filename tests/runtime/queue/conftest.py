@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from queue_helpers import is_cluster
+
+from cogkit.runtime.queue.protocol import key_prefix
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[3]
@@ -70,14 +73,30 @@ class WorkerProcess:
         return self.proc.wait(timeout)
 
 
+@pytest.fixture(params=["standalone", "cluster"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Every queue end-to-end test runs against a standalone Redis and a three-master cluster."""
+    if request.param == "cluster":
+        return request.getfixturevalue("redis_cluster_url")
+    return request.getfixturevalue("redis_url")
+
+
+def sync_redis(url: str) -> redis.Redis | redis.RedisCluster:
+    if is_cluster(url):
+        return redis.RedisCluster.from_url(url)
+    return redis.Redis.from_url(url)
+
+
 @pytest.fixture
 def stream(redis_url: str) -> Iterator[str]:
     """A fresh stream name; every key the test made under it is deleted afterwards."""
     name = f"test-{uuid.uuid4().hex[:10]}"
     yield name
-    client = redis.Redis.from_url(redis_url)
-    keys = [name, f"{name}:schema", *client.scan_iter(match=f"prediction:{name}*", count=1000)]
-    client.delete(*keys)
+    client = sync_redis(redis_url)
+    patterns = [f"{key_prefix(name)}*", f"prediction:{name}*"]  # and the first layout's copies
+    keys = [name, f"{name}:schema", *(k for p in patterns for k in client.scan_iter(match=p, count=1000))]
+    for key in keys:  # one by one: on a cluster they live in different slots
+        client.delete(key)
     client.close()
 
 

@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import redis.asyncio as aioredis
+import redis
 
+from cogkit.runtime.queue import connection
 from cogkit.runtime.queue.client import QueueClient
-from cogkit.runtime.queue.protocol import events_key
+from cogkit.runtime.queue.protocol import events_key, state_key
 
 TERMINAL = {"succeeded", "failed", "canceled"}
 
 
+@functools.cache
+def is_cluster(url: str) -> bool:
+    r = redis.Redis.from_url(url)
+    try:
+        return bool(r.info("cluster").get("cluster_enabled"))
+    finally:
+        r.close()
+
+
+def async_redis(url: str) -> Any:
+    """A standalone or cluster asyncio client, as the worker would pick for `url`."""
+    return connection.cluster(url) if is_cluster(url) else connection.standalone(url)
+
+
 def client(url: str, stream: str) -> QueueClient:
-    return QueueClient(aioredis.Redis.from_url(url), stream)
+    return QueueClient(async_redis(url), stream)
 
 
 async def wait_terminal(c: QueueClient, ids: list[str], timeout: float) -> dict[str, dict[str, Any]]:
@@ -31,7 +47,7 @@ async def wait_terminal(c: QueueClient, ids: list[str], timeout: float) -> dict[
             return done
         async with c.redis.pipeline(transaction=False) as pipe:
             for pid in missing:
-                pipe.get(f"prediction:{pid}")
+                pipe.get(state_key(c.stream, pid))
             raw = await pipe.execute()
         for pid, value in zip(missing, raw, strict=True):
             if value:
@@ -46,7 +62,7 @@ async def wait_terminal(c: QueueClient, ids: list[str], timeout: float) -> dict[
 
 async def terminal_events(c: QueueClient, pid: str) -> int:
     """How many terminal states were ever published for a prediction (must be exactly 1)."""
-    entries = await c.redis.xrange(events_key(pid))
+    entries = await c.redis.xrange(events_key(c.stream, pid))
     return sum(1 for _, f in entries if msgspec.json.decode(f[b"state"])["status"] in TERMINAL)
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-import redis.asyncio as aioredis
-from queue_helpers import client, pending_count, runs_per_prediction, terminal_events, wait_terminal
+from queue_helpers import (
+    async_redis,
+    client,
+    pending_count,
+    runs_per_prediction,
+    terminal_events,
+    wait_terminal,
+)
 
 from cogkit.runtime.queue.consumer import QueueWorker, WorkerOptions
 from cogkit.runtime.queue.protocol import lease_key
@@ -29,7 +35,7 @@ def test_three_workers_300_jobs_one_sigkilled_mid_prediction(stream, start_worke
         while killed_during is None and time.monotonic() < deadline:
             async with c.redis.pipeline(transaction=False) as pipe:
                 for pid in ids:
-                    pipe.get(lease_key(pid))
+                    pipe.get(lease_key(stream, pid))
                 leases = await pipe.execute()
             for pid, holder in zip(ids, leases, strict=True):
                 # A lease is taken before a prefetched entry gets a slot: "processing" is the proof.
@@ -153,12 +159,13 @@ def test_a_late_heartbeat_never_counts_as_another_delivery(stream, redis_url):
     count a delivery, and --max-deliveries would blame a worker that never stopped."""
 
     async def main() -> None:
-        r = aioredis.Redis.from_url(redis_url)
+        r = async_redis(redis_url)
         options = WorkerOptions(stream=stream, consumer="alive", visibility_timeout=1.0)
         await r.xgroup_create(stream, options.group, id="0", mkstream=True)
         ours = (await r.xadd(stream, {"x": "1"})).decode()
         await r.xreadgroup(options.group, "alive", {stream: ">"}, count=1)
         worker = QueueWorker(r, _UnusedBackend(), options)  # type: ignore[arg-type]
+        worker.store.start()  # the reclaim round's script goes through the state writer
         worker._held[ours] = None  # type: ignore[assignment]  # taken, as the read loop would
         await r.xclaim(stream, options.group, "alive", 0, [ours], idle=5000, justid=True)  # heartbeat late
 
@@ -171,6 +178,7 @@ def test_a_late_heartbeat_never_counts_as_another_delivery(stream, redis_url):
         pending = await r.xpending_range(stream, options.group, min="-", max="+", count=10)
         delivered = {p["message_id"].decode(): p["times_delivered"] for p in pending}
         assert delivered == {ours: 1, theirs: 2}
+        await worker.store.close()
         await r.aclose()
 
     asyncio.run(main())

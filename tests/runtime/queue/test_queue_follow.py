@@ -82,11 +82,11 @@ def test_cli_submit_wait_streams_logs_and_status_reads_state(stream, start_worke
     assert final["input"] == {"text": "hi", "count": 3, "sleep": 0.05}
     assert "line 0\nline 1\nline 2\n" in done.stderr
 
-    status = _cli("queue", "status", "--redis", redis_url, pid)
+    status = _cli("queue", "status", "--redis", redis_url, "--stream", stream, pid)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout) == final
 
-    missing = _cli("queue", "status", "--redis", redis_url, f"{stream}-nope")
+    missing = _cli("queue", "status", "--redis", redis_url, "--stream", stream, f"{stream}-nope")
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: no prediction") and "hint:" in missing.stderr
 

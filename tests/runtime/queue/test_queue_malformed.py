@@ -72,3 +72,25 @@ def test_input_that_fails_validation_ends_failed_without_running(stream, start_w
     asyncio.run(main())
     assert worker.proc.poll() is None
     assert set(runs_per_prediction(start_worker.runs_dir)) == {f"{stream}-good"}
+
+
+def test_a_request_that_parses_but_fails_validation_keeps_its_json_id(stream, start_worker, redis_url):
+    """A client that only put the id in the JSON must still find the failed state under it."""
+    worker = start_worker(stream)
+
+    async def main() -> None:
+        c = client(redis_url, stream)
+        text_input = f"{stream}-p1"
+        bad_filter = f"{stream}-p2"
+        await c.submit_raw(b'{"id": "%s", "input": "hello"}' % text_input.encode())
+        bad = b'{"id": "%s", "input": {"text": "x"}, "webhook_events_filter": "completed"}'
+        await c.submit_raw(bad % bad_filter.encode())
+        states = await wait_terminal(c, [text_input, bad_filter], 30)
+        for pid in (text_input, bad_filter):
+            assert states[pid]["status"] == "failed" and states[pid]["id"] == pid
+            assert "malformed prediction request" in states[pid]["error"]
+        assert await pending_count(c) == 0
+        await c.close()
+
+    asyncio.run(main())
+    assert worker.proc.poll() is None

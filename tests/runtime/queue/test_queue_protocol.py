@@ -56,3 +56,12 @@ def test_cog_legacy_positional_arguments_translate_to_flags():
         "worker-1",
     )
     assert parse_args(["--stream", "s"]).stream == "s"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": "p1", "input": "hello"}', b'{"id": "p1", "input": {}, "webhook_events_filter": "completed"}'],
+)
+def test_an_invalid_request_keeps_the_id_of_its_json(body):
+    job = parse_entry("s", b"1-0", {b"request": body})
+    assert job.prediction_id == "p1" and job.error is not None

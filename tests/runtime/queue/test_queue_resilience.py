@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from queue_helpers import client, pending_count, runs_per_prediction, terminal_events, wait_terminal
 
 
+@pytest.mark.parametrize("redis_url", ["standalone"], indirect=True)  # a private redis-server of its own
 def test_redis_restarted_while_jobs_are_in_flight(private_redis, start_worker):
     worker = start_worker("restart", "--visibility-timeout", "5", redis=private_redis.url)
     ids = [f"restart-{i:02d}" for i in range(40)]
