@@ -407,7 +407,7 @@ class PredictionRunner:
         outputs = None
         status, error, predict_time = FAILED, "the worker ended the prediction without a result", None
         for_upload = self.upload_url if pred.respond_async else None
-        async for ev in self.worker.predict(pred.id, inputs):
+        async for ev in self.worker.predict(pred.id, inputs, pred.request.context):
             kind = ev.__class__.__name__
             if kind == "Log":
                 text = ev.text

@@ -686,7 +686,8 @@ def test_unencodable_metric_fails_only_that_prediction() -> None:
         worker = await started("metrics.py:BadMetric")
         try:
             done = done_of(await collect(worker.predict("m", {})))
-            assert done.status == "failed" and "cannot send the result" in (done.error or "")
+            # Cog refuses the value in record_metric itself, naming its type
+            assert done.status == "failed" and "Unsupported metric value type: object" in (done.error or "")
             assert worker.state == "READY"
         finally:
             await worker.stop()
@@ -838,7 +839,7 @@ def test_child_does_not_outlive_a_killed_server_even_during_setup() -> None:
         ("out_path_as_str", "succeeded", lambda out, _: out.read_text() == "returned as a str"),
         ("out_optional_none", "succeeded", lambda out, _: out is None),
         ("out_list_wrong", "failed", lambda _, err: "output[1]: expected int, got str" in err),
-        ("out_none_for_str", "failed", lambda _, err: "expected str, got None" in err),
+        ("out_none_for_str", "succeeded", lambda out, _: out is None),  # Cog 0.2x: output null
         ("out_iter_wrong", "failed", lambda _, err: "yielded item: expected int, got str" in err),
     ],
 )
