@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from cogkit.runtime.events import WorkerState
+
 if TYPE_CHECKING:
     from cogkit.runtime.runner import PredictionRunner
     from cogkit.runtime.settings import Settings
@@ -74,14 +76,13 @@ async def start_runtime(settings: Settings, worker: Worker | None = None,
         await (started if started is not None else worker.start())
     except Exception as exc:
         log.error("setup failed: %s", exc)
-    if worker.state not in ("READY", "BUSY"):
+    if worker.state not in WorkerState.SERVING:
         error = worker.setup.error if worker.setup is not None else None
         log.error("setup failed (state %s): %s", worker.state, error or "see the setup logs")
         return worker, None
     runner = PredictionRunner(
         worker, upload_url=settings.upload_url, webhook_sender=WebhookSender(),
-        queue_size=settings.queue_size, concurrency=settings.concurrency,
-        schema=worker.schema, mode=settings.mode,
+        queue_size=settings.queue_size, schema=worker.schema, mode=settings.mode,
     )
     touch_ready_file()
     return worker, runner

@@ -32,29 +32,26 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import Any
 
 from cogkit.runtime import files
+from cogkit.runtime.events import Done, Log, Metric, Output, OutputChunk, WorkerAPI, WorkerState
+from cogkit.runtime.prediction import Prediction, UpdateCallback
 from cogkit.runtime.types import (
     CANCELED,
     FAILED,
-    PROCESSING,
-    STARTING,
-    SUCCEEDED,
     TERMINAL_STATUSES,
     PredictionRequest,
     PredictionResponse,
-    json_encoder,
-    now_iso,
 )
-from cogkit.runtime.webhooks import WebhookChannel, WebhookSender
+from cogkit.runtime.webhooks import WebhookSender
 from cogkit.schema import refs
 from cogkit.schema.validation import compile_validator
 
 log = logging.getLogger("cogkit.runner")
 
-UpdateCallback = Callable[["Prediction", str, Any], None]
+__all__ = ["InputValidationError", "Prediction", "PredictionRunner", "RunnerBusy", "RunnerUnavailable",
+           "UpdateCallback"]
 
 
 class RunnerBusy(Exception):
@@ -77,119 +74,29 @@ class _CanceledBeforeStart(Exception):
     pass
 
 
-class Prediction:
-    """One prediction: its live response plus what the runner needs to drive and observe it."""
-
-    __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_log_size", "_done", "_listeners",
-                 "_webhook", "_waiter", "cancel_requested", "respond_async", "_started_mono", "_started_ns",
-                 "iterator_output", "_id", "inputs")
-
-    def __init__(self, request: PredictionRequest, pid: str, inputs: dict[str, Any],
-                 shown_inputs: dict[str, Any] | None = None) -> None:
-        self.request = request
-        self._id = pid
-        self.inputs = inputs  # what the predictor gets; the response shows secrets redacted
-        self.response = PredictionResponse(
-            id=pid, input=inputs if shown_inputs is None else shown_inputs, status=STARTING,
-            created_at=request.created_at or now_iso(),
-        )
-        self._log_parts: list[str] = []
-        self._logs_joined = 0
-        self._log_size = 0
-        self._done: asyncio.Future[PredictionResponse] = asyncio.get_running_loop().create_future()
-        self._listeners: list[UpdateCallback] = []
-        self._webhook: WebhookChannel | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self.cancel_requested = False
-        self.respond_async = False
-        self._started_mono = 0.0
-        self._started_ns = 0
-        self.iterator_output = False
-
-    @property
-    def id(self) -> str:
-        return self._id
-
-    @property
-    def done(self) -> bool:
-        return self._done.done()
-
-    def add_listener(self, callback: UpdateCallback) -> None:
-        self._listeners.append(callback)
-
-    def remove_listener(self, callback: UpdateCallback) -> None:
-        if callback in self._listeners:
-            self._listeners.remove(callback)
-
-    async def wait(self) -> PredictionResponse:
-        """The terminal response (shielded: a cancelled waiter does not cancel the prediction)."""
-        return await asyncio.shield(self._done)
-
-    def snapshot(self) -> PredictionResponse:
-        """The live response with logs materialised (logs are kept as parts to stay O(n))."""
-        parts = self._log_parts
-        if self._logs_joined != len(parts):
-            joined = "".join(parts)
-            parts[:] = [joined]
-            self._logs_joined = 1
-            self.response.logs = joined
-        return self.response
-
-    def encode(self) -> bytes:
-        return json_encoder.encode(self.snapshot())
-
-    def _emit(self, event: str, data: Any) -> None:
-        for cb in self._listeners:
-            try:
-                cb(self, event, data)
-            except Exception:
-                log.exception("prediction listener failed")
-        if self._webhook is not None and (hook_event := _WEBHOOK_EVENT[event]) is not None:
-            self._webhook.notify(hook_event)
-
-
-# A log flood must not exhaust the server's memory (or every webhook's size): keep the newest part.
-MAX_LOG_CHARS = int(os.environ.get("COG_MAX_LOG_SIZE", str(16 << 20)))
-
-
-def _truncate_logs(pred: Prediction) -> None:
-    joined = "".join(pred._log_parts)
-    keep = joined[-(MAX_LOG_CHARS // 2):]
-    dropped = len(joined) - len(keep)
-    marker = f"[cogkit: {dropped} earlier characters of logs truncated]\n"
-    pred._log_parts[:] = [marker, keep]
-    pred._logs_joined = 0
-    pred._log_size = len(marker) + len(keep)
-
-
-_WEBHOOK_EVENT = {"start": "start", "log": "logs", "output": "output", "metric": None,
-                  "completed": "completed"}
-
-
 class PredictionRunner:
     """Drives predictions through a Worker; transport-agnostic (see module docstring)."""
 
     def __init__(
         self,
-        worker: Any,
+        worker: WorkerAPI,
         *,
         upload_url: str | None = None,
         webhook_sender: WebhookSender | None = None,
         queue_size: int = 0,
-        concurrency: int | None = None,
         schema: dict[str, Any] | None = None,
         mode: str = "predict",
-        validator: Any = None,
         max_input_file_bytes: int = files.DEFAULT_MAX_INPUT_FILE_BYTES,
     ) -> None:
         self.worker = worker
         self.upload_url = upload_url
         self.webhooks = webhook_sender or WebhookSender()
         self.queue_size = max(0, queue_size)
-        self.capacity = max(1, int(concurrency or getattr(worker, "concurrency", 1) or 1))
+        # One capacity, the worker's: the runner admits up to it (RunnerBusy past it and the wait
+        # queue); the worker's own WorkerBusy only guards callers that bypass the runner.
+        self.capacity = worker.concurrency
         self.max_input_file_bytes = max_input_file_bytes
         self.mode = mode
-        del validator  # accepted for older callers; validation is compiled from `schema` (validation.py)
         self._busy = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._inflight: dict[str, Prediction] = {}
@@ -240,9 +147,9 @@ class PredictionRunner:
     def _check_available(self) -> None:
         if not self._accepting:
             raise RunnerUnavailable("the server is shutting down")
-        state = getattr(self.worker, "state", "READY")
-        if state not in ("READY", "BUSY"):
-            if state == "STARTING":
+        state = self.worker.state
+        if state not in WorkerState.SERVING:
+            if state == WorkerState.STARTING:
                 raise RunnerUnavailable("Setup has not finished yet")
             raise RunnerUnavailable(f"the model is not available (worker state {state})")
 
@@ -261,22 +168,19 @@ class PredictionRunner:
             masked = self._validator.redact(inputs)
             if masked is not inputs:
                 shown = masked
-        pred = Prediction(request, pid, inputs, shown)
-        pred.respond_async = respond_async
-        if on_update is not None:
-            pred._listeners.append(on_update)
+        pred = Prediction(request, pid, inputs, shown, respond_async=respond_async, on_update=on_update)
         if request.webhook:
-            pred._webhook = self.webhooks.channel(request.webhook, request.webhook_events_filter,
-                                                  pred.encode, trace_headers)
+            pred.attach_webhook(self.webhooks.channel(request.webhook, request.webhook_events_filter,
+                                                      pred.encode, trace_headers))
         # Take a slot now if one is free: admission is atomic and the 202 already says "processing".
         if self._busy < self.capacity:
             self._busy += 1
-            self._mark_started(pred)
+            pred.mark_started()
         elif len(self._waiters) >= self.queue_size:
             raise RunnerBusy("Already running a prediction")
         else:
-            pred._waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(pred._waiter)
+            pred.slot_waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(pred.slot_waiter)
         self._inflight[pid] = pred
         return pred
 
@@ -318,12 +222,6 @@ class PredictionRunner:
         await self._execute(pred)
 
     # ----------------------------------------------------------------------------- slots
-    def _mark_started(self, pred: Prediction) -> None:
-        pred.response.status = PROCESSING
-        pred.response.started_at = now_iso()
-        pred._started_mono = time.perf_counter()
-        pred._started_ns = time.time_ns()
-
     def _release(self) -> None:
         waiters = self._waiters
         while waiters:
@@ -340,37 +238,35 @@ class PredictionRunner:
         if pred is None or pred.done:
             return False
         pred.cancel_requested = True
-        waiter = pred._waiter
+        waiter = pred.slot_waiter
         if waiter is not None and not waiter.done():
             waiter.set_exception(_CanceledBeforeStart())
             return True
         try:
-            res = self.worker.cancel(prediction_id)
-            if asyncio.iscoroutine(res):
-                await res
+            self.worker.cancel(prediction_id)
         except Exception:
             log.exception("worker cancel failed for %s", prediction_id)
         return True
 
     # --------------------------------------------------------------------------- execution
     async def _execute(self, pred: Prediction) -> None:
-        holds_slot = pred._waiter is None
+        holds_slot = pred.slot_waiter is None
         input_files: files.InputFiles | None = None
         status, error, predict_time = FAILED, None, None
         try:
             if not holds_slot:
                 try:
-                    await pred._waiter  # type: ignore[misc]
+                    await pred.slot_waiter  # type: ignore[misc]
                 except _CanceledBeforeStart:
                     status = CANCELED
                     raise
                 holds_slot = True
-                pred._waiter = None
-                self._mark_started(pred)
+                pred.slot_waiter = None
+                pred.mark_started()
             if pred.cancel_requested:
                 status = CANCELED
                 raise _CanceledBeforeStart()
-            pred._emit("start", None)
+            pred.begin()
             inputs = pred.inputs
             if self._file_single or self._file_many:
                 input_files = files.InputFiles(self.max_input_file_bytes)
@@ -403,78 +299,47 @@ class PredictionRunner:
 
     async def _consume(self, pred: Prediction,
                        inputs: dict[str, Any]) -> tuple[str, str | None, float | None]:
-        resp = pred.response
         outputs = None
         status, error, predict_time = FAILED, "the worker ended the prediction without a result", None
         for_upload = self.upload_url if pred.respond_async else None
         async for ev in self.worker.predict(pred.id, inputs, pred.request.context):
-            kind = ev.__class__.__name__
-            if kind == "Log":
-                text = ev.text
-                pred._log_parts.append(text)
-                pred._log_size += len(text)
-                if pred._log_size > MAX_LOG_CHARS:
-                    _truncate_logs(pred)
-                pred._emit("log", text)
-            elif kind == "OutputChunk":
-                value = ev.value
-                if files.has_files(value):
-                    if outputs is None:
-                        outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload,
-                                                    pred._started_ns)
-                    value = await outputs.convert(value)
-                if not pred.iterator_output:
-                    pred.iterator_output = True
-                    resp.output = []
-                resp.output.append(value)
-                pred._emit("output", value)
-            elif kind == "Output":
-                resp.output = ev.value
-            elif kind == "Metric":
-                if resp.metrics is None:
-                    resp.metrics = {}
-                resp.metrics[ev.name] = ev.value
-                pred._emit("metric", (ev.name, ev.value))
-            elif kind == "Done":
-                status = ev.status if ev.status in TERMINAL_STATUSES else FAILED
-                error = ev.error
-                predict_time = getattr(ev, "predict_time", None) or None
-                break
-        if not pred.iterator_output and files.has_files(resp.output):
-            outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload,
-                                        pred._started_ns)
-            resp.output = await outputs.convert(resp.output)
+            match ev:
+                case Log(text=text):
+                    pred.add_log(text)
+                case OutputChunk(value=value):
+                    if files.has_files(value):
+                        if outputs is None:
+                            outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload,
+                                                        pred.started_ns)
+                        value = await outputs.convert(value)
+                    pred.add_output_item(value)
+                case Output(value=value):
+                    pred.set_output(value)
+                case Metric(name=name, value=value):
+                    pred.record_metric(name, value)
+                case Done():
+                    status = ev.status if ev.status in TERMINAL_STATUSES else FAILED
+                    error = ev.error
+                    predict_time = ev.predict_time or None
+                    break
+        output = pred.response.output
+        if not pred.iterator_output and files.has_files(output):
+            outputs = files.OutputFiles(pred.id, pred.request.output_file_prefix, for_upload, pred.started_ns)
+            pred.set_output(await outputs.convert(output))
         return status, error, predict_time
 
     def _finish(self, pred: Prediction, status: str, error: str | None, predict_time: float | None,
                 holds_slot: bool, input_files: files.InputFiles | None) -> None:
-        resp = pred.response
-        if status == FAILED and error is None:
-            error = "prediction failed"
-        if status == SUCCEEDED:
-            error = None
-        resp.status = status
-        resp.error = error
-        resp.completed_at = now_iso()
-        if predict_time is None and pred._started_mono:
-            predict_time = time.perf_counter() - pred._started_mono
-        if predict_time is not None:
-            if resp.metrics is None:
-                resp.metrics = {"predict_time": predict_time}
-            else:
-                resp.metrics["predict_time"] = predict_time
-        pred.snapshot()
+        pred.settle(status, error, predict_time)
         if input_files is not None:
             input_files.cleanup()
         # Free capacity *before* anyone waiting on this prediction is woken (no spurious 409).
         self._inflight.pop(pred.id, None)
         if holds_slot:
             self._release()
-        elif pred._waiter is not None and pred._waiter in self._waiters:
-            self._waiters.remove(pred._waiter)
-        pred._emit("completed", None)
-        if not pred._done.done():
-            pred._done.set_result(resp)
+        elif pred.slot_waiter is not None and pred.slot_waiter in self._waiters:
+            self._waiters.remove(pred.slot_waiter)
+        pred.complete()
 
     # ---------------------------------------------------------------------------- shutdown
     def stop_accepting(self) -> None:
@@ -483,7 +348,7 @@ class PredictionRunner:
     async def drain(self, timeout: float) -> bool:
         """Stop admitting work and wait up to `timeout` s for in-flight predictions; True if all ended."""
         self._accepting = False
-        pending = [p._done for p in self._inflight.values()]
+        pending = [p.finished for p in self._inflight.values()]
         if not pending:
             return True
         done, not_done = await asyncio.wait(pending, timeout=timeout)

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from cogkit.runtime import lifecycle
+from cogkit.runtime.events import WorkerAPI, WorkerState
 from cogkit.runtime.settings import Settings, parse_args, settings_from_args
 from cogkit.runtime.types import (
     HealthCheck,
     PredictionRequest,
-    SetupResult,
     is_webhook_url,
     json_encoder,
     request_decoder,
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from cogkit.runtime.runner import PredictionRunner
-    from cogkit.runtime.worker import Worker
 
 log = logging.getLogger("cogkit.server")
 
@@ -69,7 +68,7 @@ def import_http_stack() -> None:
 class Server:
     """The routes of one process: they read the worker's state and call its runner."""
 
-    def __init__(self, config: Settings, worker: Worker, shutdown: lifecycle.Shutdown) -> None:
+    def __init__(self, config: Settings, worker: WorkerAPI, shutdown: lifecycle.Shutdown) -> None:
         self.config = config
         self.worker = worker
         self.runner: PredictionRunner | None = None
@@ -90,12 +89,12 @@ class Server:
         return web.Response(body=json_encoder.encode({"detail": detail}), status=status, content_type=JSON)
 
     def _health_status(self) -> str:
-        state = getattr(self.worker, "state", "STARTING")
-        if state in ("READY", "BUSY"):
+        state = self.worker.state
+        if state in WorkerState.SERVING:
             runner = self.runner
             if runner is None:
-                return "STARTING"
-            return "BUSY" if runner.busy else "READY"
+                return WorkerState.STARTING
+            return WorkerState.BUSY if runner.busy else WorkerState.READY
         return state
 
     # -- routes ---------------------------------------------------------------------------
@@ -118,12 +117,7 @@ class Server:
     async def health(self, request: web.Request) -> web.Response:
         if self.worker_defunct():  # e.g. the idle child was OOM-killed: exit like after a failed prediction
             self._on_defunct()
-        setup = getattr(self.worker, "setup_snapshot", None) or getattr(self.worker, "setup", None)
-        body = HealthCheck(
-            status=self._health_status(),
-            setup=SetupResult(started_at=setup.started_at, completed_at=setup.completed_at,
-                              logs=setup.logs, status=setup.status) if setup is not None else None,
-        )
+        body = HealthCheck(status=self._health_status(), setup=self.worker.setup_snapshot)
         return self._json(json_encoder.encode(body))
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -171,8 +165,8 @@ class Server:
             if runner is not None and (existing := runner.get(path_id)) is not None:
                 return self._json(existing.encode(), 202)  # idempotent repeat: same state, no restart
         if runner is None:
-            state = getattr(self.worker, "state", "STARTING")
-            if state == "STARTING":
+            state = self.worker.state
+            if state == WorkerState.STARTING:
                 return self._detail(503, "Setup has not finished yet")
             return self._detail(503, f"the model is not available (health {state})")
         headers = request.headers
@@ -224,7 +218,7 @@ class Server:
 
     # -- lifecycle -------------------------------------------------------------------------
     def worker_defunct(self) -> bool:
-        return getattr(self.worker, "state", None) == "DEFUNCT"
+        return self.worker.state == WorkerState.DEFUNCT
 
     def _on_defunct(self) -> None:
         if not self.config.await_explicit_shutdown and not self._draining:
@@ -261,7 +255,7 @@ class Server:
             self.shutdown.request("setup failed", exit_code=1)
 
 
-async def serve(config: Settings, worker: Worker, ready: asyncio.Future[None] | None = None,
+async def serve(config: Settings, worker: WorkerAPI, ready: asyncio.Future[None] | None = None,
                 started: asyncio.Future[Any] | None = None) -> int:
     """Run the server until shutdown; returns the process exit code.
 

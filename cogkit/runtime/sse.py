@@ -14,7 +14,7 @@ from cogkit.runtime.types import json_encoder
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from cogkit.runtime.runner import Prediction
+    from cogkit.runtime.prediction import Prediction
 
 HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

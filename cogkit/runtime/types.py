@@ -7,12 +7,14 @@ the HTTP server and the Redis queue worker near the framework floor.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 import msgspec
 
-# Prediction statuses (Cog's `Status` enum values).
+from cogkit.runtime.events import SetupResult
+
+# Prediction statuses (Cog's `Status` enum values; a worker's states are events.WorkerState).
 STARTING = "starting"
 PROCESSING = "processing"
 SUCCEEDED = "succeeded"
@@ -52,15 +54,6 @@ class PredictionResponse(msgspec.Struct, kw_only=True):
     metrics: dict[str, Any] | None = None
 
 
-class SetupResult(msgspec.Struct, kw_only=True):
-    """The `setup` object of /health-check."""
-
-    started_at: str | None = None
-    completed_at: str | None = None
-    logs: str = ""
-    status: str | None = None
-
-
 class HealthCheck(msgspec.Struct, kw_only=True):
     status: str
     setup: SetupResult | None = None
@@ -68,7 +61,7 @@ class HealthCheck(msgspec.Struct, kw_only=True):
 
 def now_iso() -> str:
     """UTC timestamp in Cog's format (isoformat with +00:00)."""
-    return datetime.now(UTC).isoformat()
+    return datetime.now(timezone.utc).isoformat()  # noqa: UP017 - the image's Python may be 3.10
 
 
 # Shared encoder: one instance avoids per-call setup. Unknown objects (e.g. pathlib.Path that

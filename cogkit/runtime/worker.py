@@ -23,16 +23,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from cogkit.runtime import ipc
 from cogkit.runtime.events import (
-    BUSY,
-    DEFUNCT,
-    READY,
-    SETUP_FAILED,
-    STARTING,
     Done,
     Event,
     Log,
@@ -40,6 +35,7 @@ from cogkit.runtime.events import (
     Output,
     OutputChunk,
     SetupResult,
+    WorkerState,
 )
 
 log = logging.getLogger("cogkit.worker")
@@ -58,7 +54,7 @@ class WorkerUnavailable(WorkerError):
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat()
+    return datetime.now(timezone.utc).isoformat()  # noqa: UP017 - the image's Python may be 3.10
 
 
 def describe_exit(returncode: int | None) -> str:
@@ -185,7 +181,7 @@ class Worker:
         self.schema_error: str | None = None
         self.is_async = False
         self.returncode: int | None = None
-        self._state = STARTING
+        self._state: str = WorkerState.STARTING
         self._proc: subprocess.Popen[bytes] | None = None
         self._transport: asyncio.Transport | None = None
         self._cancel_sock: socket.socket | None = None
@@ -207,8 +203,8 @@ class Worker:
     # --- state ---------------------------------------------------------------------------------
     @property
     def state(self) -> str:
-        if self._state == READY and len(self._streams) >= self.concurrency:
-            return BUSY
+        if self._state == WorkerState.READY and len(self._streams) >= self.concurrency:
+            return WorkerState.BUSY
         return self._state
 
     @property
@@ -217,7 +213,8 @@ class Worker:
         /health-check can show a long setup's progress; None before start()."""
         if self.setup is not None or not self._setup_started:
             return self.setup
-        return SetupResult(status="starting", logs="".join(self._setup_logs), started_at=self._setup_started)
+        return SetupResult(status="starting", logs="".join(self._setup_logs), started_at=self._setup_started,
+                           completed_at=None)
 
     @property
     def in_flight(self) -> int:
@@ -225,7 +222,7 @@ class Worker:
 
     @property
     def has_capacity(self) -> bool:
-        return self._state == READY and len(self._streams) < self.concurrency
+        return self._state == WorkerState.READY and len(self._streams) < self.concurrency
 
     @property
     def pid(self) -> int | None:
@@ -377,7 +374,7 @@ class Worker:
             raise TypeError("predict() takes a str prediction id and a dict of inputs")
         if self._stopping:
             raise WorkerUnavailable("the worker is stopping")
-        if self._state != READY or self._transport is None:
+        if self._state != WorkerState.READY or self._transport is None:
             raise WorkerUnavailable(f"the worker is {self._state}")
         if len(self._streams) >= self.concurrency:
             raise WorkerBusy("Already running a prediction")
@@ -457,7 +454,7 @@ class Worker:
         self.setup = SetupResult(
             status=status, logs=logs, started_at=self._setup_started, completed_at=_now(), error=error
         )
-        self._state = READY if status == "succeeded" else SETUP_FAILED
+        self._state = WorkerState.READY if status == "succeeded" else WorkerState.SETUP_FAILED
         if self._setup_done is not None and not self._setup_done.done():
             self._setup_done.set_result(self.setup)
 
@@ -501,10 +498,10 @@ class Worker:
             self._setup_logs.append(f"{reason}\n")
             self._finish_setup("failed", f"setup did not complete: {reason}")
             return
-        if self._state == SETUP_FAILED:
+        if self._state == WorkerState.SETUP_FAILED:
             return
         if not self._stopping or self._streams:
-            self._state = DEFUNCT
+            self._state = WorkerState.DEFUNCT
         streams, self._streams = self._streams, {}
         for stream in streams.values():
             for entry in last_words:

@@ -95,3 +95,22 @@ def test_the_runtime_imports_without_pydantic() -> None:
     code = "import sys; sys.modules['pydantic'] = None\n" + "".join(f"import {m}\n" for m in modules)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_shipped_code_is_python_3_10_syntax_and_avoids_3_11_only_names() -> None:
+    """Images may run an older Python than cogkit's own (a base image's 3.10): syntax and the
+    3.11-only names people reach for (datetime.UTC, asyncio.TaskGroup/timeout, tomllib, StrEnum)."""
+    too_new = {("datetime", "UTC"), ("asyncio", "TaskGroup"), ("asyncio", "timeout"), ("enum", "StrEnum")}
+    found = []
+    for file in [*_shipped_files(), *COMPAT.rglob("*.py")]:
+        tree = ast.parse(file.read_text(), str(file), feature_version=(3, 10))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found += [f"{file.name}: {node.module}.{a.name}" for a in node.names
+                          if (node.module, a.name) in too_new]
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                if (node.value.id, node.attr) in too_new:
+                    found.append(f"{file.name}: {node.value.id}.{node.attr}")
+            elif isinstance(node, ast.Import) and any(a.name == "tomllib" for a in node.names):
+                found.append(f"{file.name}: tomllib")
+    assert not found

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from cogkit.runtime.events import WorkerState
 from cogkit.runtime.queue.backend import BackendUnavailable, UpdateCallback
 from cogkit.runtime.queue.protocol import Job, failed_state
 from cogkit.runtime.runner import (
@@ -27,7 +28,7 @@ log = logging.getLogger("cogkit.queue")
 # runner listener event -> queue update event (Cog's webhook event names)
 _EVENTS = {"start": "start", "log": "logs", "output": "output", "metric": "output"}
 
-_DEFUNCT_STATES = frozenset(("DEFUNCT", "SETUP_FAILED"))
+_DEFUNCT_STATES = frozenset((WorkerState.DEFUNCT, WorkerState.SETUP_FAILED))
 
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
@@ -48,7 +49,7 @@ class RunnerBackend:
 
     @property
     def healthy(self) -> bool:
-        return getattr(self.runner.worker, "state", "READY") not in _DEFUNCT_STATES
+        return self.runner.worker.state not in _DEFUNCT_STATES
 
     async def run(self, request: PredictionRequest, on_update: UpdateCallback) -> PredictionResponse:
         try:
