@@ -56,6 +56,7 @@ class CancelState:
     kept and honoured when that prediction starts. The SIGUSR1 handler raises
     CancelationException only inside user code; a cancel landing elsewhere (e.g. while a chunk is
     sent) is raised as soon as user code is re-entered, so it is never lost nor corrupts a frame.
+    Every repeated cancel is delivered again while user code runs (Cog 0.2x).
     """
 
     def __init__(self, exc_type: type[BaseException]) -> None:
@@ -68,8 +69,9 @@ class CancelState:
         self.main_ident = threading.main_thread().ident
 
     def on_signal(self, _signum: int, _frame: Any) -> None:
+        # in_user_code stays set: a repeated cancel raises again, even in the user's cleanup code
+        # handling the first one (as coglet re-injects it); the prediction's own try catches either
         if self.in_user_code and self.current in self.requested:
-            self.in_user_code = False
             raise self.exc_type()
 
     def request(self, seq: int) -> None:
@@ -215,7 +217,10 @@ def _close_files(values: dict[str, Any]) -> None:
 
 
 def _exit_error(mode: str, exc: SystemExit) -> str:
-    return f"{mode}() called sys.exit({exc.code!r}); the worker is exiting"
+    """Cog 0.2x's text for sys.exit() in predict: the exception and its code; the worker carries on."""
+    code = "" if exc.code is None else exc.code
+    what = "Prediction" if mode == "predict" else "Training"
+    return f"{what} failed: SystemExit: {code}"
 
 
 def _error_text(exc: BaseException) -> str:
@@ -258,7 +263,6 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
     state.begin(msg.seq)
     status, output, has_output, error = "succeeded", None, False, None
     inputs: dict[str, Any] = {}
-    exiting: SystemExit | None = None
     started = time.perf_counter()
     try:
         inputs = predictor.prepare_inputs(msg.input)
@@ -277,9 +281,8 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
             has_output = True
     except state.exc_type:
         status = "canceled"
-    except SystemExit as exc:
+    except SystemExit as exc:  # as in Cog 0.2x: fails this prediction, the worker stays usable
         status, error = "failed", _exit_error(predictor.mode, exc)
-        exiting = exc
     except BaseException as exc:  # noqa: BLE001 - any user failure fails only this prediction
         traceback.print_exc()
         status, error = "failed", _error_text(exc)
@@ -289,8 +292,6 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
     cog_scope._deactivate(token)
     child.finish(msg.id, status, output, has_output, error, predict_time, scope)
     child.owner = None
-    if exiting is not None:  # honour sys.exit(): the parent sees the exit and goes DEFUNCT
-        os._exit(exiting.code if isinstance(exiting.code, int) else 1)
 
 
 def _item_type(predictor: LoadedPredictor) -> TypeSpec | None:
@@ -376,7 +377,6 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         cog_scope._activate(scope)
         status, output, has_output, error = "succeeded", None, False, None
         inputs: dict[str, Any] = {}
-        exiting: SystemExit | None = None
         started = time.perf_counter()
         try:
             if canceled:
@@ -402,7 +402,6 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
                 task.uncancel()
         except SystemExit as exc:
             status, error = "failed", _exit_error(predictor.mode, exc)
-            exiting = exc
         except BaseException as exc:  # noqa: BLE001
             traceback.print_exc()
             status, error = "failed", _error_text(exc)
@@ -411,9 +410,6 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         for stream in routed:
             stream.flush_owner(msg.id)
         child.finish(msg.id, status, output, has_output, error, predict_time, scope)
-        if exiting is not None:  # as in sync mode: honour sys.exit(), the worker goes DEFUNCT
-            child.capture.drain()
-            os._exit(exiting.code if isinstance(exiting.code, int) else 1)
         tasks.pop(msg.id, None)
         task_by_seq.pop(msg.seq, None)
         running.discard(msg.seq)
@@ -455,7 +451,8 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
                     stopped.set_result(None)
                 return
             highest_seq = max(highest_seq, msg.seq)
-            task = loop.create_task(run(msg), context=contextvars.copy_context())
+            # a task copies the context it is created in (create_task(context=) is 3.11+)
+            task = contextvars.copy_context().run(loop.create_task, run(msg))
             tasks[msg.id] = task
             task_by_seq[msg.seq] = task
             task.add_done_callback(lambda done, msg=msg: report_lost(done, msg))

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cogkit.runtime.pyversions import ASYNC_TIMEOUT
+
 if TYPE_CHECKING:
     import ssl
 
@@ -153,6 +155,6 @@ async def request(method: str, url: str, *, body: BodyFactory, headers: dict[str
                         return Reply(resp.status, str(resp.url), resp.headers.get("Location"))
                     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                     failure = f"HTTP {resp.status}"
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (*ASYNC_TIMEOUT, aiohttp.ClientError, OSError) as exc:
             failure = f"{type(exc).__name__}: {exc}"
     raise RetriesExhausted(failure, attempts)

@@ -37,6 +37,7 @@ from cogkit.runtime.events import (
     SetupResult,
     WorkerState,
 )
+from cogkit.runtime.pyversions import ASYNC_TIMEOUT
 
 log = logging.getLogger("cogkit.worker")
 
@@ -284,7 +285,7 @@ class Worker:
             return await asyncio.shield(self._setup_done)
         try:
             return await asyncio.wait_for(asyncio.shield(self._setup_done), self.setup_timeout)
-        except TimeoutError:
+        except ASYNC_TIMEOUT:
             self._timed_out = True
             self._kill()
             return await asyncio.shield(self._setup_done)
@@ -317,7 +318,7 @@ class Worker:
                 self._transport.write(self._encoder.encode(ipc.Shutdown()))
             try:
                 await asyncio.wait_for(asyncio.shield(self._exited), timeout)
-            except TimeoutError:
+            except ASYNC_TIMEOUT:
                 self._kill()
                 await self._exited
         if self._transport is not None:

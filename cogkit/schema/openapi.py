@@ -385,6 +385,8 @@ def openapi_document(predict: Signature | None = None, train: Signature | None =
             continue
         input_name, output_name, request, response, _, _ = _NAMES[mode]
         paths.update(_mode_paths(mode))
+        if sig.streaming and mode == "predict":
+            paths["/predictions"]["post"]["x-cog-streaming"] = True
         components[input_name] = _input_component(sig, enums, input_name)
         components[output_name] = {**type_schema(sig.output), "title": output_name}
         components[request] = _request_component(request, input_name)

@@ -82,6 +82,20 @@ class Signature:
     mode: str
     inputs: list[InputField] = field(default_factory=list)
     output: TypeSpec = TypeSpec("any")
+    streaming: bool = False  # @cog.streaming: SSE allowed (x-cog-streaming)
+
+
+STREAMING_NEEDS_ITERATOR = (
+    "@streaming requires Iterator[...], AsyncIterator[...], ConcatenateIterator[...] or "
+    "AsyncConcatenateIterator[...] return type"
+)
+
+
+def check_streaming(sig: Signature) -> Signature:
+    """Cog refuses @streaming on a method that does not return an iterator."""
+    if sig.streaming and sig.output.kind != "iterator":
+        raise SchemaError(STREAMING_NEEDS_ITERATOR, hint="return an Iterator[...] or drop @streaming")
+    return sig
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,15 +111,20 @@ def _cog_type_name(tp: Any) -> str | None:
 
 
 def _is_model_class(tp: Any) -> bool:
-    if not isinstance(tp, type):
+    if not _is_class(tp):
         return False
     if hasattr(tp, "__cog_fields__"):
         return True
     return any(base.__name__ == "BaseModel" for base in tp.__mro__[1:])
 
 
+def _is_class(tp: Any) -> bool:
+    """A real class: on 3.10 `list[int]` passes isinstance(..., type) yet breaks issubclass()."""
+    return isinstance(tp, type) and not isinstance(tp, types.GenericAlias)
+
+
 def _is_typeddict(tp: Any) -> bool:
-    return isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
+    return _is_class(tp) and issubclass(tp, dict) and hasattr(tp, "__required_keys__")
 
 
 def _typeddict_spec(tp: type, where: str) -> TypeSpec:
@@ -182,9 +201,9 @@ def type_from_annotation(tp: Any, where: str, *, allow_output: bool = False) -> 
     cog_name = _cog_type_name(tp)
     if cog_name in ("Path", "File", "Secret"):
         return TypeSpec(cog_name.lower())
-    if isinstance(tp, type) and issubclass(tp, pathlib.PurePath):
+    if _is_class(tp) and issubclass(tp, pathlib.PurePath):
         return TypeSpec("path")
-    if isinstance(tp, type) and issubclass(tp, io.IOBase):
+    if _is_class(tp) and issubclass(tp, io.IOBase):
         return TypeSpec("file")
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
@@ -318,7 +337,8 @@ def signature_from_callable(fn: Any, mode: str, *, strict_inputs: bool = True) -
         output = type_from_annotation(hints["return"], f"the return type of {what}()", allow_output=True)
     else:
         output = TypeSpec("any")
-    return Signature(mode=mode, inputs=inputs, output=output)
+    streaming = bool(getattr(fn, "__cog_streaming__", False))
+    return check_streaming(Signature(mode=mode, inputs=inputs, output=output, streaming=streaming))
 
 
 def _is_file_type(spec: TypeSpec) -> bool:

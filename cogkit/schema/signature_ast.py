@@ -24,6 +24,7 @@ from cogkit.schema.signature import (
     _literal,
     _with_nullable,
     check_input_type,
+    check_streaming,
     checked_field,
     union_spec,
 )
@@ -53,6 +54,7 @@ _INPUT_ARGS = (
     "accept",
 )
 _ANNOTATED = {"typing.Annotated", "typing_extensions.Annotated"}
+_STREAMING = {"cog.streaming", "cog.decorators.streaming"}
 _OPAQUE = {"cog.Opaque", "cog.types.Opaque"}
 _TYPEDDICT = {"typing.TypedDict", "typing_extensions.TypedDict"}
 _REQUIRED_WRAPPERS = {
@@ -62,7 +64,7 @@ _REQUIRED_WRAPPERS = {
 
 _KNOWN = (
     _ANY | _PATHS | _FILES | _SECRETS | _LISTS | _DICTS | _ITERATORS | _CONCAT | _INPUT_FUNCS
-    | _ANNOTATED | _OPAQUE | _TYPEDDICT
+    | _ANNOTATED | _OPAQUE | _TYPEDDICT | _STREAMING
     | {"typing.Optional", "typing.Union", "typing.Literal", "cog.BaseModel", "pydantic.BaseModel"}
 )
 _ARITHMETIC: dict[type[ast.operator], Any] = {
@@ -494,4 +496,10 @@ def signature_from_source(path: str, name: str, mode: str = "predict") -> Signat
         output = _type(mod, fn.returns, f"the return type of {what}()", allow_output=True)
     else:
         output = TypeSpec("any")
-    return Signature(mode=mode, inputs=inputs, output=output)
+    streaming = any(_decorator_name(mod, d) in _STREAMING for d in fn.decorator_list)
+    return check_streaming(Signature(mode=mode, inputs=inputs, output=output, streaming=streaming))
+
+
+def _decorator_name(mod: _Module, node: ast.expr) -> str | None:
+    """'cog.streaming' for `@streaming`, `@streaming()`, `@cog.streaming` and `@cog.streaming()`."""
+    return mod.qualified(node.func if isinstance(node, ast.Call) else node)

@@ -1,7 +1,7 @@
 """`@cog.streaming` and `@cog.concurrent(max=N)`: markers read from the source at build time.
 
-Both return the function unchanged, as in Cog; `concurrent` also checks its argument the way Cog
-does and records it on the function (`__cog_concurrent_max__`).
+Both return the function itself, as in Cog, marked for the runtime's schema (`__cog_streaming__`,
+`__cog_concurrent_max__`); `concurrent` also checks its argument the way Cog does.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from typing import Any
 
 def streaming(fn: Callable[..., Any] | None = None) -> Any:
     """Opt run()/predict() into SSE (`Accept: text/event-stream`): `@streaming` or `@streaming()`."""
-    if fn is None:
-        return lambda inner: inner
-    return fn
+    def mark(inner: Callable[..., Any]) -> Callable[..., Any]:
+        inner.__cog_streaming__ = True  # type: ignore[attr-defined] - read by cogkit's runtime schema
+        return inner
+
+    return mark(fn) if fn is not None else mark
 
 
 def concurrent(fn: Callable[..., Any] | None = None, *, max: int = 1) -> Any:  # noqa: A002 - Cog's name

@@ -107,3 +107,33 @@ def test_outputs_none_from_typed_returns_and_typeddict(ref, expected):
             assert out["required"] == ["total", "names"]
             names = {"type": "array", "items": {"type": "string"}, "title": "Names"}
             assert out["properties"]["names"] == names
+
+
+def test_sys_exit_names_systemexit_and_the_worker_keeps_serving(today):
+    body = predict(today, {"input": {"mode": "exit"}})
+    assert body["status"] == "failed" and body["error"] == "Prediction failed: SystemExit: 3"
+    assert today.health()["status"] == "READY"
+    assert predict(today, {"input": {"mode": "hello"}})["output"] == "hello"
+
+
+def test_repeated_cancel_while_ending_answers_200_then_404(today):
+    """As coglet: every cancel while the id is in flight is 200 and is delivered again (it interrupts
+    cleanup code handling the first one); once the prediction is over the id is unknown: 404."""
+    import threading
+    import time
+
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.update(
+        r=today.call("POST", "/predictions", {"id": "twice", "input": {"mode": "cleanup"}})))
+    worker.start()
+    today.wait_status("BUSY", timeout=10)
+    time.sleep(0.3)
+    begin = time.monotonic()
+    assert today.call("POST", "/predictions/twice/cancel").status == 200
+    time.sleep(0.5)  # the predictor is now in its 5 s cleanup
+    assert today.call("POST", "/predictions/twice/cancel").status == 200
+    worker.join(10)
+    body = result["r"].json
+    assert body["status"] == "canceled" and "cleaning up" in body["logs"]
+    assert time.monotonic() - begin < 4  # the second cancel cut the cleanup short
+    assert today.call("POST", "/predictions/twice/cancel").status == 404

@@ -430,8 +430,6 @@ def test_sync_predictor_rejects_concurrency() -> None:
 @pytest.mark.parametrize(
     ("ref", "expected"),
     [
-        ("crashes.py:exit_in_predict", "sys.exit(3)"),
-        ("crashes.py:async_exit_in_predict", "sys.exit(4)"),
         ("crashes.py:kill_in_predict", "killed by SIGKILL"),
         ("crashes.py:segfault_in_predict", "killed by SIGSEGV"),
     ],
@@ -451,6 +449,25 @@ def test_child_death_fails_prediction_and_worker_goes_defunct(ref: str, expected
             assert worker.state == "DEFUNCT"
             with pytest.raises(WorkerUnavailable):
                 worker.predict("again", {})
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(("ref", "expected"), [
+    ("crashes.py:exit_in_predict", "Prediction failed: SystemExit: 3"),
+    ("crashes.py:async_exit_in_predict", "Prediction failed: SystemExit: 4"),
+])
+def test_sys_exit_in_predict_fails_that_prediction_naming_systemexit(ref: str, expected: str) -> None:
+    """Cog 0.2x: the error is `SystemExit: <code>` and the worker keeps serving."""
+    async def scenario() -> None:
+        worker = await started(ref)
+        try:
+            for attempt in ("p1", "p2"):
+                done = done_of(await collect(worker.predict(attempt, {})))
+                assert done.status == "failed" and done.error == expected, done.error
+                assert worker.state == "READY"
         finally:
             await worker.stop()
 

@@ -80,3 +80,22 @@ def test_build_time_refusals(tmp_path: Path, source: str, message: str) -> None:
         openapi_from_source(str(path), "Runner")
     assert message in caught.value.message
     assert caught.value.hint or "nested" in message or "union" in message
+
+
+@pytest.mark.parametrize("decorator", ["@streaming", "@streaming()", "@cog.streaming", "@cog.streaming()"])
+def test_streaming_opt_in_is_read_from_the_source(tmp_path: Path, decorator: str) -> None:
+    path = tmp_path / "run.py"
+    path.write_text(textwrap.dedent(f"""
+        from collections.abc import Iterator
+        import cog
+        from cog import BaseRunner, streaming
+
+        class Runner(BaseRunner):
+            {decorator}
+            def run(self) -> Iterator[str]: ...
+    """))
+    post = openapi_from_source(str(path), "Runner")["paths"]["/predictions"]["post"]
+    assert post["x-cog-streaming"] is True
+    path.write_text(path.read_text().replace("-> Iterator[str]", "-> str"))
+    with pytest.raises(SchemaError, match=r"@streaming requires Iterator\[...\]"):
+        openapi_from_source(str(path), "Runner")

@@ -1,8 +1,10 @@
 """A Cog 0.2x-style model: `run:` + BaseRunner.run, current_scope() metrics/context, newer types."""
 
+import sys
+import time
 from typing import Any, Optional, TypedDict
 
-from cog import BaseRunner, Input, current_scope, emit_metric
+from cog import BaseRunner, CancelationException, Input, current_scope, emit_metric
 
 
 class Point(TypedDict):
@@ -32,6 +34,15 @@ class Runner(BaseRunner):
             scope.metrics["gone"] = 1
             scope.metrics["gone"] = None
             return "ok"
+        if mode == "exit":
+            sys.exit(3)
+        if mode == "cleanup":  # a cancel lands in slow cleanup code; a second cancel interrupts it
+            try:
+                time.sleep(30)
+            except CancelationException:
+                print("cleaning up", flush=True)
+                time.sleep(5)
+                return "cleaned up"
         if mode == "context":
             return dict(scope.context)
         if mode == "types":
