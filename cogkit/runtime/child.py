@@ -120,6 +120,7 @@ class Child:
         self.predictor: LoadedPredictor | None = None
         self.outputs = OutputEncoder(os.environ.get("COGKIT_OUTPUT_DIR") or None)
         self.on_cancel: Any = lambda _seq: None  # set by the serving loop
+        self.loop: Any = None  # the async predictor's event loop, for an async healthcheck()
         self._start_cancel_reader()
 
     def _on_output(self, text: str, source: str) -> None:
@@ -162,9 +163,9 @@ class Child:
             return
         schema = self.schema()
         schema_error = self.predictor.signature_error if self.predictor is not None else None
-        self.channel.send(
-            ipc.SetupFrame("succeeded", schema=schema, is_async=is_async, schema_error=schema_error)
-        )
+        has_healthcheck = self.predictor is not None and self.predictor.healthcheck is not None
+        self.channel.send(ipc.SetupFrame("succeeded", schema=schema, is_async=is_async,
+                                         schema_error=schema_error, has_healthcheck=has_healthcheck))
 
     # --- cancel channel ------------------------------------------------------------------------
     def _start_cancel_reader(self) -> None:
@@ -180,9 +181,18 @@ class Child:
                     payload = None
                 if payload is None:
                     os._exit(0)
-                self.on_cancel(decoder.decode(payload).seq)
+                msg = decoder.decode(payload)
+                if isinstance(msg, ipc.Healthcheck):  # its own thread: a hanging one blocks no cancel
+                    threading.Thread(target=self._answer_healthcheck, args=(msg.seq,), daemon=True).start()
+                else:
+                    self.on_cancel(msg.seq)
 
         threading.Thread(target=read_cancels, name="cogkit-cancel", daemon=True).start()
+
+    def _answer_healthcheck(self, seq: int) -> None:
+        check = self.predictor.healthcheck if self.predictor is not None else None
+        error = run_user_healthcheck(check, self.loop) if check is not None else None
+        self.channel.send(ipc.HealthFrame(seq, error))
 
     # --- one prediction --------------------------------------------------------------------------
     def finish(self, prediction_id: str, status: str, output: Any, has_output: bool, error: str | None,
@@ -198,6 +208,41 @@ class Child:
                 ipc.DoneFrame(prediction_id, "failed", error=f"cannot send the result: {exc}",
                               predict_time=predict_time)
             )
+
+
+HEALTHCHECK_TIMEOUT = 5.0
+
+
+def run_user_healthcheck(check: Any, loop: Any) -> str | None:
+    """Call the predictor's healthcheck() as coglet does: None when healthy, else Cog's message.
+
+    Sync: in a fresh thread, 5 s. Async: on the predictor's loop (or a new one), 5 s. Only a real
+    False fails; None, 0 or anything else counts as healthy.
+    """
+    import asyncio  # only when a healthcheck runs: the child starts without asyncio for sync models
+    import concurrent.futures
+
+    timeouts = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)  # distinct on 3.10
+    try:
+        if inspect.iscoroutinefunction(check):
+            coro = asyncio.wait_for(check(), HEALTHCHECK_TIMEOUT)
+            if loop is not None and loop.is_running():
+                result = asyncio.run_coroutine_threadsafe(coro, loop).result(HEALTHCHECK_TIMEOUT + 1)
+            else:
+                result = asyncio.run(coro)
+        else:
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cogkit-healthcheck")
+            try:
+                result = pool.submit(check).result(HEALTHCHECK_TIMEOUT)
+            finally:
+                pool.shutdown(wait=False)
+    except timeouts:
+        return f"Healthcheck failed: user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT} seconds"
+    except Exception as exc:  # noqa: BLE001 - whatever the user's check raises makes it unhealthy
+        return f"Healthcheck failed: {type(exc).__name__}: {exc}"
+    if result is False:
+        return "Healthcheck failed: user-defined healthcheck returned False"
+    return None
 
 
 def _fd_pair(text: str) -> tuple[int, int]:
@@ -351,6 +396,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             early_cancels.add(seq)
 
     child.on_cancel = lambda seq: loop.call_soon_threadsafe(cancel, seq)
+    child.loop = loop
     child.report_setup(setup_error, is_async=True)
     if setup_error is not None:
         return

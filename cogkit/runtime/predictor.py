@@ -67,6 +67,7 @@ class LoadedPredictor:
     converters: dict[str, Callable[[Any], Any]]
     output_type: TypeSpec | None
     accepted: frozenset[str] | None = None  # parameter names; None when predict takes **kwargs
+    healthcheck: Callable[[], Any] | None = None  # the user's healthcheck() (sync or async), if any
 
     @property
     def is_async(self) -> bool:
@@ -108,8 +109,11 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
     target = getattr(module, name)
     method = "predict" if mode == "predict" else "train"
     setup = None
+    healthcheck = None
     if inspect.isclass(target):
         instance = target()
+        user_check = getattr(instance, "healthcheck", None)
+        healthcheck = user_check if callable(user_check) else None
         entry = getattr(instance, method, None)
         setup = getattr(instance, "setup", None)
         base_method = None
@@ -152,6 +156,7 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
         accepted=_accepted_names(entry),
         converters=_converters_of(signature),
         output_type=signature.output if signature else None,
+        healthcheck=healthcheck,
     )
 
 

@@ -27,6 +27,7 @@ from cogkit.runtime.settings import Settings, parse_args, settings_from_args
 from cogkit.runtime.types import (
     HealthCheck,
     PredictionRequest,
+    UnhealthyCheck,
     is_webhook_url,
     json_encoder,
     request_decoder,
@@ -117,7 +118,14 @@ class Server:
     async def health(self, request: web.Request) -> web.Response:
         if self.worker_defunct():  # e.g. the idle child was OOM-killed: exit like after a failed prediction
             self._on_defunct()
-        body = HealthCheck(status=self._health_status(), setup=self.worker.setup_snapshot)
+        status = self._health_status()
+        if status in (WorkerState.READY, WorkerState.BUSY) and self.worker.has_healthcheck:
+            # per request, never stored; it wins over BUSY and does not gate predictions (coglet)
+            error = await self.worker.healthcheck()
+            if error is not None:
+                return self._json(json_encoder.encode(UnhealthyCheck(
+                    status="UNHEALTHY", setup=self.worker.setup_snapshot, user_healthcheck_error=error)))
+        body = HealthCheck(status=status, setup=self.worker.setup_snapshot)
         return self._json(json_encoder.encode(body))
 
     async def openapi(self, request: web.Request) -> web.Response:
