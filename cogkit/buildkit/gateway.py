@@ -208,6 +208,11 @@ class Gateway:
             return result.ref.id
         return response.ref
 
+    def read_file(self, ref_id: str, path: str) -> bytes:
+        """The contents of a file in a solved result (LLBBridge.ReadFile)."""
+        request = gateway_pb2.ReadFileRequest(Ref=ref_id, FilePath=path)
+        return bytes(self._call(self._stub.ReadFile, request, timeout=60).Data)
+
     def path_exists(self, ref_id: str, path: str) -> bool:
         """Whether `path` exists in a solved result (LLBBridge.StatFile), without reading it."""
         try:

@@ -21,7 +21,7 @@ from cogkit.config import Config, find_config, load_config
 from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
 from cogkit.images.explain import explain
-from cogkit.layers.compile import CA_SECRET_ID, Compiled, compile_plan
+from cogkit.layers.compile import CA_SECRET_ID, FREEZE_FILE, Compiled, compile_plan, pip_freeze_state
 from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, plan_layers
 
 
@@ -40,6 +40,7 @@ class BuildRequest:
     cache_from: Sequence[str] = ()
     cache_to: Sequence[str] = ()
     push: bool = False  # standalone buildkitd: push from the exporter
+    pip_freeze: bool = True  # the run.cog.pip_freeze label (Cog skips labels for local commands too)
     insecure_registry: bool = False
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
@@ -163,12 +164,26 @@ class ImageResult(buildkit.BuildResult):
     compiled: Compiled
 
 
-def solve_image(gateway: buildkit.Gateway, plan: LayerPlan, schema: dict[str, Any] | None) -> ImageResult:
+def pip_freeze_label(gateway: buildkit.Gateway, compiled: Compiled) -> None:
+    """Add Cog's run.cog.pip_freeze label: pip freeze of the model's environment, read back from the
+    engine before the image config is returned (the side chain is cached with the dependencies)."""
+    if compiled.environment is None:
+        return
+    state = pip_freeze_state(compiled.environment)
+    ref = gateway.solve(state.marshal(caps=gateway.caps), evaluate=True)
+    text = gateway.read_file(ref, FREEZE_FILE).decode("utf-8", errors="replace")
+    compiled.image_config["config"]["Labels"]["run.cog.pip_freeze"] = text
+
+
+def solve_image(gateway: buildkit.Gateway, plan: LayerPlan, schema: dict[str, Any] | None,
+                pip_freeze: bool = False) -> ImageResult:
     """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
     _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
     if plan.base.has_python is None:
         plan = replace(plan, base=probe_python(gateway, plan))
     compiled = compile_plan(plan, base_config, gateway.caps, schema)
+    if pip_freeze:
+        pip_freeze_label(gateway, compiled)
     return ImageResult(
         definition=compiled.state.marshal(caps=gateway.caps),
         image_config=compiled.image_config,
@@ -192,7 +207,7 @@ def build(request: BuildRequest) -> BuildOutcome:
             exporter = _exporter(client, request, image, tarball)
             try:
                 report = client.build(
-                    lambda gateway: solve_image(gateway, plan, schema),
+                    lambda gateway: solve_image(gateway, plan, schema, request.pip_freeze),
                     exporter=exporter,
                     local_dirs=plan.local_dirs,
                     secrets=secrets,

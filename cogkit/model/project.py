@@ -45,6 +45,7 @@ def build_project_image(
     from cogkit.images.build import BuildRequest, build
 
     request = BuildRequest(
-        config_file=project.config_path, cwd=Path.cwd(), tag=tag, progress=progress or "auto", out=sys.stderr
+        config_file=project.config_path, cwd=Path.cwd(), tag=tag, progress=progress or "auto", out=sys.stderr,
+        pip_freeze=False,  # a local command's image: no pip freeze label, as Cog skips labels there
     )
     return build(request).image
