@@ -100,3 +100,12 @@ def test_async_predictor_cancel_and_timeouts_on_this_python(python: str) -> None
         assert srv.wait_ready(timeout=10)["status"] == "READY"  # the canceled slot is free again
         r = srv.call("POST", "/predictions", {"input": {"seconds": 0.01}})
         assert r.json["output"] == "slept 0.01"
+
+
+def test_user_healthcheck_on_this_python(python: str, tmp_path: Path) -> None:
+    flag = tmp_path / "hc"
+    flag.write_text("false")
+    with _server(python, "healthcheck", HC_FILE=str(flag), COG_PREDICTOR="run.py:AsyncRunner") as srv:
+        srv.wait_status("UNHEALTHY", timeout=60)
+        flag.write_text("ok")
+        assert srv.wait_ready(timeout=10)["status"] == "READY"
