@@ -227,7 +227,10 @@ class Client:
                         watchers.append(early.on_vertex)
                     # With early exports, build everything before Return (which starts the final export),
                     # then let them finish: otherwise dockerd would checksum those layers twice at once.
-                    ref_id = gateway.solve(result.definition, evaluate=early is not None)
+                    evaluate = early is not None or result.before_return is not None
+                    ref_id = gateway.solve(result.definition, evaluate=evaluate)
+                    if result.before_return is not None:
+                        result.before_return(gateway)
                     if early is not None:
                         early.wait()
                     gateway.return_result(ref_id, result.result_metadata())

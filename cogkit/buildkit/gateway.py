@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -48,12 +48,16 @@ class BuildResult:
 
     `early_layers`: lower parts of `definition` (each a graph whose head is one of its layers) that
     a moby exporter may turn into Docker layers while the rest still builds (see early_export.py).
+    `before_return`: runs once `definition` is built and before Return, to read facts from the built
+    graph into the image config (e.g. a label); what it solves is cached by then, so it costs little
+    and never holds back the start of the main build.
     """
 
     definition: DefinitionLike
     image_config: Mapping[str, Any] | None = None
     metadata: Mapping[str, bytes] = field(default_factory=dict)
     early_layers: Sequence[DefinitionLike] = ()
+    before_return: Callable[[Gateway], None] | None = None
 
     def result_metadata(self) -> dict[str, bytes]:
         out = dict(self.metadata)
@@ -207,6 +211,11 @@ class Gateway:
         if which == "ref":
             return result.ref.id
         return response.ref
+
+    def read_file(self, ref_id: str, path: str) -> bytes:
+        """The contents of a file in a solved result (LLBBridge.ReadFile)."""
+        request = gateway_pb2.ReadFileRequest(Ref=ref_id, FilePath=path)
+        return bytes(self._call(self._stub.ReadFile, request, timeout=60).Data)
 
     def path_exists(self, ref_id: str, path: str) -> bool:
         """Whether `path` exists in a solved result (LLBBridge.StatFile), without reading it."""

@@ -142,6 +142,9 @@ def parse_config(text: str, path: Path) -> Config:
     environment = rules.check_environment(model, fail)
     rules.check_model(model, fail)
     rules.check_predictor_refs(model, project_dir, fail)
+    if model.run is not None:  # one name from here on; the label keeps it under "predict", as Cog's does
+        model = model.model_copy(update={"predict": model.run})
+        data = {("predict" if k == "run" else k): v for k, v in data.items()}
 
     if model.build.python_requirements is not None:
         try:

@@ -53,6 +53,7 @@ class Concurrency(_Strict):
 class CogYaml(_Strict):
     build: Build = Field(default_factory=Build)
     image: str | None = None
+    run: str | None = None  # Cog 0.20's name for `predict:` (run.py:Runner); loading folds it into predict
     predict: str | None = None
     train: str | None = None
     concurrency: Concurrency | None = None

@@ -17,9 +17,9 @@ _TOP_SCALAR = r"^{key}:[ \t]*(?:\"([^\"\n]*)\"|'([^'\n]*)'|([^\s'\"#][^#\n]*?))[
 
 
 def _scan_cog_yaml(text: str) -> dict[str, Any] | None:
-    """predict/train/concurrency.max from a plainly written cog.yaml, or None if it is not plain."""
+    """run/predict/train/concurrency.max from a plainly written cog.yaml, or None if it is not plain."""
     out: dict[str, Any] = {}
-    for key in ("predict", "train"):
+    for key in ("run", "predict", "train"):
         if re.search(rf"^{key}\s*:", text, re.M):
             m = re.search(_TOP_SCALAR.format(key=key), text, re.M)
             if m is None:
@@ -68,12 +68,13 @@ def read_predictor_config(cwd: str, mode: str) -> tuple[str, int]:
     if (not ref or concurrency is None) and os.path.exists(path):
         with open(path) as fh:
             data = _parse(path, fh.read())
-        ref = ref or data.get(key)
+        ref = ref or data.get(key) or (data.get("run") if mode == "predict" else None)
         if concurrency is None:
             concurrency = (data.get("concurrency") or {}).get("max")
     if not ref:
-        raise ConfigError(f"no `{key}:` predictor configured",
-                          f"add `{key}: \"predict.py:Predictor\"` to cog.yaml, or set COG_PREDICTOR")
+        what, example = ("run", "run.py:Runner") if mode == "predict" else ("train", "train.py:train")
+        raise ConfigError(f"no `{what}:` predictor configured",
+                          f"add `{what}: \"{example}\"` to cog.yaml, or set COG_PREDICTOR")
     try:
         conc = int(concurrency or 1)
     except (TypeError, ValueError):

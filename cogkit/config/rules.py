@@ -239,13 +239,16 @@ def check_model(cfg: CogYaml, fail: Fail) -> None:
 
 
 def check_predictor_refs(cfg: CogYaml, project_dir: Path, fail: Fail) -> None:
-    for key in ("predict", "train"):
+    if cfg.run is not None and cfg.predict is not None:
+        fail(("predict",), "only one of run or predict can be set",
+             "`predict:` is the older name of `run:`; keep `run:` and remove `predict:`")
+    for key in ("run", "predict", "train"):
         ref = getattr(cfg, key)
         if ref is None:
             continue
         match = _REF.match(ref)
         if not match:
-            example = "predict.py:Predictor" if key == "predict" else "train.py:train"
+            example = {"run": "run.py:Runner", "predict": "predict.py:Predictor"}.get(key, "train.py:train")
             fail(
                 (key,),
                 f"{key!r} must be in the form 'file.py:Name', got {ref!r}",

@@ -21,7 +21,7 @@ from cogkit.config import Config, find_config, load_config
 from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
 from cogkit.images.explain import explain
-from cogkit.layers.compile import CA_SECRET_ID, Compiled, compile_plan
+from cogkit.layers.compile import CA_SECRET_ID, FREEZE_FILE, Compiled, compile_plan, pip_freeze_state
 from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, plan_layers
 
 
@@ -40,6 +40,7 @@ class BuildRequest:
     cache_from: Sequence[str] = ()
     cache_to: Sequence[str] = ()
     push: bool = False  # standalone buildkitd: push from the exporter
+    pip_freeze: bool = True  # the run.cog.pip_freeze label (Cog skips labels for local commands too)
     insecure_registry: bool = False
     use_cog_base_image: bool | None = None  # Cog's flag; None when not given
     use_cuda_base_image: str = "auto"  # Cog's flag: only "false" turns the nvidia/cuda base off
@@ -216,7 +217,20 @@ class ImageResult(buildkit.BuildResult):
     compiled: Compiled
 
 
-def solve_image(gateway: buildkit.Gateway, plan: LayerPlan, schema: dict[str, Any] | None) -> ImageResult:
+def pip_freeze_label(gateway: buildkit.Gateway, compiled: Compiled) -> None:
+    """Add Cog's run.cog.pip_freeze label: pip freeze of the model's environment, read back from the
+    engine after the image is built and before its config is returned (by then the environment is
+    cached, so only the freeze itself runs)."""
+    if compiled.environment is None:
+        return
+    state = pip_freeze_state(compiled.environment)
+    ref = gateway.solve(state.marshal(caps=gateway.caps), evaluate=True)
+    text = gateway.read_file(ref, FREEZE_FILE).decode("utf-8", errors="replace")
+    compiled.image_config["config"]["Labels"]["run.cog.pip_freeze"] = text
+
+
+def solve_image(gateway: buildkit.Gateway, plan: LayerPlan, schema: dict[str, Any] | None,
+                pip_freeze: bool = False) -> ImageResult:
     """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
     _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
     if plan.base.has_python is None:
@@ -226,6 +240,7 @@ def solve_image(gateway: buildkit.Gateway, plan: LayerPlan, schema: dict[str, An
         definition=compiled.state.marshal(caps=gateway.caps),
         image_config=compiled.image_config,
         early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
+        before_return=(lambda gw: pip_freeze_label(gw, compiled)) if pip_freeze else None,
         plan=plan,
         compiled=compiled,
     )
@@ -254,7 +269,7 @@ def build(request: BuildRequest) -> BuildOutcome:
             exporter = _exporter(client, request, image, tarball)
             try:
                 report = client.build(
-                    lambda gateway: solve_image(gateway, plan, schema),
+                    lambda gateway: solve_image(gateway, plan, schema, request.pip_freeze),
                     exporter=exporter,
                     local_dirs=plan.local_dirs,
                     secrets=secrets,

@@ -70,6 +70,19 @@ class Compiled:
     uses_merge: bool = False
     # Lower parts worth exporting while the rest builds (dockerd: see cogkit/buildkit/early_export.py).
     early: list[llb.State] = field(default_factory=list)
+    # The model's Python environment (user packages and build.run), below cogkit's runtime and the code.
+    environment: llb.State | None = None
+
+
+FREEZE_FILE = "/cogkit-pip-freeze.txt"
+
+
+def pip_freeze_state(environment: llb.State) -> llb.State:
+    """`python -m pip freeze` of the model's environment (for the run.cog.pip_freeze label), in a side
+    chain never part of the image; cached with the dependencies, so code edits do not re-run it."""
+    out = FREEZE_FILE
+    script = f"python -m pip freeze --disable-pip-version-check > {out} 2>/dev/null || : > {out}"
+    return environment.run(_sh(script), name="pip freeze (run.cog.pip_freeze label)")
 
 
 def _ca(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
@@ -427,6 +440,7 @@ def compile_plan(
         chain = add(python_packages_layer(chain, tool, python_prefetch(pybase, tool, plan), plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
+    environment = chain
     chain = add(runtime_layer(chain, runtime_stage(pybase, runtime_deps(pybase, tool, plan))))
     if use_merge:
         parts = [chain]
@@ -438,7 +452,7 @@ def compile_plan(
         final = add(code_copy(chain, plan))
     final = final.with_cwd("/src")
     config = image_config(plan, base_config or {}, openapi_schema)
-    return Compiled(final, config, layers, use_merge, early)
+    return Compiled(final, config, layers, use_merge, early, environment)
 
 
 def image_config(

@@ -63,6 +63,7 @@ def build_project_image(
         tag=tag,
         progress=progress or "auto",
         out=sys.stderr,
+        pip_freeze=False,  # a local command's image: no pip freeze label, as Cog skips labels there
         **(flags or {}),
     )
     return build(request).image

@@ -62,6 +62,7 @@ class CancelState:
     kept and honoured when that prediction starts. The SIGUSR1 handler raises
     CancelationException only inside user code; a cancel landing elsewhere (e.g. while a chunk is
     sent) is raised as soon as user code is re-entered, so it is never lost nor corrupts a frame.
+    Every repeated cancel is delivered again while user code runs (Cog 0.2x).
     """
 
     def __init__(self, exc_type: type[BaseException]) -> None:
@@ -74,8 +75,9 @@ class CancelState:
         self.main_ident = threading.main_thread().ident
 
     def on_signal(self, _signum: int, _frame: Any) -> None:
+        # in_user_code stays set: a repeated cancel raises again, even in the user's cleanup code
+        # handling the first one (as coglet re-injects it); the prediction's own try catches either
         if self.in_user_code and self.current in self.requested:
-            self.in_user_code = False
             raise self.exc_type()
 
     def request(self, seq: int) -> None:
@@ -124,6 +126,7 @@ class Child:
         self.predictor: LoadedPredictor | None = None
         self.outputs = OutputEncoder(os.environ.get("COGKIT_OUTPUT_DIR") or None)
         self.on_cancel: Any = lambda _seq: None  # set by the serving loop
+        self.loop: Any = None  # the async predictor's event loop, for an async healthcheck()
         self._start_cancel_reader()
 
     def _on_output(self, text: str, source: str) -> None:
@@ -166,9 +169,9 @@ class Child:
             return
         schema = self.schema()
         schema_error = self.predictor.signature_error if self.predictor is not None else None
-        self.channel.send(
-            ipc.SetupFrame("succeeded", schema=schema, is_async=is_async, schema_error=schema_error)
-        )
+        has_healthcheck = self.predictor is not None and self.predictor.healthcheck is not None
+        self.channel.send(ipc.SetupFrame("succeeded", schema=schema, is_async=is_async,
+                                         schema_error=schema_error, has_healthcheck=has_healthcheck))
 
     # --- cancel channel ------------------------------------------------------------------------
     def _start_cancel_reader(self) -> None:
@@ -184,9 +187,18 @@ class Child:
                     payload = None
                 if payload is None:
                     os._exit(0)
-                self.on_cancel(decoder.decode(payload).seq)
+                msg = decoder.decode(payload)
+                if isinstance(msg, ipc.Healthcheck):  # its own thread: a hanging one blocks no cancel
+                    threading.Thread(target=self._answer_healthcheck, args=(msg.seq,), daemon=True).start()
+                else:
+                    self.on_cancel(msg.seq)
 
         threading.Thread(target=read_cancels, name="cogkit-cancel", daemon=True).start()
+
+    def _answer_healthcheck(self, seq: int) -> None:
+        check = self.predictor.healthcheck if self.predictor is not None else None
+        error = run_user_healthcheck(check, self.loop) if check is not None else None
+        self.channel.send(ipc.HealthFrame(seq, error))
 
     # --- one prediction --------------------------------------------------------------------------
     def finish(self, prediction_id: str, status: str, output: Any, has_output: bool, error: str | None,
@@ -202,6 +214,41 @@ class Child:
                 ipc.DoneFrame(prediction_id, "failed", error=f"cannot send the result: {exc}",
                               predict_time=predict_time)
             )
+
+
+HEALTHCHECK_TIMEOUT = 5.0
+
+
+def run_user_healthcheck(check: Any, loop: Any) -> str | None:
+    """Call the predictor's healthcheck() as coglet does: None when healthy, else Cog's message.
+
+    Sync: in a fresh thread, 5 s. Async: on the predictor's loop (or a new one), 5 s. Only a real
+    False fails; None, 0 or anything else counts as healthy.
+    """
+    import asyncio  # only when a healthcheck runs: the child starts without asyncio for sync models
+    import concurrent.futures
+
+    timeouts = (TimeoutError, asyncio.TimeoutError, concurrent.futures.TimeoutError)  # distinct on 3.10
+    try:
+        if inspect.iscoroutinefunction(check):
+            coro = asyncio.wait_for(check(), HEALTHCHECK_TIMEOUT)
+            if loop is not None and loop.is_running():
+                result = asyncio.run_coroutine_threadsafe(coro, loop).result(HEALTHCHECK_TIMEOUT + 1)
+            else:
+                result = asyncio.run(coro)
+        else:
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cogkit-healthcheck")
+            try:
+                result = pool.submit(check).result(HEALTHCHECK_TIMEOUT)
+            finally:
+                pool.shutdown(wait=False)
+    except timeouts:
+        return f"Healthcheck failed: user-defined healthcheck timed out after {HEALTHCHECK_TIMEOUT} seconds"
+    except Exception as exc:  # noqa: BLE001 - whatever the user's check raises makes it unhealthy
+        return f"Healthcheck failed: {type(exc).__name__}: {exc}"
+    if result is False:
+        return "Healthcheck failed: user-defined healthcheck returned False"
+    return None
 
 
 def _fd_pair(text: str) -> tuple[int, int]:
@@ -221,7 +268,10 @@ def _close_files(values: dict[str, Any]) -> None:
 
 
 def _exit_error(mode: str, exc: SystemExit) -> str:
-    return f"{mode}() called sys.exit({exc.code!r}); the worker is exiting"
+    """Cog 0.2x's text for sys.exit() in predict: the exception and its code; the worker carries on."""
+    code = "" if exc.code is None else exc.code
+    what = "Prediction" if mode == "predict" else "Training"
+    return f"{what} failed: SystemExit: {code}"
 
 
 def _input_error(exc: InputConversionError) -> str:
@@ -296,7 +346,6 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
     state.begin(msg.seq)
     status, output, has_output, error = "succeeded", None, False, None
     inputs: dict[str, Any] = {}
-    exiting: SystemExit | None = None
     started = time.perf_counter()
     try:
         inputs = predictor.prepare_inputs(msg.input)
@@ -317,9 +366,8 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
         status = "canceled"
     except InputConversionError as exc:
         status, error = "failed", _input_error(exc)
-    except SystemExit as exc:
+    except SystemExit as exc:  # as in Cog 0.2x: fails this prediction, the worker stays usable
         status, error = "failed", _exit_error(predictor.mode, exc)
-        exiting = exc
     except BaseException as exc:  # noqa: BLE001 - any user failure fails only this prediction
         traceback.print_exc()
         status, error = "failed", _error_text(exc)
@@ -329,8 +377,6 @@ def run_sync_prediction(child: Child, predictor: LoadedPredictor, state: CancelS
     cog_scope._deactivate(token)
     child.finish(msg.id, status, output, has_output, error, predict_time, scope)
     child.owner = None
-    if exiting is not None:  # honour sys.exit(): the parent sees the exit and goes DEFUNCT
-        os._exit(exiting.code if isinstance(exiting.code, int) else 1)
 
 
 def _item_type(predictor: LoadedPredictor) -> TypeSpec | None:
@@ -390,6 +436,7 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             early_cancels.add(seq)
 
     child.on_cancel = lambda seq: loop.call_soon_threadsafe(cancel, seq)
+    child.loop = loop
     child.report_setup(setup_error, is_async=True)
     if setup_error is not None:
         return
@@ -416,7 +463,6 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         cog_scope._activate(scope)
         status, output, has_output, error = "succeeded", None, False, None
         inputs: dict[str, Any] = {}
-        exiting: SystemExit | None = None
         started = time.perf_counter()
         try:
             if canceled:
@@ -444,7 +490,6 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
             status, error = "failed", _input_error(exc)
         except SystemExit as exc:
             status, error = "failed", _exit_error(predictor.mode, exc)
-            exiting = exc
         except BaseException as exc:  # noqa: BLE001
             traceback.print_exc()
             status, error = "failed", _error_text(exc)
@@ -453,9 +498,6 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
         for stream in routed:
             stream.flush_owner(msg.id)
         child.finish(msg.id, status, output, has_output, error, predict_time, scope)
-        if exiting is not None:  # as in sync mode: honour sys.exit(), the worker goes DEFUNCT
-            child.capture.drain()
-            os._exit(exiting.code if isinstance(exiting.code, int) else 1)
         tasks.pop(msg.id, None)
         task_by_seq.pop(msg.seq, None)
         running.discard(msg.seq)
@@ -497,7 +539,8 @@ async def serve_async(child: Child, setup_error: str | None) -> None:
                     stopped.set_result(None)
                 return
             highest_seq = max(highest_seq, msg.seq)
-            task = loop.create_task(run(msg), context=contextvars.copy_context())
+            # a task copies the context it is created in (create_task(context=) is 3.11+)
+            task = contextvars.copy_context().run(loop.create_task, run(msg))
             tasks[msg.id] = task
             task_by_seq[msg.seq] = task
             task.add_done_callback(lambda done, msg=msg: report_lost(done, msg))

@@ -80,6 +80,9 @@ class WorkerAPI(Protocol):
     concurrency: int
     setup: SetupResult | None
     schema: dict[str, Any] | None
+    has_healthcheck: bool
+
+    async def healthcheck(self, timeout: float = 10.0) -> str | None: ...
 
     @property
     def state(self) -> str: ...

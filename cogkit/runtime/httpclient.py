@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cogkit.runtime.pyversions import ASYNC_TIMEOUT
+
 if TYPE_CHECKING:
     import ssl
 
@@ -169,7 +171,7 @@ async def request(method: str, url: str, *, body: BodyFactory, headers: dict[str
                     failure = f"HTTP {resp.status}"
         except (netpolicy.DeniedAddress, netpolicy.TooManyRedirects) as exc:
             raise RequestRefused(f"refused: {exc}", attempt) from None
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (*ASYNC_TIMEOUT, aiohttp.ClientError, OSError) as exc:
             denied = netpolicy.denial(exc)
             if denied is not None:  # a denied address stays denied: never retried
                 raise RequestRefused(f"refused: {denied}", attempt) from None

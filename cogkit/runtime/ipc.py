@@ -42,6 +42,12 @@ class Cancel(msgspec.Struct, tag="cancel", array_like=True):
     seq: int = 0
 
 
+class Healthcheck(msgspec.Struct, tag="healthcheck", array_like=True):
+    """Run the predictor's healthcheck(); on the cancel channel, so it is answered while busy."""
+
+    seq: int = 0
+
+
 # --- child -> parent ------------------------------------------------------------------------
 class LogFrame(msgspec.Struct, tag="log", array_like=True):
     id: str | None  # None: setup, or output no prediction can be blamed for
@@ -70,10 +76,16 @@ class SetupFrame(msgspec.Struct, tag="setup", array_like=True):
     schema: dict[str, Any] | None = None
     is_async: bool = False
     schema_error: str | None = None
+    has_healthcheck: bool = False
+
+
+class HealthFrame(msgspec.Struct, tag="health", array_like=True):
+    seq: int
+    error: str | None = None  # None: healthy
 
 
 ToChild = Predict | Shutdown
-ToParent = LogFrame | ChunkFrame | DoneFrame | SetupFrame
+ToParent = LogFrame | ChunkFrame | DoneFrame | SetupFrame | HealthFrame
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -116,7 +128,7 @@ def child_decoder() -> msgspec.msgpack.Decoder:
 
 
 def cancel_decoder() -> msgspec.msgpack.Decoder:
-    return msgspec.msgpack.Decoder(Cancel)
+    return msgspec.msgpack.Decoder(Cancel | Healthcheck)
 
 
 class FrameBuffer:

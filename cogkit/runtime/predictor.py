@@ -67,6 +67,7 @@ class LoadedPredictor:
     converters: dict[str, Callable[[Any], Any]]
     output_type: TypeSpec | None
     accepted: frozenset[str] | None = None  # parameter names; None when predict takes **kwargs
+    healthcheck: Callable[[], Any] | None = None  # the user's healthcheck() (sync or async), if any
 
     @property
     def is_async(self) -> bool:
@@ -126,14 +127,22 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
     target = getattr(module, name)
     method = "predict" if mode == "predict" else "train"
     setup = None
+    healthcheck = None
     if inspect.isclass(target):
         instance = target()
+        user_check = getattr(instance, "healthcheck", None)
+        healthcheck = user_check if callable(user_check) else None
         entry = getattr(instance, method, None)
         setup = getattr(instance, "setup", None)
         base_method = None
         for klass in type(instance).__mro__:
             if klass.__name__ in ("BasePredictor", "BaseRunner") and method in klass.__dict__:
                 base_method = klass.__dict__[method]
+        run_attr = getattr(type(instance), "run", None)
+        user_run = callable(getattr(instance, "run", None)) and run_attr is not _base_run()
+        if mode == "predict" and user_run and getattr(type(instance), method, None) is not base_method:
+            raise PredictorLoadError(f"{name} must define either run() or predict(), not both",
+                                     hint="rename predict() to run() (Cog 0.20's name) and keep only one")
         if entry is None or getattr(type(instance), method, None) is base_method:
             runner_method = getattr(instance, "run", None) if mode == "predict" else None
             if not callable(runner_method) or getattr(type(instance), "run", None) is _base_run():
@@ -151,16 +160,21 @@ def load_predictor(ref: str, mode: str = "predict") -> LoadedPredictor:
         signature = signature_from_callable(entry, mode)
     except SchemaError as exc:
         signature_error = exc.message
+    defaults = _defaults_of(entry)
+    for item in signature.inputs if signature is not None else ():
+        if item.default is MISSING and item.type.nullable:
+            defaults.setdefault(item.name, None)  # an omitted Optional input is None (Cog 0.21)
     return LoadedPredictor(
         entry=entry,
         setup=setup,
         mode=mode,
         signature=signature,
         signature_error=signature_error,
-        defaults=_defaults_of(entry),
+        defaults=defaults,
         accepted=_accepted_names(entry),
         converters=_converters_of(signature),
         output_type=signature.output if signature else None,
+        healthcheck=healthcheck,
     )
 
 
@@ -268,7 +282,9 @@ def check_output(value: Any, spec: TypeSpec | None, where: str = "output") -> An
         return value
     kind = spec.kind
     if value is None:
-        if spec.nullable or kind in ("any", "object", "dict"):
+        # Cog 0.2x answers `"output": null` (succeeded) for None from `-> int`/`-> str`; inside a
+        # list or a yielded item a None is still a mismatch
+        if spec.nullable or kind in ("any", "object", "dict") or where == "output":
             return None
         raise OutputError(f"{where}: expected {kind}, got None")
     if kind == "int":

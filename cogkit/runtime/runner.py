@@ -316,7 +316,7 @@ class PredictionRunner:
         outputs = None
         status, error, predict_time = FAILED, "the worker ended the prediction without a result", None
         for_upload = self.upload_url  # sync predictions too, as Cog >= 0.17 (coglet) does
-        async for ev in self.worker.predict(pred.id, inputs):
+        async for ev in self.worker.predict(pred.id, inputs, pred.request.context):
             match ev:
                 case Log(text=text):
                     pred.add_log(text)

@@ -27,6 +27,7 @@ from cogkit.runtime.settings import Settings, parse_args, settings_from_args
 from cogkit.runtime.types import (
     HealthCheck,
     PredictionRequest,
+    UnhealthyCheck,
     is_webhook_url,
     json_encoder,
     request_decoder,
@@ -117,7 +118,14 @@ class Server:
     async def health(self, request: web.Request) -> web.Response:
         if self.worker_defunct():  # e.g. the idle child was OOM-killed: exit like after a failed prediction
             self._on_defunct()
-        body = HealthCheck(status=self._health_status(), setup=self.worker.setup_snapshot)
+        status = self._health_status()
+        if status in (WorkerState.READY, WorkerState.BUSY) and self.worker.has_healthcheck:
+            # per request, never stored; it wins over BUSY and does not gate predictions (coglet)
+            error = await self.worker.healthcheck()
+            if error is not None:
+                return self._json(json_encoder.encode(UnhealthyCheck(
+                    status="UNHEALTHY", setup=self.worker.setup_snapshot, user_healthcheck_error=error)))
+        body = HealthCheck(status=status, setup=self.worker.setup_snapshot)
         return self._json(json_encoder.encode(body))
 
     async def openapi(self, request: web.Request) -> web.Response:
@@ -173,14 +181,17 @@ class Server:
                 return self._detail(503, "Setup has not finished yet")
             return self._detail(503, f"the model is not available (health {state})")
         headers = request.headers
-        respond_async = _prefers_async(headers.get("Prefer"))
+        wants_sse = "text/event-stream" in headers.get("Accept", "")
+        if wants_sse and (refusal := self._sse_refusal()) is not None:
+            return self._json(json_encoder.encode({"error": refusal}), 406)
+        respond_async = _prefers_async(headers.get("Prefer")) and not wants_sse  # SSE wins, as in Cog
         trace = _trace_headers(headers)
         try:
             inputs = runner.validate(req)
             if respond_async:
                 pred = runner.submit(req, inputs=inputs, trace_headers=trace, respond_async=True)
                 return self._json(pred.encode(), 202)
-            if "text/event-stream" in headers.get("Accept", ""):
+            if wants_sse:
                 return await self._predict_sse(request, req, inputs, trace)
             resp = await runner.run(req, inputs=inputs, trace_headers=trace)
         except InputValidationError as exc:
@@ -193,6 +204,17 @@ class Server:
             if self.worker_defunct():
                 self._on_defunct()
         return self._json(json_encoder.encode(resp))
+
+    def _sse_refusal(self) -> str | None:
+        """Cog 0.21: SSE only for a predictor marked @cog.streaming (x-cog-streaming), never trainings."""
+        if self.config.mode == "train":
+            return "Training endpoints do not support streaming responses."
+        schema = self.runner.schema if self.runner is not None else None
+        post = ((schema or {}).get("paths", {}).get("/predictions") or {}).get("post") or {}
+        if post.get("x-cog-streaming") is not True:
+            return ("This model does not support streaming responses. Add @cog.streaming to predict() "
+                    "to enable SSE.")
+        return None
 
     async def _predict_sse(self, request: web.Request, req: PredictionRequest, inputs: dict[str, Any],
                            trace: dict[str, str] | None) -> web.StreamResponse:
@@ -256,9 +278,9 @@ class Server:
 
     async def start(self, started: asyncio.Future[Any] | None = None) -> None:
         """Set the predictor up (lifecycle.start_runtime) and open the routes to its runner."""
+        # After a failed setup the server stays up answering SETUP_FAILED (and 503s), as Cog's does:
+        # the orchestrator reads /health-check and decides; SIGTERM or POST /shutdown end it.
         _, self.runner = await lifecycle.start_runtime(self.config, self.worker, started)
-        if self.runner is None and not self.config.await_explicit_shutdown:
-            self.shutdown.request("setup failed", exit_code=1)
 
 
 async def serve(config: Settings, worker: WorkerAPI, ready: asyncio.Future[None] | None = None,

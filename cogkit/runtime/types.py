@@ -59,6 +59,12 @@ class HealthCheck(msgspec.Struct, kw_only=True):
     setup: SetupResult | None = None
 
 
+class UnhealthyCheck(HealthCheck, kw_only=True):
+    """/health-check while the predictor's healthcheck() fails (status UNHEALTHY, as Cog's)."""
+
+    user_healthcheck_error: str
+
+
 def now_iso() -> str:
     """UTC timestamp in Cog's format (isoformat with +00:00)."""
     return datetime.now(timezone.utc).isoformat()  # noqa: UP017 - the image's Python may be 3.10

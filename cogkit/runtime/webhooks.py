@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Iterable
 
 from cogkit.runtime import httpclient
+from cogkit.runtime.pyversions import ASYNC_TIMEOUT
 from cogkit.runtime.types import ALL_WEBHOOK_EVENTS
 
 log = logging.getLogger("cogkit.webhooks")
@@ -135,7 +136,7 @@ class WebhookChannel:
                 while not self._terminal and (delay := last_sent + self.sender.throttle - loop.time()) > 0:
                     try:
                         await asyncio.wait_for(self._wake.wait(), delay)
-                    except TimeoutError:
+                    except ASYNC_TIMEOUT:
                         pass
                     self._wake.clear()
                 if self._terminal:

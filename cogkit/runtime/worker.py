@@ -37,6 +37,7 @@ from cogkit.runtime.events import (
     SetupResult,
     WorkerState,
 )
+from cogkit.runtime.pyversions import ASYNC_TIMEOUT
 
 log = logging.getLogger("cogkit.worker")
 
@@ -180,6 +181,9 @@ class Worker:
         self.schema: dict[str, Any] | None = None  # runtime OpenAPI document (from the child)
         self.schema_error: str | None = None
         self.is_async = False
+        self.has_healthcheck = False  # the predictor defines healthcheck() (sync or async)
+        self._health: asyncio.Future[str | None] | None = None  # the one healthcheck in flight
+        self._health_seq = 0
         self.returncode: int | None = None
         self._state: str = WorkerState.STARTING
         self._proc: subprocess.Popen[bytes] | None = None
@@ -284,7 +288,7 @@ class Worker:
             return await asyncio.shield(self._setup_done)
         try:
             return await asyncio.wait_for(asyncio.shield(self._setup_done), self.setup_timeout)
-        except TimeoutError:
+        except ASYNC_TIMEOUT:
             self._timed_out = True
             self._kill()
             return await asyncio.shield(self._setup_done)
@@ -317,7 +321,7 @@ class Worker:
                 self._transport.write(self._encoder.encode(ipc.Shutdown()))
             try:
                 await asyncio.wait_for(asyncio.shield(self._exited), timeout)
-            except TimeoutError:
+            except ASYNC_TIMEOUT:
                 self._kill()
                 await self._exited
         if self._transport is not None:
@@ -390,6 +394,26 @@ class Worker:
         self._transport.write(frame)
         return stream
 
+    async def healthcheck(self, timeout: float = 10.0) -> str | None:
+        """Run the predictor's healthcheck(): None when healthy, else the message for
+        user_healthcheck_error. Concurrent callers share one call, as coglet coalesces them."""
+        if not self.has_healthcheck or self._cancel_sock is None:
+            return None
+        if self._health is None or self._health.done():
+            self._health_seq += 1
+            self._health = asyncio.get_running_loop().create_future()
+            try:
+                self._cancel_sock.sendall(self._encoder.encode(ipc.Healthcheck(self._health_seq)))
+            except OSError as exc:
+                self._health.set_result(f"Healthcheck error: {exc}")
+        pending = self._health
+        try:
+            return await asyncio.wait_for(asyncio.shield(pending), timeout)
+        except ASYNC_TIMEOUT:
+            if self._health is pending:
+                self._health = None
+            return "healthcheck timed out"
+
     def cancel(self, prediction_id: str) -> bool:
         """Ask the child to cancel a running prediction (own channel); False if it is not running."""
         stream = self._streams.get(prediction_id)
@@ -417,6 +441,10 @@ class Worker:
                     stream._push(OutputChunk(msg.value))
             elif kind is ipc.SetupFrame:
                 self._on_setup(msg)
+            elif kind is ipc.HealthFrame:
+                pending = self._health
+                if pending is not None and not pending.done() and msg.seq == self._health_seq:
+                    pending.set_result(msg.error)
 
     def _on_done(self, msg: ipc.DoneFrame) -> None:
         stream = self._streams.pop(msg.id, None)  # free the slot before anyone sees Done
@@ -444,6 +472,7 @@ class Worker:
         self.schema = msg.schema
         self.schema_error = msg.schema_error
         self.is_async = msg.is_async
+        self.has_healthcheck = msg.has_healthcheck
         self._finish_setup(msg.status, msg.error)
 
     def _finish_setup(self, status: str, error: str | None) -> None:

@@ -16,6 +16,7 @@ import inspect
 from typing import Any
 
 from cogkit.schema.signature import (
+    MISSING,
     InputField,
     SchemaError,
     Signature,
@@ -92,11 +93,15 @@ def type_schema(spec: TypeSpec) -> dict[str, Any]:
         if spec.concatenate:
             out["x-cog-array-display"] = "concatenate"
     elif kind == "union":
-        out = {"anyOf": [type_schema(arg) for arg in spec.args]}
+        # Cog 0.21 marks every variant of an Optional union nullable too
+        out = {"anyOf": [{**type_schema(arg), "nullable": True} if spec.nullable else type_schema(arg)
+                         for arg in spec.args]}
     elif kind == "literal":
         out = {**type_schema(spec.args[0]), "enum": _plain(spec.values)}
     elif kind == "dict":
         out = {"type": "object"}
+        if spec.args:
+            out["additionalProperties"] = type_schema(spec.args[0])
     elif kind == "object":
         out = _object_schema(spec)
     else:  # any
@@ -146,8 +151,10 @@ def _input_component(sig: Signature, enums: dict[str, Any], title: str) -> dict[
             prop = {**type_schema(spec), "title": _title(field.name)}
         if field.required:
             required.append(field.name)
-        else:
+        elif field.default is not MISSING:
             prop["default"] = _redact_default(spec, field.default)
+        if field.accept is not None:
+            prop["x-cog-accept"] = field.accept
         if field.description is not None:
             prop["description"] = field.description
         for key, attr in (
@@ -378,6 +385,8 @@ def openapi_document(predict: Signature | None = None, train: Signature | None =
             continue
         input_name, output_name, request, response, _, _ = _NAMES[mode]
         paths.update(_mode_paths(mode))
+        if sig.streaming and mode == "predict":
+            paths["/predictions"]["post"]["x-cog-streaming"] = True
         components[input_name] = _input_component(sig, enums, input_name)
         components[output_name] = {**type_schema(sig.output), "title": output_name}
         components[request] = _request_component(request, input_name)

@@ -24,6 +24,9 @@ from cogkit.schema.signature import (
     _literal,
     _with_nullable,
     check_input_type,
+    check_streaming,
+    checked_field,
+    union_spec,
 )
 
 _PRIMITIVES = {"str", "int", "float", "bool"}
@@ -47,12 +50,21 @@ _CONCAT = {
 _INPUT_FUNCS = {"cog.Input", "cog.types.Input"}
 _SECRET_FUNCS = _SECRETS
 _INPUT_ARGS = (
-    "default", "description", "ge", "le", "min_length", "max_length", "regex", "choices", "deprecated"
+    "default", "description", "ge", "le", "min_length", "max_length", "regex", "choices", "deprecated",
+    "accept",
 )
+_ANNOTATED = {"typing.Annotated", "typing_extensions.Annotated"}
+_STREAMING = {"cog.streaming", "cog.decorators.streaming"}
+_OPAQUE = {"cog.Opaque", "cog.types.Opaque"}
+_TYPEDDICT = {"typing.TypedDict", "typing_extensions.TypedDict"}
+_REQUIRED_WRAPPERS = {
+    f"{module}.{name}" for module in ("typing", "typing_extensions") for name in ("Required", "NotRequired")
+}
 
 
 _KNOWN = (
     _ANY | _PATHS | _FILES | _SECRETS | _LISTS | _DICTS | _ITERATORS | _CONCAT | _INPUT_FUNCS
+    | _ANNOTATED | _OPAQUE | _TYPEDDICT | _STREAMING
     | {"typing.Optional", "typing.Union", "typing.Literal", "cog.BaseModel", "pydantic.BaseModel"}
 )
 _ARITHMETIC: dict[type[ast.operator], Any] = {
@@ -216,6 +228,8 @@ def _model_base_kind(mod: _Module, cls: ast.ClassDef, depth: int = 0) -> str | N
         return None
     for base in cls.bases:
         qual = mod.qualified(base) or ""
+        if qual in _TYPEDDICT:
+            return "typeddict"
         if qual.split(".")[-1] == "BaseModel":
             return "pydantic" if qual.startswith("pydantic") else "cog"
         if isinstance(base, ast.Name) and base.id in mod.classes:
@@ -244,15 +258,23 @@ def _type(mod: _Module, node: ast.expr, where: str, allow_output: bool) -> TypeS
             return TypeSpec("secret")
         if qual in _LISTS:
             return TypeSpec("list", args=(TypeSpec("any"),))
-        if allow_output:
-            if qual in _DICTS:
-                return TypeSpec("dict")
-            model = _model(mod, node, where)
-            if model is not None:
-                return model
+        if qual in _DICTS:
+            return TypeSpec("dict")
+        model = _model(mod, node, where)
+        if model is not None:
+            if model.kind == "typeddict":  # Cog: a TypedDict input is an opaque object
+                return model.fields_spec if allow_output else TypeSpec("dict")
+            if allow_output:
+                return model.fields_spec
+            raise SchemaError(f"unsupported input type ({model.fields_spec.name}) for {where}",
+                              hint=INPUT_TYPES_HINT)
     if isinstance(node, ast.Subscript):
         outer = mod.qualified(node.value)
         args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if outer in _ANNOTATED:
+            if any(mod.qualified(a) in _OPAQUE for a in args[1:]):
+                return _opaque(mod, args[0])
+            return _type(mod, args[0], where, allow_output)
         if outer == "typing.Optional":
             return _with_nullable(_type(mod, args[0], where, allow_output), True)
         if outer == "typing.Union":
@@ -262,14 +284,58 @@ def _type(mod: _Module, node: ast.expr, where: str, allow_output: bool) -> TypeS
             return _literal(values, where)
         if outer in _LISTS:
             return TypeSpec("list", args=(_type(mod, args[0], where, allow_output),))
+        if outer in _DICTS:
+            value = args[1] if len(args) == 2 else None
+            if allow_output and value is not None and mod.qualified(value) not in _ANY:
+                return TypeSpec("dict", args=(_type(mod, value, where, True),))
+            return TypeSpec("dict")
         if allow_output:
-            if outer in _DICTS:
-                return TypeSpec("dict")
             if outer in _CONCAT:
                 return TypeSpec("iterator", args=(_type(mod, args[0], where, True),), concatenate=True)
             if outer in _ITERATORS:
                 return TypeSpec("iterator", args=(_type(mod, args[0], where, True),))
-    raise SchemaError(f"unsupported type {ast.unparse(node)} for {where}", hint=INPUT_TYPES_HINT)
+    raise _unresolvable(mod, node, where)
+
+
+def _unresolvable(mod: _Module, node: ast.expr, where: str) -> SchemaError:
+    """Cog's static-schema wording for a type it cannot see into, with the Opaque way out."""
+    text = ast.unparse(node)
+    head = node.value if isinstance(node, ast.Subscript) else node
+    local = head.id if isinstance(head, ast.Name) else None
+    if isinstance(node, ast.Subscript):
+        return SchemaError(f"unsupported type: {text} is not a supported type for {where}",
+                           hint=INPUT_TYPES_HINT)
+    if local is not None and local in mod.imported_from and mod.sibling(local) is None:
+        module = mod.imported_from[local][0] or "."
+        return SchemaError(
+            f"cannot resolve type '{text}' (imported from '{module}') - external types cannot be statically "
+            f"analyzed ({where})",
+            hint=f"if it is a JSON-shaped type, mark it opaque: Annotated[{text}, cog.Opaque]",
+        )
+    return SchemaError(
+        f"cannot resolve type '{text}' - it is not a primitive type (str, int, float, bool, Path) and no "
+        f"BaseModel definition was found in the predict file ({where})",
+        hint=INPUT_TYPES_HINT,
+    )
+
+
+def _opaque(mod: _Module, node: ast.expr) -> TypeSpec:
+    """Annotated[T, Opaque]: T is never resolved; an object, a list of them, nullable if Optional."""
+    node = _string_annotation(node)
+    members = _union_members(node)
+    nullable = False
+    if isinstance(node, ast.Subscript) and mod.qualified(node.value) == "typing.Optional":
+        members, nullable = [node.slice], True
+    elif len(members) > 1:
+        real = [m for m in members if not _is_none(m)]
+        nullable = len(real) < len(members)
+        members = real
+    if len(members) == 1:
+        inner = members[0]
+        outer = mod.qualified(inner.value) if isinstance(inner, ast.Subscript) else mod.qualified(inner)
+        if outer in _LISTS:
+            return TypeSpec("list", args=(TypeSpec("dict"),), nullable=nullable)
+    return TypeSpec("dict", nullable=nullable)
 
 
 def _union(mod: _Module, members: list[ast.expr], where: str, allow_output: bool) -> TypeSpec:
@@ -278,16 +344,24 @@ def _union(mod: _Module, members: list[ast.expr], where: str, allow_output: bool
     specs = [_type(mod, m, where, allow_output) for m in real]
     if len(specs) == 1:
         return _with_nullable(specs[0], nullable)
-    return TypeSpec("union", args=tuple(specs), nullable=nullable)
+    return union_spec(specs, nullable, where, allow_output)
 
 
-def _model(mod: _Module, node: ast.expr, where: str) -> TypeSpec | None:
+class _Found:
+    """A model class found in source: its kind (cog/pydantic/typeddict) and its object TypeSpec."""
+
+    def __init__(self, kind: str, fields_spec: TypeSpec) -> None:
+        self.kind = kind
+        self.fields_spec = fields_spec
+
+
+def _model(mod: _Module, node: ast.expr, where: str) -> _Found | None:
     if isinstance(node, ast.Name) and node.id in mod.classes:
         cls = mod.classes[node.id]
         kind = _model_base_kind(mod, cls)
         if kind is None:
             return None
-        return _model_fields(mod, cls, kind, where)
+        return _Found(kind, _model_fields(mod, cls, kind, where))
     if isinstance(node, ast.Name):
         found = mod.sibling(node.id)
         if found is not None:
@@ -310,7 +384,17 @@ def _model_fields(mod: _Module, cls: ast.ClassDef, kind: str, where: str) -> Typ
             name = stmt.target.id
             if name.startswith("_") or (mod.qualified(stmt.annotation) or "").endswith("ClassVar"):
                 continue
-            spec = _type(mod, stmt.annotation, f"{where}.{name}", True)
+            annotation = _string_annotation(stmt.annotation)
+            if kind == "typeddict":
+                required = _total(mod, klass)
+                wrapper = mod.qualified(annotation.value) if isinstance(annotation, ast.Subscript) else None
+                if wrapper in _REQUIRED_WRAPPERS:
+                    required = (wrapper or "").endswith(".Required")
+                    annotation = annotation.slice
+                spec = _type(mod, annotation, f"{where}.{name}", True)
+                fields[name] = (spec, required and not spec.nullable)
+                continue
+            spec = _type(mod, annotation, f"{where}.{name}", True)
             if kind == "pydantic":
                 required = stmt.value is None
             else:
@@ -319,6 +403,13 @@ def _model_fields(mod: _Module, cls: ast.ClassDef, kind: str, where: str) -> Typ
     return TypeSpec(
         "object", name=cls.name, fields=tuple((n, s, r) for n, (s, r) in fields.items())
     )
+
+
+def _total(mod: _Module, cls: ast.ClassDef) -> bool:
+    for keyword in cls.keywords:
+        if keyword.arg == "total":
+            return bool(mod.evaluate(keyword.value, f"total= of {cls.name}"))
+    return True
 
 
 def _local_base(mod: _Module, cls: ast.ClassDef) -> ast.ClassDef | None:
@@ -338,7 +429,7 @@ def _find_entry(
     if name not in mod.classes:
         raise SchemaError(f"{mod.path} does not define {name}", hint="check `predict:`/`train:` in cog.yaml")
     # newer Cog spells predict() as BaseRunner.run()
-    for wanted in (method, "run") if method == "predict" else (method,):
+    for wanted in ("run", method) if method == "predict" else (method,):
         cls: ast.ClassDef | None = mod.classes[name]
         seen = set()
         while cls is not None and cls.name not in seen:
@@ -358,8 +449,9 @@ def _field_settings(mod: _Module, default: ast.expr | None, param: str) -> dict[
         for index, arg in enumerate(default.args):
             settings[_INPUT_ARGS[index]] = mod.evaluate(arg, f"Input() of parameter `{param}`")
         for keyword in default.keywords:
-            if keyword.arg == "accept":  # newer Cog's file-type hint: not part of the schema here
-                continue
+            if keyword.arg == "default_factory":
+                raise SchemaError(f"parameter '{param}': default_factory is not supported in static schema "
+                                  "generation", hint="use a literal default value")
             if keyword.arg not in _INPUT_ARGS:
                 raise SchemaError(f"unknown Input() argument {keyword.arg!r} for parameter `{param}`")
             settings[keyword.arg] = mod.evaluate(keyword.value, f"`{keyword.arg}` of parameter `{param}`")
@@ -399,11 +491,15 @@ def signature_from_source(path: str, name: str, mode: str = "predict") -> Signat
         spec = _type(mod, arg.annotation, where, allow_output=False)
         check_input_type(spec, where)
         settings = _field_settings(mod, default, arg.arg)
-        if settings["default"] is None:
-            spec = _with_nullable(spec, True)
-        inputs.append(InputField(name=arg.arg, type=spec, order=order, **settings))
+        inputs.append(checked_field(arg.arg, spec, order, settings))
     if fn.returns is not None:
         output = _type(mod, fn.returns, f"the return type of {what}()", allow_output=True)
     else:
         output = TypeSpec("any")
-    return Signature(mode=mode, inputs=inputs, output=output)
+    streaming = any(_decorator_name(mod, d) in _STREAMING for d in fn.decorator_list)
+    return check_streaming(Signature(mode=mode, inputs=inputs, output=output, streaming=streaming))
+
+
+def _decorator_name(mod: _Module, node: ast.expr) -> str | None:
+    """'cog.streaming' for `@streaming`, `@streaming()`, `@cog.streaming` and `@cog.streaming()`."""
+    return mod.qualified(node.func if isinstance(node, ast.Call) else node)

@@ -114,6 +114,8 @@ _SCALARS: dict[str, Checker] = {
     "integer": _check_int,
     "number": _check_number,
     "boolean": _check_bool,
+    "object": lambda value, loc, errors: value if isinstance(value, dict) else _error(
+        errors, "dict_type", loc, "Input should be a valid dictionary", value),
 }
 
 
@@ -195,7 +197,9 @@ def _compile(prop: dict[str, Any], scalars: dict[str, Checker]) -> Checker:
     """A checker for one resolved property (see refs.resolve)."""
     nullable = bool(prop.get("nullable"))
     if "anyOf" in prop:
-        options = [_compile(option, scalars) for option in prop["anyOf"]]
+        # Cog 0.21 passes a union's JSON value through as it is: "3" stays a str for int | str, and a
+        # value no member takes as it is (1.5 for int | str) is refused, never converted
+        options = [_compile(option, _STRICT) for option in prop["anyOf"]]
 
         def check_union(value: Any, loc: list[Any], errors: list[dict[str, Any]]) -> Any:
             attempts: list[dict[str, Any]] = []

@@ -7,9 +7,21 @@ from __future__ import annotations
 
 from .base_model import BaseModel
 from .base_predictor import BasePredictor, BaseRunner
+from .decorators import concurrent, streaming
 from .exceptions import CancelationException, ExperimentalFeatureWarning
-from .scope import Scope, current_scope
-from .types import AsyncConcatenateIterator, ConcatenateIterator, File, Input, Path, Secret
+from .scope import Scope, current_scope, emit_metric
+from .types import (
+    AsyncConcatenateIterator,
+    ConcatenateIterator,
+    FieldInfo,
+    File,
+    Input,
+    Opaque,
+    Path,
+    Secret,
+    URLFile,
+    URLPath,
+)
 
 __version__ = "0.16.8"
 
@@ -21,11 +33,18 @@ __all__ = [
     "CancelationException",
     "ConcatenateIterator",
     "ExperimentalFeatureWarning",
+    "FieldInfo",
     "File",
     "Input",
+    "Opaque",
     "Path",
     "Scope",
     "Secret",
+    "URLFile",
+    "URLPath",
     "__version__",
+    "concurrent",
     "current_scope",
+    "emit_metric",
+    "streaming",
 ]

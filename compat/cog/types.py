@@ -24,6 +24,18 @@ class File(io.IOBase):
     """Deprecated file-like input/output; inputs arrive as an open binary file."""
 
 
+class URLPath(Path):
+    """A Path that came from a URL input (Cog's name; cogkit downloads before predict runs)."""
+
+
+class URLFile(File):
+    """Cog's lazily fetched URL file; named here so imports of it keep working."""
+
+
+class Opaque:
+    """`Annotated[T, Opaque]`: the schema shows T as a plain JSON object; the value passes through."""
+
+
 class Secret:
     """A string that does not show up in logs, reprs or outputs."""
 

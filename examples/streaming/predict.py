@@ -1,9 +1,10 @@
 import time
 
-from cog import BasePredictor, ConcatenateIterator, Input
+from cog import BasePredictor, ConcatenateIterator, Input, streaming
 
 
 class Predictor(BasePredictor):
+    @streaming  # opts into SSE (Cog 0.21); without it an iterator is still a JSON list, SSE a 406
     def predict(
         self,
         prompt: str = Input(description="Text to echo back token by token"),

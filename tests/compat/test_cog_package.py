@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import zipfile
@@ -122,3 +123,75 @@ def test_wheel_ships_the_compat_tree_inside_cogkit(tmp_path: pathlib.Path) -> No
     for module in ("__init__.py", "types.py", "server/http.py", "server/redis_queue.py"):
         assert f"cogkit/_compat/cog/{module}" in names
     assert not any(name.startswith("cog/") for name in names)  # never a top-level `cog`
+
+
+def test_metrics_follow_current_cog() -> None:
+    """Dotted names nest, modes and value types are checked, invalid names are refused (coglet's rules)."""
+    from cog.scope import Scope
+
+    scope = Scope()
+    scope.record_metric("timing.preprocess", 0.5)
+    scope.record_metric("timing.inference", 2)
+    scope.record_metric("count", 1, mode="increment")
+    scope.record_metric("count", 2, mode="incr")
+    scope.record_metric("seen", "a", mode="append")
+    scope.metrics.record("seen", "b", mode="append")
+    scope.metrics["gone"] = True
+    scope.metrics["gone"] = None  # item assignment of None deletes
+    scope.metrics["flag"] = False
+    del scope.metrics["flag"]
+    assert scope.metrics == {"timing": {"preprocess": 0.5, "inference": 2}, "count": 3, "seen": ["a", "b"]}
+
+    bad_names = {
+        "": "must not be empty",
+        "a" * 129: "128 characters or fewer (got 129 characters)",
+        "a.b.c.d.e": "at most 4 dot-separated segments (got 5)",
+        ".a": "must not start with a dot",
+        "a.": "must not end with a dot",
+        "a..b": "empty segments",
+        "1a": "segment '1a' must start with a letter",
+        "a-b": "contains invalid character '-'",
+        "a__b": "must not contain consecutive underscores",
+        "ab_": "must end with a letter or digit",
+        "predict_time": "'predict_time' is reserved by the runtime",
+        "cog.x": "the 'cog.' prefix is reserved for system metrics",
+    }
+    for name, message in bad_names.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            scope.record_metric(name, 1)
+    expected_modes = "Invalid metric mode: 'sum'. Expected 'replace', 'incr', or 'append'."
+    with pytest.raises(TypeError, match=re.escape(expected_modes)):
+        scope.record_metric("a", 1, mode="sum")
+    with pytest.raises(TypeError, match="Increment mode requires int or float, got str"):
+        scope.record_metric("a", "x", mode="incr")
+    with pytest.raises(TypeError, match="Unsupported metric value type: NoneType"):
+        scope.record_metric("a", None)
+    with pytest.raises(TypeError, match="Metric 'count' has type int, cannot set to str without deleting"):
+        scope.record_metric("count", "three")
+
+
+def test_emit_metric_is_a_deprecated_alias_with_one_notice() -> None:
+    result = run_python(
+        "import cog\nfrom cog.scope import Scope, _activate\ns = Scope()\n_activate(s)\n"
+        "cog.emit_metric('a.b', 1)\ncog.emit_metric('c', 2)\nprint(dict(s.metrics))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "{'a': {'b': 1}, 'c': 2}"
+    assert result.stderr.count("emit_metric() is deprecated") == 1
+    assert "Use current_scope().record_metric(name, value) instead." in result.stderr
+
+
+def test_newer_cog_names_import() -> None:
+    import cog
+
+    for name in ("BaseRunner", "Opaque", "URLFile", "URLPath", "FieldInfo", "streaming", "concurrent"):
+        assert hasattr(cog, name), name
+
+    @cog.streaming
+    def plain() -> None: ...
+
+    assert cog.streaming()(plain) is plain
+    with pytest.raises(TypeError, match="concurrent max greater than 1 requires an async function"):
+        cog.concurrent(max=2)(plain)
+    with pytest.raises(ValueError, match="concurrent max must be at least 1"):
+        cog.concurrent(max=0)

@@ -102,3 +102,28 @@ def test_gpu_torch_gets_newest_cuda_index(tmp_path: Path) -> None:
 def test_bare_build_key_means_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path / "cog.yaml", "build:\nenvironment:\n"))
     assert config.python_version == "3.11" and config.environment == {}
+
+
+def test_run_key_is_the_predictor_reference(tmp_path: Path) -> None:
+    """Cog 0.20's `run:` names the predictor; the label keeps it under "predict", as Cog's does."""
+    write(tmp_path / "run.py", "class Runner: ...\n")
+    text = 'build:\n  python_version: "3.12"\nrun: "run.py:Runner"\n'
+    config = load_config(write(tmp_path / "cog.yaml", text))
+    assert config.model.predict == "run.py:Runner"
+    assert config.raw["predict"] == "run.py:Runner" and "run" not in config.raw
+    from cogkit.config.predictor import read_predictor_config
+
+    assert read_predictor_config(str(tmp_path), "predict") == ("run.py:Runner", 1)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('run: "run.py:Runner"\npredict: "run.py:Runner"\n', "only one of run or predict can be set"),
+    ('run: "run.py"\n', "'run' must be in the form 'file.py:Name'"),
+    ('run: "missing.py:Runner"\n', "run file missing.py does not exist"),
+])
+def test_run_key_errors(tmp_path: Path, text: str, message: str) -> None:
+    write(tmp_path / "run.py", "class Runner: ...\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path / "cog.yaml", text))
+    assert message in caught.value.message and caught.value.message.startswith("cog.yaml:")
+    assert caught.value.hint

@@ -59,7 +59,9 @@ def call(port: int, method: str, path: str, body: Any = None, headers: dict[str,
 
 
 class ServerProcess:
-    def __init__(self, fixture: str, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, fixture: str, *args: str, env: dict[str, str] | None = None,
+                 python: str | None = None) -> None:
+        self.python = python or sys.executable  # another interpreter runs the same runtime source
         self.fixture = FIXTURES / fixture
         self.args = list(args)
         self.port = free_port()
@@ -76,7 +78,7 @@ class ServerProcess:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cogkit.runtime.server", "--host", "127.0.0.1", "--port", str(self.port),
+            [self.python, "-m", "cogkit.runtime.server", "--host", "127.0.0.1", "--port", str(self.port),
              *self.args],
             cwd=self.fixture, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
         )

@@ -52,7 +52,11 @@ def test_the_signal_interrupts_only_inside_user_code(monkeypatch: pytest.MonkeyP
     state.in_user_code = True
     with pytest.raises(Canceled):
         state.on_signal(signal.SIGUSR1, None)
-    assert state.in_user_code is False
+    # still in user code (a handler of the first cancel): a repeated cancel raises again, as in Cog
+    with pytest.raises(Canceled):
+        state.on_signal(signal.SIGUSR1, None)
+    state.leave()
+    state.on_signal(signal.SIGUSR1, None)  # back in the runtime: never raised there
 
 
 def test_child_args_need_the_fds_and_the_ref() -> None:
@@ -74,4 +78,5 @@ def test_file_inputs_are_closed_after_a_prediction() -> None:
 def test_error_texts() -> None:
     assert _error_text(ValueError("bad value")) == "bad value"
     assert _error_text(KeyError()) == "KeyError"
-    assert _exit_error("predict", SystemExit(2)) == "predict() called sys.exit(2); the worker is exiting"
+    assert _exit_error("predict", SystemExit(2)) == "Prediction failed: SystemExit: 2"
+    assert _exit_error("train", SystemExit()) == "Training failed: SystemExit: "

@@ -275,6 +275,24 @@ def test_webhook_events_filter_and_throttle(receiver):
 
 
 # ------------------------------------------------------------------------------------ streaming
+def test_sse_needs_the_streaming_opt_in():
+    """Cog 0.21: x-cog-streaming marks an @streaming model; without it SSE is 406, JSON still works."""
+    with ServerProcess("stream") as srv:
+        srv.wait_ready()
+        post = srv.call("GET", "/openapi.json").json["paths"]["/predictions"]["post"]
+        assert post["x-cog-streaming"] is True
+    with ServerProcess("stream", env={"COG_PREDICTOR": "predict.py:NotStreaming"}) as srv:
+        srv.wait_ready()
+        assert "x-cog-streaming" not in srv.call("GET", "/openapi.json").json["paths"]["/predictions"]["post"]
+        for method, path in (("POST", "/predictions"), ("PUT", "/predictions/s1")):
+            r = srv.call(method, path, {"input": {}}, headers={"Accept": "text/event-stream"})
+            assert r.status == 406
+            assert r.json == {"error": "This model does not support streaming responses. "
+                                       "Add @cog.streaming to predict() to enable SSE."}
+        r = srv.call("POST", "/predictions", {"input": {}})
+        assert r.status == 200 and r.json["output"] == ["chunk-0", "chunk-1"]
+
+
 def test_sse_streams_iterator_output():
     with ServerProcess("stream") as srv:
         srv.wait_ready()
@@ -395,8 +413,12 @@ def test_setup_failure_reported():
         assert "loading weights" in health["setup"]["logs"]
         assert health["setup"]["status"] == "failed"
         assert srv.call("POST", "/predictions", {"input": {"text": "x"}}).status == 503
-    with ServerProcess("setup_fail") as srv:
-        assert srv.wait_exit(30) != 0
+    with ServerProcess("setup_fail") as srv:  # Cog keeps serving SETUP_FAILED; it never exits on its own
+        srv.wait_status("SETUP_FAILED")
+        time.sleep(1)
+        assert srv.proc.poll() is None and srv.health()["status"] == "SETUP_FAILED"
+        assert srv.call("POST", "/shutdown").status == 200
+        assert srv.wait_exit(15) == 0
 
 
 # ----------------------------------------------------------------------------------- lifecycle

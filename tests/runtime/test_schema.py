@@ -47,6 +47,9 @@ GOOD_REFS = [
     ("setups.py:SetupUsesAsyncioRun", "predict"),
     ("setups.py:NoSetup", "predict"),
     ("setups.py:Runner", "predict"),
+    ("today_types.py:Inputs", "predict"),
+    ("today_types.py:Outputs", "predict"),
+    ("today_types.py:Counts", "predict"),
 ] + [
     (f"outputs.py:{name}", "predict")
     for name in (
@@ -195,7 +198,7 @@ def test_train_schema_uses_training_components_and_paths() -> None:
     [
         ("ModelInput", "parameter `config`"),
         ("Untyped", "No input type provided for parameter `name`"),
-        ("DictInput", "parameter `options`"),
+        ("SetInput", "parameter `options`"),
         ("Kwargs", "**kwargs"),
         ("UnsupportedOutput", "the return type of predict()"),
     ],
@@ -272,7 +275,7 @@ SCHEMA = openapi_from_source(os.path.join(FIXTURES, "inputs.py"), "Predictor")
 def test_valid_input_is_coerced_and_unknown_keys_reported() -> None:
     result = validate_input(SCHEMA, {
         "text": "hello", "image": "https://example.com/a.png", "count": "4", "ratio": 1, "flag": "true",
-        "numbers": ["1", 2.0], "maybe": None, "either": "5", "unknown": 1, "other": 2,
+        "numbers": ["1", 2.0], "maybe": None, "either": 5, "unknown": 1, "other": 2,
     })  # fmt: skip
     assert result.ok, result.errors
     assert result.values == {

@@ -72,7 +72,7 @@ def test_unsupported_types_name_the_parameter(tmp_path: Path) -> None:
         from cog import BasePredictor
 
         class Predictor(BasePredictor):
-            def predict(self, data: dict) -> str:
+            def predict(self, data: set[str]) -> str:  # dict inputs are allowed since Cog 0.18
                 return ""
     """)
     with pytest.raises(SchemaError, match="data"):

@@ -24,6 +24,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from cogkit.runtime.pyversions import ASYNC_TIMEOUT
 from cogkit.runtime.queue.backend import BackendUnavailable, PredictionBackend
 from cogkit.runtime.queue.cancel import CancelWatcher
 from cogkit.runtime.queue.protocol import (
@@ -160,7 +161,7 @@ class QueueWorker:
                     await asyncio.wait_for(
                         asyncio.gather(*(self.store.release_lease(p, t) for p, t in leases.items())), 5
                     )
-                except (TimeoutError, *TRANSIENT_ERRORS):
+                except (*ASYNC_TIMEOUT, *TRANSIENT_ERRORS):
                     pass  # the leases expire after the visibility timeout anyway
                 await self._release(list(self._held))
                 for task in late:
@@ -169,7 +170,7 @@ class QueueWorker:
                 return
         try:  # remaining non-terminal updates; never hang the exit on a Redis that went away
             await asyncio.wait_for(self.store.close(), self.opts.drain_timeout or 10.0)
-        except TimeoutError:
+        except ASYNC_TIMEOUT:
             log.warning("redis unreachable at exit: last progress updates not stored")
 
     # ------------------------------------------------------------------ reading
