@@ -388,11 +388,14 @@
     $('time').textContent = '';
     let final = null;
     try {
-      const resp = await fetch(state.kind, {
+      const post = (accept) => fetch(state.kind, {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', Accept: 'text/event-stream' },
+        headers: { 'Content-Type': 'application/json', Accept: accept },
         body: JSON.stringify({ id: pred.id, input }),
       });
+      let resp = await post(state.streams ? 'text/event-stream' : 'application/json');
+      // A server whose schema does not say (an older Cog) may still refuse SSE: ask again for JSON.
+      if (resp.status === 406 && state.streams) resp = await post('application/json');
       const type = resp.headers.get('Content-Type') || '';
       if (resp.ok && type.includes('text/event-stream')) {
         final = await readEvents(resp, pred);
@@ -703,6 +706,9 @@
       const paths = schema.paths || {};
       state.kind = paths['/predictions'] || !paths['/trainings'] ? 'predictions' : 'trainings';
       state.output = state.components[state.kind === 'trainings' ? 'TrainingOutput' : 'Output'] || null;
+      // SSE only for a model that opted in (@cog.streaming, as Cog 0.21): others answer it with 406.
+      const post = (paths['/' + state.kind] || {}).post || {};
+      state.streams = state.kind === 'predictions' && post['x-cog-streaming'] === true;
       state.fields = fieldsFrom(schema);
       buildForm();
       setBusy(false);
