@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cogkit import llb
+from cogkit import buildkit, llb
 
 DOCKER_CLI = "/usr/bin/docker"
 BASE = "cogkit-base:py3.11-bookworm"
@@ -39,7 +39,7 @@ def make_project(root: Path) -> None:
     )
 
 
-def build_fn(gw: llb.Gateway) -> llb.BuildResult:
+def build_fn(gw: buildkit.Gateway) -> buildkit.BuildResult:
     _, config = gw.resolve_image_config(BASE)
     state = llb.image(BASE).with_image_config(config)
     state = state.run(["sh", "-c", "echo prepared > /prepared"], name="prepare").root()
@@ -50,15 +50,15 @@ def build_fn(gw: llb.Gateway) -> llb.BuildResult:
         "WorkingDir": "/src",
         "Cmd": ["python", "-c", "print(1)"],
     }
-    return llb.BuildResult(state.marshal(caps=gw.caps), image_config=image_config)
+    return buildkit.BuildResult(state.marshal(caps=gw.caps), image_config=image_config)
 
 
-def cogkit_rebuild(client: llb.Client, project: Path) -> tuple[float, float, bool]:
+def cogkit_rebuild(client: buildkit.Client, project: Path) -> tuple[float, float, bool]:
     """(wall seconds, CPU seconds of this process, fully cached?)"""
     started, cpu = time.perf_counter(), time.process_time()
     report = client.build(
         build_fn,
-        exporter=llb.MobyExporter([TAG_COGKIT]),
+        exporter=buildkit.MobyExporter([TAG_COGKIT]),
         local_dirs={"context": project},
         progress="quiet",
     )
@@ -82,7 +82,7 @@ def fresh_process_rebuild(project: Path) -> float:
         "import importlib.util, pathlib;"
         f"spec = importlib.util.spec_from_file_location('bench', {str(Path(__file__).resolve())!r});"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
-        f"c = m.llb.connect(); m.cogkit_rebuild(c, pathlib.Path({str(project)!r})); c.close()"
+        f"c = m.buildkit.connect(); m.cogkit_rebuild(c, pathlib.Path({str(project)!r})); c.close()"
     )
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -99,7 +99,7 @@ def main() -> int:
         project = Path(tmp)
         make_project(project)
         t = time.perf_counter()
-        client = llb.connect()
+        client = buildkit.connect()
         connect_s = time.perf_counter() - t
         cogkit_rebuild(client, project)  # first (cold) build
         docker_rebuild(project)

@@ -21,7 +21,7 @@ import time
 import uuid
 from pathlib import Path
 
-from cogkit import llb
+from cogkit import buildkit, llb
 
 DOCKER_CLI = "/usr/bin/docker"
 BASE = "cogkit-base:py3.11-bookworm"
@@ -55,15 +55,15 @@ def make_small(root: Path, count: int) -> int:
     return total
 
 
-def cogkit_run(client: llb.Client, context: Path, session_via: str) -> tuple[float, float]:
+def cogkit_run(client: buildkit.Client, context: Path, session_via: str) -> tuple[float, float]:
     """(wall seconds, seconds the local:// vertex took as the daemon reports it)."""
 
-    def build(gw: llb.Gateway) -> llb.BuildResult:
+    def build(gw: buildkit.Gateway) -> buildkit.BuildResult:
         ctx = llb.local("context", shared_key_hint="bench")
         state = llb.image(BASE).run(
             ["true"], mounts=[llb.bind(ctx, "/ctx", readonly=True)], name="use context"
         )
-        return llb.BuildResult(state.root().marshal(caps=gw.caps))
+        return buildkit.BuildResult(state.root().marshal(caps=gw.caps))
 
     started = time.perf_counter()
     report = client.build(
@@ -110,7 +110,7 @@ def main() -> int:
         f"1 large file ({args.large_mib} MiB)": (work / "large", make_large(work / "large", args.large_mib)),
         f"{args.small} small files": (work / "small", make_small(work / "small", args.small)),
     }
-    client = llb.connect()
+    client = buildkit.connect()
     # Warm up: base image metadata and the exec cache entry the graph shares across runs.
     cogkit_run(client, work / "small", "auto")
     print(f"{'workload':28} {'path':34} {'median wall':>11} {'MB/s':>8} {'sync-only MB/s':>15}")

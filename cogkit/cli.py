@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from cogkit import __version__
+from cogkit.commands.flag_hints import add_flag_hint
 from cogkit.commands.flags import PROGRESS_MODES
 from cogkit.errors import CogkitError
 
@@ -74,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args.func(args)
     except CogkitError as exc:
-        print(exc.render(), file=sys.stderr)
+        print(add_flag_hint(exc).render(), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -9,7 +9,8 @@ import sys
 # Loaded only by the command that needs them, never while the parser is built.
 HEAVY = (
     "asyncio",
-    "cogkit.build",
+    "cogkit.images",
+    "cogkit.buildkit",
     "cogkit.docker",
     "cogkit.llb",
     "cogkit.model",

@@ -60,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def request_from_args(args: argparse.Namespace, **extra: object):  # noqa: ANN201
-    from cogkit.build import BuildRequest
+    from cogkit.images.build import BuildRequest
 
     return BuildRequest(
         config_file=args.config_file,
@@ -88,7 +88,7 @@ def print_outcome(outcome, out=sys.stderr) -> None:  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    from cogkit.build import build
+    from cogkit.images.build import build
 
     outcome = build(request_from_args(args))
     print_outcome(outcome)
@@ -100,7 +100,7 @@ def build_image(
     config_path: str | os.PathLike[str] | Path, *, tag: str | None = None, progress: str | None = None
 ) -> str:
     """Build the project whose cog.yaml is `config_path`; return the image name (used by other commands)."""
-    from cogkit.build import BuildRequest, build
+    from cogkit.images.build import BuildRequest, build
 
     outcome = build(BuildRequest(config_file=config_path, tag=tag, progress=progress or "auto"))
     return outcome.image

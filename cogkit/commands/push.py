@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from cogkit.commands.build import print_outcome, request_from_args
-    from cogkit.push import push
+    from cogkit.images.push import push
 
     args.tag = args.image
     outcome = push(request_from_args(args, insecure_registry=args.insecure))

@@ -1,4 +1,4 @@
-"""What the CLI does through Docker itself: containers (python-on-whales) and registry credentials.
+"""What cogkit does through Docker itself: containers, images (load, push) and registry credentials.
 
-Used by cogkit.model and cogkit.commands; imports nothing of theirs (nor cogkit.build/llb/runtime).
+Used by cogkit.model, cogkit.images and cogkit.commands; imports none of them (nor buildkit/llb/runtime).
 """

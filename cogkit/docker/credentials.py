@@ -3,7 +3,7 @@
 Docker keeps them in `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`): either inline
 under `auths` (base64 `user:password`) or, when `credsStore`/`credHelpers` name a helper, in the
 `docker-credential-<helper>` program (store/get/erase over stdin, JSON in and out). Builds read them
-back through cogkit.llb.session.auth (the daemon asks the session), so this module only stores them.
+back through cogkit.buildkit.session.auth (the daemon asks the session), so this module only stores them.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ from cogkit.layers.plan import (
     WEIGHTS,
     LayerPlan,
 )
+from cogkit.layers.steps import UNKNOWN_APT_PACKAGE, python_step
 
 MERGE_CAP = "mergeop"
 CA_SECRET_ID = "cogkit-ca-cert"
@@ -45,7 +46,9 @@ UV_MOUNT = "/cogkit/uv"
 UV = f"{UV_MOUNT}/bin/uv"
 REQ_MOUNT = "/cogkit/req"
 RUNTIME_DIR = "/opt/cogkit"
-INIT = ["python3", "-I", "-S", f"{RUNTIME_DIR}/lib/cogkit/pid1.py", "--"]
+# The image's init (cogkit/runtime/pid1.py, shipped with the runtime below): its path inside the image.
+PID1 = f"{RUNTIME_DIR}/lib/cogkit/runtime/pid1.py"
+INIT = ["python3", "-I", "-S", PID1, "--"]
 CMD = ["python", "-m", "cog.server.http"]
 COMPAT_DIR = f"{RUNTIME_DIR}/lib/cogkit/_compat"
 # PYTHONPATH holds only the `cog` package, so `import cog` is always cogkit's (even if some dependency
@@ -53,7 +56,7 @@ COMPAT_DIR = f"{RUNTIME_DIR}/lib/cogkit/_compat"
 DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": COMPAT_DIR}
 GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
 # The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
-RUNTIME_INCLUDE = ["__init__.py", "errors.py", "pid1.py", "runtime"]
+RUNTIME_INCLUDE = ["__init__.py", "errors.py", "runtime"]  # runtime/ holds pid1.py too
 RUNTIME_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 
@@ -63,7 +66,7 @@ class Compiled:
     image_config: dict[str, Any]
     layers: list[str] = field(default_factory=list)  # vertex names of image layers, bottom to top
     uses_merge: bool = False
-    # Lower parts worth exporting while the rest builds (dockerd: see llb/early_export.py).
+    # Lower parts worth exporting while the rest builds (dockerd: see cogkit/buildkit/early_export.py).
     early: list[llb.State] = field(default_factory=list)
 
 
@@ -152,7 +155,7 @@ def python_layer(state: llb.State, tool: llb.State, plan: LayerPlan) -> llb.Stat
         _sh(script),
         env={**_uv_env(plan), **ca_env},
         mounts=[_uv_mount(tool), *ca_mounts],
-        name=f"python {version}",
+        name=python_step(version),
     )
 
 
@@ -200,7 +203,7 @@ def apt_prefetch(base: llb.State, plan: LayerPlan) -> llb.State:
             f"if ! apt-get install -qqy --download-only --no-install-recommends "
             f"-o APT::Keep-Downloaded-Packages=true {apt_opts} {names} >/dev/null; then\n"
             f'  for p in {names}; do apt-cache show "$p" >/dev/null 2>&1 || '
-            'echo "cogkit: unknown system package: $p" >&2; done\n'
+            f'echo "{UNKNOWN_APT_PACKAGE}$p" >&2; done\n'
             "  exit 100\n"
             "fi\n"
             "date -u > /cogkit-out/prefetched\n"

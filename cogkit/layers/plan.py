@@ -16,8 +16,8 @@ import cogkit
 from cogkit.config import CONFIG_NAME, Config, RunStep
 from cogkit.config.compat import cuda_base_image
 from cogkit.config.requirements import PythonRequirements
-from cogkit.layers.weights import WeightFile, find_weights
-from cogkit.llb.session.patterns import read_dockerignore
+from cogkit.context.ignore import read_dockerignore
+from cogkit.context.weights import WeightFile, find_weights
 
 BASE_IMAGE_ENV = "COGKIT_BASE_IMAGE"
 CA_CERT_ENV = "COGKIT_CA_CERT"

@@ -1,4 +1,8 @@
-"""BuildKit-native core: the LLB graph builder and the BuildKit client (see docs/contracts.md)."""
+"""The LLB graph: immutable states, one module per op, deterministic marshalling (see docs/contracts.md).
+
+Pure data: no I/O and no grpc, so plans and graphs can be built and checked anywhere; sending a
+graph to BuildKit is cogkit.buildkit's job.
+"""
 
 from cogkit.llb.definition import Definition, GraphVertex
 from cogkit.llb.exec import (
@@ -49,39 +53,4 @@ __all__ = [
     "scratch",
     "secret",
     "tmpfs",
-]
-
-# -- BuildKit client (transport, gateway build, session, progress) --------------------------------
-from cogkit.llb.address import BuilderAddress, TLSConfig, parse_address, resolve_address  # noqa: E402
-from cogkit.llb.client import BuildReport, Client, VertexSummary, connect  # noqa: E402
-from cogkit.llb.exporters import (  # noqa: E402
-    CacheEntry,
-    DockerTarExporter,
-    ImageExporter,
-    MobyExporter,
-    TarExporter,
-)
-from cogkit.llb.gateway import BuildResult, Gateway  # noqa: E402
-from cogkit.llb.session.patterns import PatternMatcher, read_dockerignore  # noqa: E402
-from cogkit.llb.session.secrets import SecretSource  # noqa: E402
-
-__all__ += [
-    "BuildReport",
-    "BuildResult",
-    "BuilderAddress",
-    "CacheEntry",
-    "Client",
-    "DockerTarExporter",
-    "Gateway",
-    "ImageExporter",
-    "MobyExporter",
-    "PatternMatcher",
-    "SecretSource",
-    "TLSConfig",
-    "TarExporter",
-    "VertexSummary",
-    "connect",
-    "parse_address",
-    "read_dockerignore",
-    "resolve_address",
 ]

@@ -42,7 +42,7 @@ def build_project_image(
 
     project = load_project(config_file)  # "no cog.yaml" is reported before anything else
 
-    from cogkit.build import BuildRequest, build
+    from cogkit.images.build import BuildRequest, build
 
     request = BuildRequest(
         config_file=project.config_path, cwd=Path.cwd(), tag=tag, progress=progress or "auto", out=sys.stderr

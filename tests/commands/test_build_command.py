@@ -67,8 +67,8 @@ def test_missing_secret_is_one_line(tmp_path: Path) -> None:
 
 
 def test_default_image_name(tmp_path: Path) -> None:
-    from cogkit.build import default_image_name
     from cogkit.config import load_config
+    from cogkit.images.build import default_image_name
 
     project = tmp_path / "My Model"
     project.mkdir()

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from llb_test_grpc_proxy import DockerGrpcProxy
+from docker_grpc_proxy import DockerGrpcProxy
 
 from cogkit import llb
-from cogkit.llb.pb import control_pb2, control_pb2_grpc, gateway_pb2, gateway_pb2_grpc
+from cogkit.buildkit.pb import control_pb2, control_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 
 GO_MODE_DIR = 1 << 31
 

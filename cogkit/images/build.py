@@ -1,0 +1,216 @@
+"""Build an image end to end: cog.yaml → layer plan → LLB → BuildKit → a named image.
+
+Everything that can be checked without the engine (config, secrets, CA bundle, context) is
+checked first, so mistakes are reported in one line before a session is opened.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from cogkit import buildkit, llb
+from cogkit.config import Config, find_config, load_config
+from cogkit.docker.images import load_image
+from cogkit.errors import BuildError, CogkitError
+from cogkit.images.explain import explain
+from cogkit.layers.compile import CA_SECRET_ID, Compiled, compile_plan
+from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, plan_layers
+
+
+@dataclass
+class BuildRequest:
+    config_file: str | os.PathLike[str] | None = None  # -f; else found from `cwd` upwards
+    cwd: Path | None = None
+    tag: str | None = None
+    separate_weights: bool = False
+    secrets: Sequence[str] = ()
+    no_cache: bool = False
+    progress: str = "auto"
+    builder: str | None = None
+    base_image: str | None = None
+    ca_cert: str | None = None
+    cache_from: Sequence[str] = ()
+    cache_to: Sequence[str] = ()
+    push: bool = False  # standalone buildkitd: push from the exporter
+    insecure_registry: bool = False
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+@dataclass
+class LayerTime:
+    name: str
+    seconds: float
+    cached: bool
+
+
+@dataclass
+class BuildOutcome:
+    image: str
+    image_id: str | None
+    plan: LayerPlan
+    compiled: Compiled
+    report: buildkit.BuildReport
+    layer_times: list[LayerTime]
+    pushed: bool = False
+
+
+def default_image_name(config: Config) -> str:
+    """cog.yaml's `image:`, else cogkit-<project dir name> (lowercased, docker-safe)."""
+    if config.model.image:
+        return config.model.image
+    name = re.sub(r"[^a-z0-9._-]+", "-", config.project_dir.name.lower()).strip("-._") or "model"
+    return f"cogkit-{name}"
+
+
+def parse_secrets(specs: Sequence[str], config: Config) -> dict[str, buildkit.SecretSource]:
+    """--secret options, checked against the secrets cog.yaml declares (all must be supplied)."""
+    sources: dict[str, buildkit.SecretSource] = {}
+    for spec in specs:
+        source = buildkit.SecretSource.parse(spec)
+        source.validate()
+        sources[source.id] = source
+    missing = [sid for sid in config.secret_ids if sid not in sources]
+    if missing:
+        listed = ", ".join(repr(m) for m in missing)
+        example = missing[0]
+        raise CogkitError(
+            f"cog.yaml mounts secret {listed} in build.run but it was not supplied",
+            f"pass --secret id={example},src=PATH (a file) or --secret id={example},env=VAR",
+        )
+    return sources
+
+
+def ca_secret(path: str | None) -> dict[str, buildkit.SecretSource]:
+    if not path:
+        return {}
+    if not Path(path).expanduser().is_file():
+        raise CogkitError(
+            f"CA bundle {path} does not exist", "pass a PEM file to --ca-cert (or COGKIT_CA_CERT)"
+        )
+    return {CA_SECRET_ID: buildkit.SecretSource(id=CA_SECRET_ID, src=str(Path(path).expanduser()))}
+
+
+def openapi_schema(config: Config) -> dict[str, Any] | None:
+    """The OpenAPI schema from the predictor's source (parsed, never imported or run)."""
+    if not (config.model.predict or config.model.train):
+        return None
+    try:
+        from cogkit.runtime.schema import openapi_from_refs
+    except ImportError:  # runtime without a build-time generator: leave the label out, never fake it
+        return None
+    return openapi_from_refs(config.model.predict, config.model.train, root=str(config.project_dir))
+
+
+def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, buildkit.SecretSource]]:
+    """Load config, plan layers and check secrets: everything that needs no engine."""
+    config = load_config(find_config(request.cwd, request.config_file))
+    options = BuildOptions(request.separate_weights, request.base_image, request.ca_cert)
+    plan = plan_layers(config, options)
+    secrets = {**parse_secrets(request.secrets, config), **ca_secret(plan.ca_cert)}
+    return config, plan, secrets
+
+
+def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarball: str) -> Any:
+    if client.is_docker:
+        return buildkit.MobyExporter(names=[image])
+    if request.push:
+        return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
+    return buildkit.DockerTarExporter(tarball, names=[image])
+
+
+def layer_times(report: buildkit.BuildReport, compiled: Compiled) -> list[LayerTime]:
+    """Seconds per image layer (by vertex name), in layer order."""
+    by_name = {v.name: v for v in report.vertices}
+    out = []
+    for name in compiled.layers:
+        vertex = by_name.get(name)
+        if vertex is None:
+            continue
+        seconds = (vertex.completed - vertex.started) if vertex.started and vertex.completed else 0.0
+        out.append(LayerTime(name, seconds, vertex.cached))
+    return out
+
+
+def probe_python(gateway: buildkit.Gateway, plan: LayerPlan) -> BaseImage:
+    """Look inside an overridden base for the requested Python before compiling.
+
+    Knowing it up front drops the Python layer (and its wait for the uv side chain) when the base
+    already has the version, so the weights start copying at once; a few stats on the solved base.
+    """
+    version = plan.python_version
+    ref = gateway.solve(llb.image(plan.base.ref).marshal(caps=gateway.caps))
+    dirs = ("/usr/local/bin", "/usr/bin")
+    # The image's CMD runs `python`, so the plain name must be there too (the layer would add it).
+    found = all(
+        any(gateway.path_exists(ref, f"{d}/{name}") for d in dirs) for name in (f"python{version}", "python")
+    )
+    return replace(plan.base, has_python=found)
+
+
+def build(request: BuildRequest) -> BuildOutcome:
+    config, plan, secrets = prepare(request)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=request.out)
+    image = request.tag or default_image_name(config)
+    schema = openapi_schema(config)
+    compiled_holder: list[Compiled] = []
+
+    def build_fn(gateway: buildkit.Gateway) -> buildkit.BuildResult:
+        _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
+        if plan.base.has_python is None:
+            plan.base = probe_python(gateway, plan)
+        compiled = compile_plan(plan, base_config, gateway.caps, schema)
+        compiled_holder.append(compiled)
+        return buildkit.BuildResult(
+            compiled.state.marshal(caps=gateway.caps),
+            image_config=compiled.image_config,
+            early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
+        )
+
+    with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
+        tarball = os.path.join(scratch_dir, "image.tar")
+        client = buildkit.connect(request.builder)
+        try:
+            exporter = _exporter(client, request, image, tarball)
+            try:
+                report = client.build(
+                    build_fn,
+                    exporter=exporter,
+                    local_dirs=plan.local_dirs,
+                    secrets=secrets,
+                    cache_from=request.cache_from,
+                    cache_to=request.cache_to,
+                    no_cache=request.no_cache,
+                    progress=request.progress,  # type: ignore[arg-type]
+                    progress_out=request.out,
+                )
+            except BuildError as err:
+                raise explain(err) from None
+            image_id = report.image_id
+            if isinstance(exporter, buildkit.DockerTarExporter):
+                load_image(tarball, image)
+        finally:
+            _close_in_background(client)
+    compiled = compiled_holder[-1]
+    return BuildOutcome(
+        image,
+        image_id,
+        plan,
+        compiled,
+        report,
+        layer_times(report, compiled),
+        pushed=request.push and not client.is_docker,
+    )
+
+
+def _close_in_background(client: buildkit.Client) -> None:
+    """Closing a gRPC channel waits ~150 ms for its polling thread; nobody needs to wait for that."""
+    threading.Thread(target=client.close, name="cogkit-close", daemon=True).start()

@@ -1,0 +1,219 @@
+"""`cogkit build` end to end on the real engine (dockerd's BuildKit v0.8) and the offline base image."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from cogkit.errors import BuildError, CogkitError
+from cogkit.images.build import BuildOutcome, BuildRequest, build, prepare
+
+ROOT = Path(__file__).resolve().parents[2]
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # PyPI from build steps needs it on these machines
+HELLO = "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n    def predict(self, text: str) -> str:\n        return 'hello ' + text\n"  # noqa: E501
+
+
+def run_build(project: Path, base_image: str, **options: object) -> BuildOutcome:
+    request = BuildRequest(
+        cwd=project, base_image=base_image, ca_cert=CA_BUNDLE, progress="quiet", out=io.StringIO()
+    )
+    for key, value in options.items():
+        setattr(request, key, value)
+    return build(request)
+
+
+def docker(docker_cli: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([docker_cli, *args], capture_output=True, text=True, check=check)
+
+
+def rootfs_layers(docker_cli: str, image: str) -> list[str]:
+    return json.loads(
+        docker(docker_cli, "image", "inspect", image, "--format", "{{json .RootFS.Layers}}").stdout
+    )
+
+
+def write_project(path: Path, cog_yaml: str, predict: str = HELLO) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "cog.yaml").write_text(cog_yaml)
+    (path / "predict.py").write_text(predict)
+    return path
+
+
+def predict_over_http(docker_cli: str, image: str, payload: dict) -> dict:
+    container = docker(docker_cli, "run", "-d", "-p", "127.0.0.1::5000", image).stdout.strip()
+    try:
+        port = (
+            docker(docker_cli, "port", container, "5000/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1]
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health-check", timeout=2) as response:
+                    if json.load(response).get("status") == "READY":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                logs = docker(docker_cli, "logs", container, check=False)
+                pytest.fail(f"model never became READY:\n{logs.stdout}{logs.stderr}")
+            time.sleep(0.2)
+        request = urllib.request.Request(
+            f"{base}/predictions",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    finally:
+        docker(docker_cli, "rm", "-f", container, check=False)
+
+
+def test_hello_world_builds_runs_and_answers(base_image: str, docker_cli: str, tmp_path: Path) -> None:
+    project = tmp_path / "hello-world"
+    shutil.copytree(ROOT / "examples" / "hello-world", project)
+    outcome = run_build(project, base_image, tag="cogkit-test/hello-world")
+    assert outcome.image == "cogkit-test/hello-world"
+    assert [t.name for t in outcome.layer_times][-1] == "code → /src"
+    config = json.loads(
+        docker(docker_cli, "image", "inspect", outcome.image, "--format", "{{json .Config}}").stdout
+    )
+    assert config["WorkingDir"] == "/src" and "5000/tcp" in config["ExposedPorts"]
+    assert json.loads(config["Labels"]["run.cog.config"])["predict"] == "predict.py:Predictor"
+    schema = json.loads(config["Labels"]["run.cog.openapi_schema"])  # from the source, no container ran
+    assert "text" in schema["components"]["schemas"]["Input"]["properties"]
+    result = predict_over_http(docker_cli, outcome.image, {"input": {"text": "world"}})
+    assert result["status"] == "succeeded", result
+    assert result["output"] == "hello world"
+
+
+def test_system_and_python_packages_and_secret_run_step(
+    base_image: str, docker_cli: str, tmp_path: Path
+) -> None:
+    token = f"cogkit-secret-{uuid.uuid4().hex}"
+    secret_file = tmp_path / "token.txt"
+    secret_file.write_text(token)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    project = write_project(
+        tmp_path / "project",
+        "build:\n"
+        "  python_version: '3.11'\n"
+        "  system_packages: [jq]\n"
+        "  python_packages: [six==1.16.0]\n"
+        "  run:\n"
+        # The command carries only the secret's hash: cog.yaml itself lands in a label.
+        f"    - command: echo '{digest}  /run/secrets/hf_token' | sha256sum -c -"
+        " && echo checked > /opt/secret-ok\n"
+        "      mounts: [{type: secret, id: hf_token, target: /run/secrets/hf_token}]\n"
+        "predict: predict.py:Predictor\n",
+    )
+    (project / ".dockerignore").write_text("notes/\n")
+    (project / "notes").mkdir()
+    (project / "notes" / "draft.txt").write_text("not for the image")
+    outcome = run_build(
+        project, base_image, tag="cogkit-test/packages", secrets=[f"id=hf_token,src={secret_file}"]
+    )
+    probe = docker(
+        docker_cli, "run", "--rm", "--entrypoint", "sh", outcome.image, "-c",
+        "jq --version && python -c 'import six; print(six.__version__)' && cat /opt/secret-ok "
+        "&& test ! -e /run/secrets/hf_token && test ! -e /etc/cogkit/ca-certificates.crt "
+        "&& test ! -e /src/notes && test -f /src/predict.py && echo clean",
+    )  # fmt: skip
+    lines = probe.stdout.split()
+    assert lines[0].startswith("jq-") and lines[1:] == ["1.16.0", "checked", "clean"]
+    saved = subprocess.run([docker_cli, "save", outcome.image], capture_output=True, check=True).stdout
+    assert len(saved) > 10_000_000
+    assert token.encode() not in saved
+
+
+def test_declared_but_missing_secret_fails_before_the_build(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        "build:\n  run:\n    - command: cat /run/secrets/tok\n"
+        "      mounts: [{type: secret, id: tok, target: /run/secrets/tok}]\n",
+    )
+    with pytest.raises(CogkitError) as caught:
+        prepare(BuildRequest(cwd=project))
+    assert "secret 'tok'" in caught.value.message
+    assert "--secret id=tok" in (caught.value.hint or "")
+
+
+def test_unknown_system_package_is_named(base_image: str, tmp_path: Path) -> None:
+    project = write_project(tmp_path, "build:\n  system_packages: [cogkit-no-such-package]\n")
+    with pytest.raises(BuildError) as caught:
+        run_build(project, base_image, tag="cogkit-test/bad-apt")
+    assert "cogkit-no-such-package" in caught.value.message
+
+
+def test_unknown_python_package_is_named(base_image: str, tmp_path: Path) -> None:
+    project = write_project(tmp_path, "build:\n  python_packages: [cogkit-no-such-package-xyz==1.0]\n")
+    with pytest.raises(BuildError) as caught:
+        run_build(project, base_image, tag="cogkit-test/bad-pip")
+    assert "cogkit-no-such-package-xyz" in caught.value.message
+
+
+def test_separate_weights_survive_code_and_dependency_edits(
+    base_image: str, docker_cli: str, tmp_path: Path
+) -> None:
+    project = write_project(
+        tmp_path / "weights", "build:\n  python_version: '3.11'\npredict: predict.py:Predictor\n"
+    )
+    with (project / "model.bin").open("wb") as fh:
+        fh.write(uuid.uuid4().bytes * (50 * 1024 * 1024 // 16))
+    image = f"cogkit-test/weights-{uuid.uuid4().hex[:8]}"
+    first = run_build(project, base_image, tag=image, separate_weights=True)
+    weights_layer = "weights: 1 files, 52 MB"
+    # The base already has Python 3.11 (probed through the gateway): no Python layer, weights first.
+    assert first.compiled.layers[0] == weights_layer
+    assert first.report.sync["weights"].bytes_sent >= 50 * 1024 * 1024
+    layers_before = rootfs_layers(docker_cli, image)
+
+    (project / "predict.py").write_text(HELLO + "# a code edit\n")
+    second = run_build(project, base_image, tag=image, separate_weights=True)
+    layers_after = rootfs_layers(docker_cli, image)
+    assert second.report.sync["weights"].bytes_sent == 0, "unchanged weights must not cross the session"
+    assert layers_after[:-1] == layers_before[:-1], "only the code layer may change"
+    assert layers_after[-1] != layers_before[-1]
+    assert {t.name: t.cached for t in second.layer_times}[weights_layer]
+    weights_diff_id = layers_before[1]  # the base (one imported layer), then the weights
+
+    (project / "cog.yaml").write_text(
+        "build:\n  python_version: '3.11'\n  python_packages: [six==1.16.0]\npredict: predict.py:Predictor\n"
+    )
+    third = run_build(project, base_image, tag=image, separate_weights=True)
+    assert third.report.sync["weights"].bytes_sent == 0
+    assert {t.name: t.cached for t in third.layer_times}[weights_layer], "a dependency edit re-copied weights"
+    assert rootfs_layers(docker_cli, image)[1] == weights_diff_id
+    listing = docker(docker_cli, "run", "--rm", "--entrypoint", "ls", image, "-l", "/src").stdout
+    assert "model.bin" in listing and "predict.py" in listing
+
+
+def test_user_pydantic_1_pin_wins_and_model_serves(base_image: str, docker_cli: str, tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        "build:\n  python_version: '3.11'\n  python_packages: ['pydantic<2']\n"
+        "predict: predict.py:Predictor\n",
+    )
+    outcome = run_build(project, base_image, tag="cogkit-test/pydantic1")
+    version = docker(
+        docker_cli,
+        "run",
+        "--rm",
+        "--entrypoint",
+        "python",
+        outcome.image,
+        "-c",
+        "import pydantic; print(pydantic.VERSION)",
+    ).stdout.strip()
+    assert version.startswith("1."), version
+    result = predict_over_http(docker_cli, outcome.image, {"input": {"text": "pydantic 1"}})
+    assert result["output"] == "hello pydantic 1", result

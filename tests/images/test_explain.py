@@ -1,0 +1,29 @@
+"""Build failures reworded to name the culprit (the step names come from cogkit/layers/steps.py)."""
+
+from __future__ import annotations
+
+from cogkit.errors import BuildError
+from cogkit.images.explain import explain
+
+
+def test_build_failures_are_reworded_to_name_the_culprit() -> None:
+    apt = explain(
+        BuildError("step 'download system packages: x' failed", "cogkit: unknown system package: nope-pkg")
+    )
+    assert apt.message == "system package 'nope-pkg' does not exist in the base image's apt sources"
+    uv = explain(
+        BuildError(
+            "step 'python packages: x' failed",
+            "  × No solution found\n  ╰─▶ Because nope was not found in the package registry",
+        )
+    )
+    assert uv.message == "Python package 'nope' was not found on the package index"
+    python = explain(
+        BuildError(
+            "step 'python 3.12' failed with exit code 1", "error: Failed to install cpython-3.12.16-linux"
+        )
+    )
+    assert python.message.startswith("the base image has no Python 3.12")
+    assert "--base-image" in (python.hint or "")
+    other = BuildError("step 'run: false' failed with exit code 1", "log")
+    assert explain(other) is other
