@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.func(args)
     except CogkitError as exc:
         print(add_flag_hint(exc).render(), file=sys.stderr)
-        return exc.exit_code
+        return exc.exit_code or 1  # a reported error never exits 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

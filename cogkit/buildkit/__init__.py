@@ -11,6 +11,7 @@ from cogkit.buildkit.exporters import (
     DockerTarExporter,
     ImageExporter,
     MobyExporter,
+    OciTarExporter,
     TarExporter,
 )
 from cogkit.buildkit.gateway import BuildResult, Gateway
@@ -26,6 +27,7 @@ __all__ = [
     "Gateway",
     "ImageExporter",
     "MobyExporter",
+    "OciTarExporter",
     "SecretSource",
     "TLSConfig",
     "TarExporter",

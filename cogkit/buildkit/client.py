@@ -39,6 +39,9 @@ from cogkit.buildkit.session.server import Session
 from cogkit.buildkit.transport import Connection, open_connection
 from cogkit.errors import BuildError, CogkitError, EngineError
 
+# A containerd-backed BuildKit worker (dockerd with the containerd image store) carries this label.
+SNAPSHOTTER_LABEL = "org.mobyproject.buildkit.worker.snapshotter"
+
 BuildFunction = Callable[[Gateway], BuildResult | None]
 
 
@@ -69,11 +72,12 @@ class BuildReport:
     early_exported: list[str] = field(default_factory=list)  # layer digests dockerd registered early
 
     step_digests: frozenset[str] = frozenset()
+    step_names: frozenset[str] = frozenset()  # the same steps by name (newer engines rewrite digests)
 
     @property
     def fully_cached(self) -> bool:
         """True when every exec/file step was a cache hit (sources always re-check, so they don't count)."""
-        steps = [v for v in self.vertices if v.digest in self.step_digests]
+        steps = [v for v in self.vertices if v.digest in self.step_digests or v.name in self.step_names]
         return bool(steps) and all(v.cached for v in steps)
 
 
@@ -83,7 +87,7 @@ def _step_failure(tracker: ProgressTracker, gateway: Gateway | None, detail: str
     first_line = detail.strip().splitlines()[0] if detail.strip() else "build failed"
     if failed is None:
         return BuildError(f"build failed: {first_line}", "the engine refused or aborted the build request")
-    command = gateway.commands.get(failed.digest) if gateway else None
+    command = gateway.command_of(failed.digest, failed.name) if gateway else None
     reason = failed.error.strip().splitlines()[0] if failed.error.strip() else first_line
     return StepFailed(failed.name, failed.exit_code, command, failed.log_tail(20), reason)
 
@@ -100,6 +104,7 @@ class Client:
         self._conn = connection
         self.control = ControlClient(connection.channel)
         self._caps: frozenset[str] | None = None
+        self._workers: list[worker_pb2.WorkerRecord] | None = None
 
     @property
     def address(self) -> BuilderAddress:
@@ -110,6 +115,18 @@ class Client:
         return self._conn.address.is_docker
 
     @property
+    def exports_images(self) -> bool:
+        """Whether BuildKit's own image exporters (`image` with push, `docker`, `oci`) and registry
+        cache export are there: on a standalone buildkitd, and on a dockerd whose BuildKit worker is
+        containerd's (the containerd image store: Docker 24+ with the feature on, the default from 29).
+        dockerd's classic image store (20.10 always) has only the moby exporter and inline cache."""
+        if not self.is_docker:
+            return True
+        if self._workers is None:
+            self._workers = self.workers()
+        return any(SNAPSHOTTER_LABEL in record.Labels for record in self._workers)
+
+    @property
     def caps(self) -> frozenset[str]:
         """The daemon's LLB capabilities (LLBBridge.Ping inside a throw-away gateway build)."""
         if self._caps is None:
@@ -118,7 +135,8 @@ class Client:
         return self._caps
 
     def workers(self) -> list[worker_pb2.WorkerRecord]:
-        return self.control.list_workers()
+        self._workers = self.control.list_workers()
+        return self._workers
 
     def close(self) -> None:
         self._conn.close()
@@ -155,12 +173,12 @@ class Client:
         if exporter is ...:
             exporter = MobyExporter() if self.is_docker else None
         assert exporter is None or not isinstance(exporter, type(...))
-        check_exporter(exporter, self.is_docker)  # type: ignore[arg-type]
+        check_exporter(exporter, self.is_docker, self.exports_images)  # type: ignore[arg-type]
         dirs = {name: resolve_context_dir(path) for name, path in (local_dirs or {}).items()}
         sources = normalize_secrets(secrets)
         imports = [CacheEntry.parse(c) for c in cache_from]
         exports = [CacheEntry.parse(c) for c in cache_to]
-        check_cache(imports, exports, self.is_docker)
+        check_cache(imports, exports, self.is_docker and not self.exports_images)
 
         session = Session(
             local_dirs=dirs,
@@ -270,6 +288,7 @@ class Client:
             ],
             sync=dict(session.sync_stats),
             step_digests=frozenset(gateway.step_digests) if gateway else frozenset(),
+            step_names=frozenset(gateway.step_names) if gateway else frozenset(),
             session_id=session.id,
             credential_requests=list(session.auth.requests),
             health_checks=session.health_checks,

@@ -39,8 +39,10 @@ class BuildRequest:
     ca_cert: str | None = None
     cache_from: Sequence[str] = ()
     cache_to: Sequence[str] = ()
-    push: bool = False  # standalone buildkitd: push from the exporter
+    push: bool = False  # push from the exporter where the engine has BuildKit's image exporter
     insecure_registry: bool = False
+    output: str | None = None  # --output type=oci|docker,dest=FILE: a tarball instead of an image
+    pull: bool = False  # --pull: ask the registry for the base image even when the engine has it
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -118,11 +120,51 @@ def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, buildki
     return config, plan, secrets
 
 
+RESOLVE_WHY = {
+    "pull": "resolve mode pull (--pull: the registry is asked even if the engine has it)",
+    "local": "resolve mode local (the engine's copy when it has one, else pulled; --pull asks the registry)",
+    "default": "resolve mode default (this dockerd takes its own copy first; --pull asks the registry)",
+}
+
+
+def resolve_mode(client: buildkit.Client, pull: bool) -> str:
+    """How BuildKit finds the base image. dockerd's classic store already prefers its local images;
+    BuildKit's own resolver (containerd image store, standalone buildkitd) asks the registry first,
+    so a base the engine has would cost a registry round trip (and fail offline) without "local"."""
+    if pull:
+        return "pull"
+    return "local" if client.exports_images else "default"
+
+
+OUTPUT_TYPES = {"docker": buildkit.DockerTarExporter, "oci": buildkit.OciTarExporter}
+
+
+def parse_output(spec: str) -> tuple[str, str]:
+    """`type=oci|docker,dest=FILE` (as buildx spells it) -> (type, absolute path)."""
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise CogkitError(f"malformed output {spec!r}", "use type=oci,dest=FILE or type=docker,dest=FILE")
+        fields[key.strip()] = value.strip()
+    kind, dest = fields.pop("type", ""), fields.pop("dest", "")
+    if kind not in OUTPUT_TYPES or not dest or fields:
+        raise CogkitError(
+            f"unsupported output {spec!r}", "use type=oci,dest=FILE or type=docker,dest=FILE (a tarball)"
+        )
+    return kind, os.path.abspath(os.path.expanduser(dest))
+
+
 def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarball: str) -> Any:
+    """moby on dockerd's classic store; BuildKit's own exporters where the engine has them (a standalone
+    buildkitd, or dockerd with the containerd image store): a push straight from the builder, a tarball."""
+    if request.output:
+        kind, dest = parse_output(request.output)
+        return OUTPUT_TYPES[kind](dest, names=[image])
+    if request.push and client.exports_images:
+        return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
     if client.is_docker:
         return buildkit.MobyExporter(names=[image])
-    if request.push:
-        return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
     return buildkit.DockerTarExporter(tarball, names=[image])
 
 
@@ -146,7 +188,8 @@ def probe_python(gateway: buildkit.Gateway, plan: LayerPlan) -> BaseImage:
     already has the version, so the weights start copying at once; a few stats on the solved base.
     """
     version = plan.python_version
-    ref = gateway.solve(llb.image(plan.base.ref).marshal(caps=gateway.caps))
+    base = llb.image(plan.base.ref, resolve_mode=plan.base.resolve_mode)
+    ref = gateway.solve(base.marshal(caps=gateway.caps))
     dirs = ("/usr/local/bin", "/usr/bin")
     # The image's CMD runs `python`, so the plain name must be there too (the layer would add it).
     found = all(
@@ -160,11 +203,18 @@ def build(request: BuildRequest) -> BuildOutcome:
     for warning in plan.warnings:
         print(f"warning: {warning}", file=request.out)
     image = request.tag or default_image_name(config)
+    if request.push and "/" not in image:  # before the build: an exporter would push it to Docker Hub
+        raise CogkitError(
+            f"{image} has no registry in its name",
+            "push to a name like registry.example.com/me/model (set image: in cog.yaml or pass IMAGE)",
+        )
     schema = openapi_schema(config)
     compiled_holder: list[Compiled] = []
 
     def build_fn(gateway: buildkit.Gateway) -> buildkit.BuildResult:
-        _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
+        _, base_config = gateway.resolve_image_config(
+            llb.normalize_image_ref(plan.base.ref), resolve_mode=plan.base.resolve_mode
+        )
         if plan.base.has_python is None:
             plan.base = probe_python(gateway, plan)
         compiled = compile_plan(plan, base_config, gateway.caps, schema)
@@ -180,6 +230,9 @@ def build(request: BuildRequest) -> BuildOutcome:
         client = buildkit.connect(request.builder)
         try:
             exporter = _exporter(client, request, image, tarball)
+            plan.base = replace(plan.base, resolve_mode=resolve_mode(client, request.pull))
+            if request.progress != "quiet":
+                print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
             try:
                 report = client.build(
                     build_fn,
@@ -195,8 +248,8 @@ def build(request: BuildRequest) -> BuildOutcome:
             except BuildError as err:
                 raise explain(err) from None
             image_id = report.image_id
-            if isinstance(exporter, buildkit.DockerTarExporter):
-                load_image(tarball, image)
+            if isinstance(exporter, buildkit.DockerTarExporter) and exporter.path == tarball:
+                load_image(tarball, image)  # a standalone builder's image, promised in Docker
         finally:
             _close_in_background(client)
     compiled = compiled_holder[-1]
@@ -207,7 +260,7 @@ def build(request: BuildRequest) -> BuildOutcome:
         compiled,
         report,
         layer_times(report, compiled),
-        pushed=request.push and not client.is_docker,
+        pushed=isinstance(exporter, buildkit.ImageExporter) and exporter.push,
     )
 
 

@@ -398,7 +398,7 @@ def compile_plan(
 ) -> Compiled:
     """The image as LLB plus its OCI config; `caps` (from Ping) decide whether MergeOp is used."""
     use_merge = bool(caps and MERGE_CAP in caps)
-    base = llb.image(plan.base.ref, name=f"base: {plan.base.ref}")
+    base = llb.image(plan.base.ref, resolve_mode=plan.base.resolve_mode, name=f"base: {plan.base.ref}")
     if base_config:
         base = base.with_image_config(base_config)
     tool = uv_tool(base, plan)
