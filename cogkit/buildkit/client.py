@@ -41,6 +41,7 @@ from cogkit.errors import BuildError, CogkitError, EngineError
 
 # A containerd-backed BuildKit worker (dockerd with the containerd image store) carries this label.
 SNAPSHOTTER_LABEL = "org.mobyproject.buildkit.worker.snapshotter"
+EPOCH_CAP = "exporter.sourcedateepoch"
 
 BuildFunction = Callable[[Gateway], BuildResult | None]
 
@@ -73,6 +74,7 @@ class BuildReport:
 
     step_digests: frozenset[str] = frozenset()
     step_names: frozenset[str] = frozenset()  # the same steps by name (newer engines rewrite digests)
+    reproducible: bool = False  # exported with source-date-epoch (times clamped, see Client.build)
 
     @property
     def fully_cached(self) -> bool:
@@ -160,12 +162,15 @@ class Client:
         progress_out: TextIO | None = None,
         shared_key: str | None = None,
         session_via: Literal["auto", "upgrade", "control"] = "auto",
+        source_date_epoch: int | None = None,
     ) -> BuildReport:
         """Run `build_fn` against the gateway and export its result.
 
         The default exporter is moby (unnamed) on dockerd and none elsewhere; pass `exporter=None`
         to build without exporting. `session_via="control"` forces Control.Session even on dockerd
         (for comparisons); "auto" uses dockerd's faster /session upgrade when it is there.
+        `source_date_epoch` makes the export reproducible (history times and every file's mtime
+        clamped to it) where the engine has the cap (BuildKit >= v0.13; not dockerd 20.10's v0.8).
         """
         started = time.time()
         if session_via == "upgrade" and not self.is_docker:
@@ -179,6 +184,12 @@ class Client:
         imports = [CacheEntry.parse(c) for c in cache_from]
         exports = [CacheEntry.parse(c) for c in cache_to]
         check_cache(imports, exports, self.is_docker and not self.exports_images)
+        exporter_attrs = exporter.attrs() if exporter is not None else {}  # type: ignore[union-attr]
+        reproducible = (
+            exporter is not None and source_date_epoch is not None and EPOCH_CAP in self.caps
+        )
+        if reproducible:
+            exporter_attrs |= {"source-date-epoch": str(source_date_epoch), "rewrite-timestamp": "true"}
 
         session = Session(
             local_dirs=dirs,
@@ -204,7 +215,7 @@ class Client:
                 build_id,
                 session.id,
                 exporter.type if exporter is not None else "",  # type: ignore[union-attr]
-                exporter.attrs() if exporter is not None else {},  # type: ignore[union-attr]
+                exporter_attrs,
                 cache_imports=[(c.type, c.attrs) for c in imports],
                 cache_exports=[(c.type, c.attrs) for c in exports],
             )
@@ -294,6 +305,7 @@ class Client:
             health_checks=session.health_checks,
             duration=time.time() - started,
             early_exported=early.exported if early is not None else [],
+            reproducible=reproducible,
         )
 
     @staticmethod

@@ -43,6 +43,7 @@ class BuildRequest:
     insecure_registry: bool = False
     output: str | None = None  # --output type=oci|docker,dest=FILE: a tarball instead of an image
     pull: bool = False  # --pull: ask the registry for the base image even when the engine has it
+    source_date_epoch: int | None = None  # reproducible export; else $SOURCE_DATE_EPOCH if set
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -125,6 +126,21 @@ RESOLVE_WHY = {
     "local": "resolve mode local (the engine's copy when it has one, else pulled; --pull asks the registry)",
     "default": "resolve mode default (this dockerd takes its own copy first; --pull asks the registry)",
 }
+
+
+def source_date_epoch(request: BuildRequest) -> int | None:
+    """The request's epoch, else $SOURCE_DATE_EPOCH (the reproducible-builds convention buildx follows)."""
+    if request.source_date_epoch is not None:
+        return request.source_date_epoch
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise CogkitError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a Unix time",
+            "use whole seconds, e.g. $(git log -1 --format=%ct)",
+        )
+    return int(value)
 
 
 def resolve_mode(client: buildkit.Client, pull: bool) -> str:
@@ -210,6 +226,7 @@ def build(request: BuildRequest) -> BuildOutcome:
         )
     schema = openapi_schema(config)
     compiled_holder: list[Compiled] = []
+    epoch = source_date_epoch(request)
 
     def build_fn(gateway: buildkit.Gateway) -> buildkit.BuildResult:
         _, base_config = gateway.resolve_image_config(
@@ -217,7 +234,7 @@ def build(request: BuildRequest) -> BuildOutcome:
         )
         if plan.base.has_python is None:
             plan.base = probe_python(gateway, plan)
-        compiled = compile_plan(plan, base_config, gateway.caps, schema)
+        compiled = compile_plan(plan, base_config, gateway.caps, schema, epoch)
         compiled_holder.append(compiled)
         return buildkit.BuildResult(
             compiled.state.marshal(caps=gateway.caps),
@@ -242,6 +259,7 @@ def build(request: BuildRequest) -> BuildOutcome:
                     cache_from=request.cache_from,
                     cache_to=request.cache_to,
                     no_cache=request.no_cache,
+                    source_date_epoch=epoch,
                     progress=request.progress,  # type: ignore[arg-type]
                     progress_out=request.out,
                 )
