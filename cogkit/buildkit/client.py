@@ -170,7 +170,8 @@ class Client:
         to build without exporting. `session_via="control"` forces Control.Session even on dockerd
         (for comparisons); "auto" uses dockerd's faster /session upgrade when it is there.
         `source_date_epoch` makes the export reproducible (history times and every file's mtime
-        clamped to it) where the engine has the cap (BuildKit >= v0.13; not dockerd 20.10's v0.8).
+        clamped to it) where the engine has the cap (BuildKit >= v0.13; not dockerd 20.10's v0.8);
+        into dockerd's own store (moby) only the times in the image config can be clamped.
         """
         started = time.time()
         if session_via == "upgrade" and not self.is_docker:
@@ -189,7 +190,12 @@ class Client:
             exporter is not None and source_date_epoch is not None and EPOCH_CAP in self.caps
         )
         if reproducible:
-            exporter_attrs |= {"source-date-epoch": str(source_date_epoch), "rewrite-timestamp": "true"}
+            exporter_attrs["source-date-epoch"] = str(source_date_epoch)  # history and config times
+            # File times too; dockerd's moby exporter unpacks into its store, which BuildKit refuses
+            # to combine with rewriting, so only BuildKit's own exporters give bit-identical images.
+            reproducible = not isinstance(exporter, MobyExporter)
+            if reproducible:
+                exporter_attrs["rewrite-timestamp"] = "true"
 
         session = Session(
             local_dirs=dirs,
