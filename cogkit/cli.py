@@ -76,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args.func(args)
     except CogkitError as exc:
         print(add_flag_hint(exc).render(), file=sys.stderr)
-        return exc.exit_code or 1  # a reported error never exits 0
+        # The class's status, never an instance's: a StepFailed's exit_code is the failed step's own
+        # (3, or None when it had none, which would have exited 0), not cogkit's.
+        return type(exc).exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

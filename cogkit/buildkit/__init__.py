@@ -6,6 +6,13 @@ command layer adds the hints that name CLI flags.
 
 from cogkit.buildkit.address import BuilderAddress, TLSConfig, parse_address, resolve_address
 from cogkit.buildkit.client import BuildReport, Client, VertexSummary, connect
+from cogkit.buildkit.errors import (
+    CacheOptionError,
+    EngineUnreachable,
+    SecretFileMissing,
+    SecretNotFound,
+    StepFailed,
+)
 from cogkit.buildkit.exporters import (
     CacheEntry,
     DockerTarExporter,
@@ -22,13 +29,18 @@ __all__ = [
     "BuildResult",
     "BuilderAddress",
     "CacheEntry",
+    "CacheOptionError",
     "Client",
     "DockerTarExporter",
+    "EngineUnreachable",
     "Gateway",
     "ImageExporter",
     "MobyExporter",
     "OciTarExporter",
+    "SecretFileMissing",
+    "SecretNotFound",
     "SecretSource",
+    "StepFailed",
     "TLSConfig",
     "TarExporter",
     "VertexSummary",

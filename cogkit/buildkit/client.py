@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TextIO
+from typing import Generic, Literal, TextIO, TypeVar
 
 import grpc
 
@@ -43,7 +43,10 @@ from cogkit.errors import BuildError, CogkitError, EngineError
 SNAPSHOTTER_LABEL = "org.mobyproject.buildkit.worker.snapshotter"
 EPOCH_CAP = "exporter.sourcedateepoch"
 
-BuildFunction = Callable[[Gateway], BuildResult | None]
+# What a build function returns (a BuildResult subclass may carry the caller's own data), handed
+# back as BuildReport.result.
+R = TypeVar("R", bound=BuildResult | None)
+BuildFunction = Callable[[Gateway], R]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class VertexSummary:
 
 
 @dataclass
-class BuildReport:
+class BuildReport(Generic[R]):
     """The outcome of Client.build."""
 
     image_id: str | None
@@ -71,6 +74,7 @@ class BuildReport:
     health_checks: int = 0
     duration: float = 0.0
     early_exported: list[str] = field(default_factory=list)  # layer digests dockerd registered early
+    result: R | None = None  # what the build function returned
 
     step_digests: frozenset[str] = frozenset()
     step_names: frozenset[str] = frozenset()  # the same steps by name (newer engines rewrite digests)
@@ -151,7 +155,7 @@ class Client:
 
     def build(
         self,
-        build_fn: BuildFunction,
+        build_fn: BuildFunction[R],
         exporter: Exporter | None | object = ...,
         local_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
         secrets: Mapping[str, SecretSource | str] | None = None,
@@ -163,8 +167,8 @@ class Client:
         shared_key: str | None = None,
         session_via: Literal["auto", "upgrade", "control"] = "auto",
         source_date_epoch: int | None = None,
-    ) -> BuildReport:
-        """Run `build_fn` against the gateway and export its result.
+    ) -> BuildReport[R]:
+        """Run `build_fn` against the gateway, export its result and report (with what it returned).
 
         The default exporter is moby (unnamed) on dockerd and none elsewhere; pass `exporter=None`
         to build without exporting. `session_via="control"` forces Control.Session even on dockerd
@@ -274,8 +278,8 @@ class Client:
                 gateway.return_error(str(exc) or type(exc).__name__)
                 raise
             finally:
-                if gateway._caps is not None:
-                    self._caps = gateway._caps
+                if gateway.known_caps is not None:
+                    self._caps = gateway.known_caps
             try:
                 response = solve.result()
             except grpc.RpcError as err:
@@ -312,6 +316,7 @@ class Client:
             duration=time.time() - started,
             early_exported=early.exported if early is not None else [],
             reproducible=reproducible,
+            result=result,
         )
 
     @staticmethod

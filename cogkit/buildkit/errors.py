@@ -76,6 +76,15 @@ class SecretNotFound(BuildError):
         super().__init__(f"build secret not found{where}: {detail}", hint)
 
 
+class SecretFileMissing(CogkitError):
+    """A secret's source file (src=) does not exist."""
+
+    def __init__(self, secret_id: str, src: str) -> None:
+        self.secret_id = secret_id
+        self.src = src
+        super().__init__(f"secret {secret_id!r}: source file {src} does not exist", "fix the secret's src=")
+
+
 class CacheOptionError(CogkitError):
     """A cache import/export the engine cannot do. `direction` is "import" or "export"."""
 

@@ -149,6 +149,11 @@ class Gateway:
         assert self._caps is not None
         return self._caps
 
+    @property
+    def known_caps(self) -> frozenset[str] | None:
+        """The capabilities if a Ping already fetched them (None otherwise); never calls the daemon."""
+        return self._caps
+
     def ping(self) -> frozenset[str]:
         pong = self._call(self._stub.Ping, gateway_pb2.PingRequest(), timeout=30)
         self._caps = frozenset(c.ID for c in pong.LLBCaps if c.Enabled)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 
 def add_build_flags(parser: argparse.ArgumentParser) -> None:
@@ -106,12 +104,3 @@ def run(args: argparse.Namespace) -> int:
     print(outcome.image)
     return 0
 
-
-def build_image(
-    config_path: str | os.PathLike[str] | Path, *, tag: str | None = None, progress: str | None = None
-) -> str:
-    """Build the project whose cog.yaml is `config_path`; return the image name (used by other commands)."""
-    from cogkit.images.build import BuildRequest, build
-
-    outcome = build(BuildRequest(config_file=config_path, tag=tag, progress=progress or "auto"))
-    return outcome.image

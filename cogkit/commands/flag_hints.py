@@ -24,6 +24,8 @@ def add_flag_hint(error: CogkitError) -> CogkitError:
         else:
             start = "start buildkitd there (e.g. `buildkitd --addr <address>`)"
             error.hint = f"{start}, or use --builder docker:// {_BUILDER}"
+    elif isinstance(error, errors.SecretFileMissing):
+        error.hint = "fix src= in the --secret option"
     elif isinstance(error, errors.SecretNotFound):
         error.hint = "pass it with --secret id=NAME,src=PATH"
     elif isinstance(error, errors.CacheOptionError):

@@ -214,6 +214,36 @@ def probe_python(gateway: buildkit.Gateway, plan: LayerPlan) -> BaseImage:
     return replace(plan.base, has_python=found)
 
 
+@dataclass(kw_only=True)
+class ImageResult(buildkit.BuildResult):
+    """The graph handed to BuildKit, plus the plan as the build completed it and its compilation."""
+
+    plan: LayerPlan
+    compiled: Compiled
+
+
+def solve_image(
+    gateway: buildkit.Gateway,
+    plan: LayerPlan,
+    schema: dict[str, Any] | None,
+    source_date_epoch: int | None = None,
+) -> ImageResult:
+    """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
+    _, base_config = gateway.resolve_image_config(
+        llb.normalize_image_ref(plan.base.ref), resolve_mode=plan.base.resolve_mode
+    )
+    if plan.base.has_python is None:
+        plan = replace(plan, base=probe_python(gateway, plan))
+    compiled = compile_plan(plan, base_config, gateway.caps, schema, source_date_epoch)
+    return ImageResult(
+        definition=compiled.state.marshal(caps=gateway.caps),
+        image_config=compiled.image_config,
+        early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
+        plan=plan,
+        compiled=compiled,
+    )
+
+
 def build(request: BuildRequest) -> BuildOutcome:
     config, plan, secrets = prepare(request)
     for warning in plan.warnings:
@@ -225,34 +255,19 @@ def build(request: BuildRequest) -> BuildOutcome:
             "push to a name like registry.example.com/me/model (set image: in cog.yaml or pass IMAGE)",
         )
     schema = openapi_schema(config)
-    compiled_holder: list[Compiled] = []
     epoch = source_date_epoch(request)
-
-    def build_fn(gateway: buildkit.Gateway) -> buildkit.BuildResult:
-        _, base_config = gateway.resolve_image_config(
-            llb.normalize_image_ref(plan.base.ref), resolve_mode=plan.base.resolve_mode
-        )
-        if plan.base.has_python is None:
-            plan.base = probe_python(gateway, plan)
-        compiled = compile_plan(plan, base_config, gateway.caps, schema, epoch)
-        compiled_holder.append(compiled)
-        return buildkit.BuildResult(
-            compiled.state.marshal(caps=gateway.caps),
-            image_config=compiled.image_config,
-            early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
-        )
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")
         client = buildkit.connect(request.builder)
         try:
             exporter = _exporter(client, request, image, tarball)
-            plan.base = replace(plan.base, resolve_mode=resolve_mode(client, request.pull))
+            plan = replace(plan, base=replace(plan.base, resolve_mode=resolve_mode(client, request.pull)))
             if request.progress != "quiet":
                 print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
             try:
                 report = client.build(
-                    build_fn,
+                    lambda gateway: solve_image(gateway, plan, schema, epoch),
                     exporter=exporter,
                     local_dirs=plan.local_dirs,
                     secrets=secrets,
@@ -270,14 +285,15 @@ def build(request: BuildRequest) -> BuildOutcome:
                 load_image(tarball, image)  # a standalone builder's image, promised in Docker
         finally:
             _close_in_background(client)
-    compiled = compiled_holder[-1]
+    result = report.result
+    assert result is not None  # solve_image always returns one
     return BuildOutcome(
         image,
         image_id,
-        plan,
-        compiled,
+        result.plan,
+        result.compiled,
         report,
-        layer_times(report, compiled),
+        layer_times(report, result.compiled),
         pushed=isinstance(exporter, buildkit.ImageExporter) and exporter.push,
     )
 

@@ -50,8 +50,10 @@ class BaseImage:
     resolve_mode: str = "default"
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerPlan:
+    """What each layer holds. Frozen: what a build learns later (the Python probe) makes a new plan."""
+
     config: Config
     base: BaseImage
     system_packages: list[str]

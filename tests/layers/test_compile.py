@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -200,7 +201,7 @@ def test_uv_is_shipped_from_this_machine_or_else_pip_installed(project: Path) ->
     assert f"build tool: uv {plan.host_uv_version} from this machine (not in the image)" in names
     assert not any(name.startswith("build tool: uv") and "from this machine" not in name for name in names)
 
-    plan.host_uv_version = None
-    del plan.local_dirs["cogkit-uv"]
+    local_dirs = {name: path for name, path in plan.local_dirs.items() if name != "cogkit-uv"}
+    plan = replace(plan, host_uv_version=None, local_dirs=local_dirs)
     fallback = [v.name for v in describe(compile_plan(plan, None, None))]
     assert any(name.startswith("build tool: uv") and "from this machine" not in name for name in fallback)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cogkit.buildkit.errors import SecretFileMissing
 from cogkit.buildkit.pb import secrets_pb2
 from cogkit.buildkit.session.h2grpc import NOT_FOUND, RpcError
 from cogkit.errors import CogkitError
@@ -54,10 +55,7 @@ class SecretSource:
         if self.src is not None:
             path = os.path.expanduser(self.src)
             if not os.path.isfile(path):
-                raise CogkitError(
-                    f"secret {self.id!r}: source file {self.src} does not exist",
-                    "fix src= in the --secret option",
-                )
+                raise SecretFileMissing(self.id, self.src)
         elif self.env is not None and self.env not in os.environ:
             raise CogkitError(
                 f"secret {self.id!r}: environment variable {self.env} is not set",

@@ -1,0 +1,1 @@
+"""The session server BuildKit calls back into: file sync, secrets, registry auth, health (h2 gRPC)."""
