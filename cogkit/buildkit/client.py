@@ -89,7 +89,7 @@ class BuildReport(Generic[R]):
 
 def _step_failure(tracker: ProgressTracker, gateway: Gateway | None, detail: str) -> BuildError:
     """Name the failing step, its command, exit code and log tail; fall back to the engine's text."""
-    failed: VertexInfo | None = tracker.failed()
+    failed: VertexInfo | None = tracker.failed(detail)
     first_line = detail.strip().splitlines()[0] if detail.strip() else "build failed"
     if failed is None:
         return BuildError(f"build failed: {first_line}", "the engine refused or aborted the build request")
