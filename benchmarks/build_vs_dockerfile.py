@@ -10,17 +10,22 @@ Cog-style side (written from Cog 0.16's generator, see ../shared/notes/cog-refer
   * the runner Dockerfile: base → tini → apt → pip requirements → cog wheel → ldconfig → run steps →
     COPY --from=weights (after the dependency layers) → WORKDIR/EXPOSE/CMD → COPY . /src with the
     weights excluded through .dockerignore;
-  * built with DOCKER_BUILDKIT=1 /usr/bin/docker (Debian's 20.10 client). dockerd 20.10's built-in
-    Dockerfile frontend has no COPY --link (that needs the dockerfile:1.4 image, which cannot be
-    pulled here), which is also what Cog degrades to on a daemon without MergeOp.
+  * --engine dockerd-20.10 (default): built with DOCKER_BUILDKIT=1 /usr/bin/docker (Debian's 20.10
+    client). dockerd 20.10's built-in Dockerfile frontend has no COPY --link (that needs the
+    dockerfile:1.4 image, which cannot be pulled here), which is also what Cog degrades to on a
+    daemon without MergeOp.
+  * --engine dockerd-28.5 (scripts/setup-engine.sh, containerd image store): built the way Cog builds,
+    with `docker buildx build` (Debian's buildx 0.29.1 and docker 28.5 client) on the same engine, and
+    `COPY --from=weights --link`, as Cog writes it where the engine has MergeOp.
 cogkit side: `cogkit build --separate-weights`, the whole CLI timed as a subprocess.
+Only the chosen engine's build cache is pruned (28.5's is its own; 20.10's is the shared system one).
 
 Steps: cold (median of --cold-rounds, 3), no-op rebuild and code-edit rebuild (median of 3), adding one pip package; then image
 sizes (without the weights) and the bytes a push uploads after a code edit (registry 127.0.0.1:5000).
 The cogkit side runs from a frozen copy of the package, so edits in the working tree during a run
 cannot invalidate its runtime layer; every command's output goes to results/build_vs_dockerfile.log.
 
-Usage: .venv/bin/python benchmarks/build_vs_dockerfile.py [--weights-mib 1024] [--out DIR]
+Usage: .venv/bin/python benchmarks/build_vs_dockerfile.py [--engine dockerd-28.5] [--weights-mib 1024] [--out DIR]
 """
 
 from __future__ import annotations
@@ -39,7 +44,19 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DOCKER = "/usr/bin/docker"
+DOCKER = "/usr/bin/docker"  # the chosen engine's client (main() switches it for --engine)
+ENGINES = {
+    # name: (docker client, DOCKER_HOST, buildx?, label)
+    "dockerd-20.10": ("/usr/bin/docker", "unix:///var/run/docker.sock", False, "dockerd 20.10 (BuildKit v0.8)"),
+    "dockerd-28.5": (
+        "/opt/cogkit-engine/bin/docker",
+        "unix:///var/run/cogkit-docker28.sock",
+        True,
+        "dockerd 28.5.2 (BuildKit v0.25, containerd image store), peer: docker buildx 0.29.1",
+    ),
+}
+BUILDX = False
+ENGINE_HOST = "unix:///var/run/docker.sock"
 BASE = os.environ.get("COGKIT_TEST_BASE_IMAGE", "cogkit-base:py3.11-bookworm")
 CA = "/etc/ssl/certs/ca-certificates.crt"
 REGISTRY = "127.0.0.1:5000"
@@ -90,7 +107,7 @@ RUN --mount=type=secret,id=ca,target=/run/ca.crt --mount=type=cache,target=/root
 RUN find / -type f -name "*python*.so" -printf "%h\\n" | sort -u > /etc/ld.so.conf.d/cog.conf && ldconfig
 RUN {run0}
 RUN {run1}
-COPY --from=weights /src/weights.bin /src/weights.bin
+COPY --from=weights{link} /src/weights.bin /src/weights.bin
 WORKDIR /src
 EXPOSE 5000
 CMD ["python", "-m", "cog.server.http"]
@@ -127,7 +144,7 @@ def timed(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 
 
 class CogStyle:
-    """Cog 0.16's two-image --separate-weights flow, driven through the 20.10 docker CLI."""
+    """Cog 0.16's two-image --separate-weights flow, driven through the engine's docker CLI."""
 
     def __init__(self, project: Path, image: str) -> None:
         self.project = project
@@ -149,7 +166,8 @@ class CogStyle:
 
     def build(self) -> tuple[float, float]:
         """(weights image seconds, runner seconds); hashing the weights counts toward the first."""
-        env = {"DOCKER_BUILDKIT": "1"}
+        env = {"DOCKER_BUILDKIT": "1", "DOCKER_HOST": ENGINE_HOST}
+        build = [DOCKER, "buildx", "build", "--load", "--provenance=false"] if BUILDX else [DOCKER, "build"]
         tmp = self.project / ".cog" / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
@@ -158,8 +176,7 @@ class CogStyle:
             (tmp / "Dockerfile.weights").write_text(WEIGHTS_DOCKERFILE)
             (self.project / ".dockerignore").write_text("\n".join([*DOCKERIGNORE_HEADER, ".cog"]) + "\n")
             timed(
-                DOCKER,
-                "build",
+                *build,
                 "-f",
                 str(tmp / "Dockerfile.weights"),
                 "-t",
@@ -176,11 +193,12 @@ class CogStyle:
                 apt=APT_PACKAGE,
                 run0=RUN_STEPS[0],
                 run1=RUN_STEPS[1],
+                link=" --link" if BUILDX else "",
             )
         )
         (self.project / ".dockerignore").write_text("\n".join([*DOCKERIGNORE_HEADER, "weights.bin"]) + "\n")
         runner = timed(
-            DOCKER, "build", "-f", str(tmp / "Dockerfile"), "-t", self.image, "--secret", f"id=ca,src={CA}",
+            *build, "-f", str(tmp / "Dockerfile"), "-t", self.image, "--secret", f"id=ca,src={CA}",
             str(self.project), env=env,
         )  # fmt: skip
         (self.project / ".dockerignore").unlink()
@@ -200,7 +218,7 @@ def freeze_cogkit(into: Path) -> Path:
 
 def cogkit_build(project: Path, image: str) -> float:
     """The whole CLI, as a user runs it (python -m cogkit from the frozen package)."""
-    env = {"COGKIT_BASE_IMAGE": BASE, "COGKIT_CA_CERT": CA}
+    env = {"COGKIT_BASE_IMAGE": BASE, "COGKIT_CA_CERT": CA, "DOCKER_HOST": ENGINE_HOST, "COGKIT_DOCKER_CLI": DOCKER}
     if FROZEN is not None:
         env["PYTHONPATH"] = str(FROZEN)
     python = str(ROOT / ".venv" / "bin" / "python")
@@ -212,17 +230,27 @@ def image_size(image: str) -> int:
     return int(sh(DOCKER, "image", "inspect", image, "--format", "{{.Size}}").stdout.strip())
 
 
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json", "application/vnd.oci.image.index.v1+json",
+])  # fmt: skip
+
+
 def manifest_layers(repository: str, tag: str) -> dict[str, int]:
     request = urllib.request.Request(
-        f"http://{REGISTRY}/v2/{repository}/manifests/{tag}",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        f"http://{REGISTRY}/v2/{repository}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES}
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        return {layer["digest"]: layer["size"] for layer in json.load(response)["layers"]}
+        manifest = json.load(response)
+    if "manifests" in manifest:  # an index (the containerd image store pushes one): the amd64 image
+        (image,) = [m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64"]
+        return manifest_layers(repository, image["digest"])
+    return {layer["digest"]: layer["size"] for layer in manifest["layers"]}
 
 
-def pushed_bytes_after_code_edit(image: str, rebuild, project: Path) -> int:  # noqa: ANN001
-    """Push, make a code edit, rebuild and push again: the compressed bytes of the new blobs."""
+def pushed_bytes_after_code_edit(image: str, rebuild, project: Path) -> tuple[int, dict[str, int]]:  # noqa: ANN001
+    """Push, make a code edit, rebuild and push again: the compressed bytes of the new blobs, and the
+    first push's layers (digest -> compressed size)."""
     repository = f"cogkit-bench/{image.split('/')[-1]}"
     remote = f"{REGISTRY}/{repository}"
     sh(DOCKER, "tag", image, f"{remote}:before")
@@ -234,7 +262,7 @@ def pushed_bytes_after_code_edit(image: str, rebuild, project: Path) -> int:  # 
     sh(DOCKER, "push", f"{remote}:after")
     before = manifest_layers(repository, "before")
     after = manifest_layers(repository, "after")
-    return sum(size for digest, size in after.items() if digest not in before)
+    return sum(size for digest, size in after.items() if digest not in before), before
 
 
 def make_project(path: Path, weights_mib: int) -> None:
@@ -264,11 +292,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--engine", choices=sorted(ENGINES), default="dockerd-20.10")
     parser.add_argument("--weights-mib", type=int, default=1024)
     parser.add_argument("--cold-rounds", type=int, default=3, help="cold builds per side (median)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    global FROZEN
+    global FROZEN, DOCKER, ENGINE_HOST, BUILDX
+    DOCKER, ENGINE_HOST, BUILDX, engine_label = ENGINES[args.engine]
+    os.environ["DOCKER_HOST"] = ENGINE_HOST  # every docker command below: the chosen engine only
     images_before = image_ids()
     work = Path(tempfile.mkdtemp(prefix="cogkit-bench-"))
     FROZEN = freeze_cogkit(work)
@@ -337,19 +368,32 @@ def main() -> int:
             "ratio": f"{k / (w + r):.2f}x",
         }
 
-        cog_size, kit_size = image_size(cog.image) - weights_bytes, image_size(kit_image) - weights_bytes
-        rows["image size without weights"] = row(
-            f"{cog_size / 1e6:.0f} MB", f"{kit_size / 1e6:.0f} MB", kit_size / cog_size
+        if not BUILDX:  # the classic store's Size is the unpacked image, weights included
+            cog_size, kit_size = image_size(cog.image) - weights_bytes, image_size(kit_image) - weights_bytes
+            rows["image size without weights"] = row(
+                f"{cog_size / 1e6:.0f} MB", f"{kit_size / 1e6:.0f} MB", kit_size / cog_size
+            )
+            # Both sides share the same base image; this row is what each layout adds on top of it.
+            base_size = image_size(BASE)
+            rows["added on top of the shared base, without weights"] = row(
+                f"{(cog_size - base_size) / 1e6:.0f} MB",
+                f"{(kit_size - base_size) / 1e6:.0f} MB",
+                (kit_size - base_size) / (cog_size - base_size),
+            )
+        cog_push, cog_layers = pushed_bytes_after_code_edit(cog.image, cog.build, cog_dir)
+        kit_push, kit_layers = pushed_bytes_after_code_edit(
+            kit_image, lambda: cogkit_build(kit_dir, kit_image), kit_dir
         )
-        # Both sides share the same base image; this row is what each layout adds on top of it.
-        base_size = image_size(BASE)
-        rows["added on top of the shared base, without weights"] = row(
-            f"{(cog_size - base_size) / 1e6:.0f} MB",
-            f"{(kit_size - base_size) / 1e6:.0f} MB",
-            (kit_size - base_size) / (cog_size - base_size),
-        )
-        cog_push = pushed_bytes_after_code_edit(cog.image, cog.build, cog_dir)
-        kit_push = pushed_bytes_after_code_edit(kit_image, lambda: cogkit_build(kit_dir, kit_image), kit_dir)
+        if BUILDX:  # the containerd store's Size is not the unpacked size: measure the pushed layers
+            shared = set(cog_layers) & set(kit_layers)  # the base's blobs, the same on both sides
+
+            def added(layers: dict[str, int]) -> int:  # without the base and the weights blob
+                return sum(n for d, n in layers.items() if d not in shared and n < weights_bytes * 0.9)
+
+            c, k = added(cog_layers), added(kit_layers)
+            rows["added on top of the shared base, without weights (compressed, pushed)"] = row(
+                f"{c / 1e6:.1f} MB", f"{k / 1e6:.1f} MB", k / c
+            )
         rows["bytes pushed after a code edit"] = row(
             f"{cog_push / 1e3:.1f} kB", f"{kit_push / 1e3:.1f} kB", kit_push / max(cog_push, 1)
         )
@@ -367,9 +411,10 @@ def main() -> int:
     text = "\n".join(table)
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "build_vs_dockerfile.log").write_text("\n".join(LOGS))
-    (args.out / "build_vs_dockerfile.md").write_text(
-        f"weights: {args.weights_mib} MiB, base {BASE}, engine dockerd 20.10 (BuildKit v0.8)\n\n{text}\n"
+    stem = f"build_vs_dockerfile-{args.engine}"
+    (args.out / f"{stem}.log").write_text("\n".join(LOGS))
+    (args.out / f"{stem}.md").write_text(
+        f"weights: {args.weights_mib} MiB, base {BASE}, engine {engine_label}\n\n{text}\n"
     )
     return 0
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from cogkit import buildkit, llb
 
-DOCKER_CLI = "/usr/bin/docker"
+DOCKER_CLI = os.environ.get("COGKIT_DOCKER_CLI", "/usr/bin/docker")  # with DOCKER_HOST: the engine
 BASE = "cogkit-base:py3.11-bookworm"
 TAG_COGKIT = "cogkit-bench-cached:cogkit"
 TAG_DOCKER = "cogkit-bench-cached:docker"

@@ -115,6 +115,8 @@ if ! $DOCKER image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
     - "$BASE_IMAGE" >/dev/null
 fi
 
+bash "$ROOT/scripts/setup-engine.sh"   # the second engine: dockerd 28.5 beside this one
+
 # ---------------------------------------------------------------- python env
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   log "creating $ROOT/.venv"

@@ -1,4 +1,9 @@
-"""Shared fixtures: the real engine, registry and redis that end-to-end tests run against.
+"""Shared fixtures: the real engines, registry and redis that end-to-end tests run against.
+
+Every engine test runs on each engine in ENGINES (the `engine` fixture is parametrized by name;
+`docker_engine`, `base_image` and `docker_cli` follow it), and while such a test runs DOCKER_HOST and
+COGKIT_DOCKER_CLI point at that engine, so cogkit, python-on-whales and the docker client all reach it.
+COGKIT_TEST_ENGINES=dockerd-28.5 (comma-separated names) narrows the set for a local run.
 
 When CI=true a missing service is a failure, never a skip: CI must prove the real thing works.
 Locally (CI unset) the same tests skip with a pointer to scripts/setup.sh.
@@ -10,10 +15,52 @@ import os
 import socket
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-DOCKER_SOCK = "/var/run/docker.sock"
+
+@dataclass(frozen=True)
+class Engine:
+    """A dockerd with its embedded BuildKit, and the docker client that matches it."""
+
+    name: str
+    sock: str
+    cli: str
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.sock}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a subprocess needs to use this engine (cogkit, python-on-whales, docker)."""
+        return {"DOCKER_HOST": self.host, "COGKIT_DOCKER_CLI": self.cli}
+
+    def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.cli, "-H", self.host, *args], capture_output=True, text=True, timeout=300
+        )
+
+
+ENGINE_PREFIX = os.environ.get("COGKIT_ENGINE_PREFIX", "/opt/cogkit-engine")
+ENGINES = {
+    # The system's dockerd: Debian 12's docker.io 20.10 with BuildKit v0.8, the oldest engine supported.
+    "dockerd-20.10": Engine("dockerd-20.10", "/var/run/docker.sock", "/usr/bin/docker"),
+    # scripts/setup-engine.sh: dockerd 28.5 (BuildKit v0.25) on containerd 2.1, containerd image store.
+    "dockerd-28.5": Engine(
+        "dockerd-28.5",
+        os.environ.get("COGKIT_ENGINE_SOCK", "/var/run/cogkit-docker28.sock"),
+        f"{ENGINE_PREFIX}/root/usr/bin/docker",
+    ),
+}
+SELECTED = [
+    name.strip()
+    for name in os.environ.get("COGKIT_TEST_ENGINES", ",".join(ENGINES)).split(",")
+    if name.strip()
+]
+SYSTEM_ENGINE = ENGINES["dockerd-20.10"]
+DOCKER_SOCK = SYSTEM_ENGINE.sock
 BASE_IMAGE = os.environ.get("COGKIT_TEST_BASE_IMAGE", "cogkit-base:py3.11-bookworm")
 REGISTRY = "127.0.0.1:5000"
 AUTH_REGISTRY = "127.0.0.1:5001"
@@ -21,7 +68,7 @@ AUTH_REGISTRY_USER = "cogkit"
 AUTH_REGISTRY_PASSWORD = "cogkit-secret"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 REDIS_CLUSTER_URL = "redis://127.0.0.1:7001/0"  # any node; scripts/setup-redis-cluster.sh
-DOCKER_CLI = "/usr/bin/docker"  # Debian's 20.10 client, matching the daemon
+DOCKER_CLI = SYSTEM_ENGINE.cli
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -41,21 +88,21 @@ def _tcp_open(host: str, port: int) -> bool:
         return False
 
 
-def _docker_up() -> bool:
-    if not os.path.exists(DOCKER_SOCK):
+def _docker_up(path: str = DOCKER_SOCK) -> bool:
+    if not os.path.exists(path):
         return False
     try:
         with socket.socket(socket.AF_UNIX) as sock:
             sock.settimeout(2)
-            sock.connect(DOCKER_SOCK)
+            sock.connect(path)
             sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
             return b" 200 " in sock.recv(64)
     except OSError:
         return False
 
 
-def _image_ids() -> set[str]:
-    listed = subprocess.run([DOCKER_CLI, "images", "-aq", "--no-trunc"], capture_output=True, text=True)
+def _image_ids(engine: Engine) -> set[str]:
+    listed = engine.docker("images", "-aq", "--no-trunc")
     return set(listed.stdout.split()) if listed.returncode == 0 else set()
 
 
@@ -66,30 +113,52 @@ def _remove_images_the_tests_made() -> Iterator[None]:
 
     COGKIT_TEST_KEEP_IMAGES=1 turns this off, for test sessions that run side by side on one engine
     (each would otherwise remove the images the other is still using)."""
-    if not _docker_up() or os.environ.get("COGKIT_TEST_KEEP_IMAGES") == "1":
+    engines = [ENGINES[name] for name in SELECTED if name in ENGINES and _docker_up(ENGINES[name].sock)]
+    if not engines or os.environ.get("COGKIT_TEST_KEEP_IMAGES") == "1":
         yield
         return
-    before = _image_ids()
+    before = {engine.name: _image_ids(engine) for engine in engines}
     yield
-    made = sorted(_image_ids() - before)
-    if made:
-        subprocess.run([DOCKER_CLI, "rmi", "-f", *made], capture_output=True)
+    for engine in engines:
+        made = sorted(_image_ids(engine) - before[engine.name])
+        if made:
+            engine.docker("rmi", "-f", *made)
+
+
+@pytest.fixture(scope="session", params=SELECTED)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each engine in turn (test ids say which); fails in CI when one is missing."""
+    name = request.param
+    if name not in ENGINES:
+        pytest.fail(f"unknown engine {name!r} in COGKIT_TEST_ENGINES; known: {', '.join(ENGINES)}")
+    chosen = ENGINES[name]
+    if not _docker_up(chosen.sock) or not os.access(chosen.cli, os.X_OK):
+        _missing(f"{name} at {chosen.sock} (client {chosen.cli})")
+    return chosen
+
+
+@pytest.fixture(autouse=True)
+def _point_at_the_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While an engine test runs, everything it starts reaches that test's engine."""
+    if "engine" not in request.fixturenames:
+        return
+    chosen: Engine = request.getfixturevalue("engine")
+    for key, value in chosen.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("BUILDKIT_HOST", raising=False)
 
 
 @pytest.fixture(scope="session")
-def docker_engine() -> str:
-    """The dockerd socket, with its embedded BuildKit; fails in CI when missing."""
-    if not _docker_up():
-        _missing(f"dockerd at {DOCKER_SOCK}")
-    return DOCKER_SOCK
+def docker_engine(engine: Engine) -> str:
+    """The engine's dockerd socket, with its embedded BuildKit."""
+    return engine.sock
 
 
 @pytest.fixture(scope="session")
-def base_image(docker_engine: str) -> str:
-    """The offline base image every test build starts from."""
-    found = subprocess.run([DOCKER_CLI, "image", "inspect", BASE_IMAGE], capture_output=True)
-    if found.returncode != 0:
-        _missing(f"base image {BASE_IMAGE}")
+def base_image(engine: Engine) -> str:
+    """The offline base image every test build starts from, present in the engine."""
+    if engine.docker("image", "inspect", BASE_IMAGE).returncode != 0:
+        _missing(f"base image {BASE_IMAGE} in {engine.name}")
     return BASE_IMAGE
 
 
@@ -135,5 +204,6 @@ def redis_cluster_url() -> str:
 
 
 @pytest.fixture
-def docker_cli() -> Iterator[str]:
-    yield DOCKER_CLI
+def docker_cli(engine: Engine) -> Iterator[str]:
+    """The engine's docker client (DOCKER_HOST points it at the engine while the test runs)."""
+    yield engine.cli

@@ -18,6 +18,7 @@ from cogkit.buildkit.exporters import (
     DockerTarExporter,
     ImageExporter,
     MobyExporter,
+    OciTarExporter,
     TarExporter,
 )
 from cogkit.buildkit.gateway import BuildResult, Gateway
@@ -35,6 +36,7 @@ __all__ = [
     "Gateway",
     "ImageExporter",
     "MobyExporter",
+    "OciTarExporter",
     "SecretFileMissing",
     "SecretNotFound",
     "SecretSource",

@@ -39,6 +39,10 @@ from cogkit.buildkit.session.server import Session
 from cogkit.buildkit.transport import Connection, open_connection
 from cogkit.errors import BuildError, CogkitError, EngineError
 
+# A containerd-backed BuildKit worker (dockerd with the containerd image store) carries this label.
+SNAPSHOTTER_LABEL = "org.mobyproject.buildkit.worker.snapshotter"
+EPOCH_CAP = "exporter.sourcedateepoch"
+
 # What a build function returns (a BuildResult subclass may carry the caller's own data), handed
 # back as BuildReport.result.
 R = TypeVar("R", bound=BuildResult | None)
@@ -73,21 +77,23 @@ class BuildReport(Generic[R]):
     result: R | None = None  # what the build function returned
 
     step_digests: frozenset[str] = frozenset()
+    step_names: frozenset[str] = frozenset()  # the same steps by name (newer engines rewrite digests)
+    reproducible: bool = False  # exported with source-date-epoch (times clamped, see Client.build)
 
     @property
     def fully_cached(self) -> bool:
         """True when every exec/file step was a cache hit (sources always re-check, so they don't count)."""
-        steps = [v for v in self.vertices if v.digest in self.step_digests]
+        steps = [v for v in self.vertices if v.digest in self.step_digests or v.name in self.step_names]
         return bool(steps) and all(v.cached for v in steps)
 
 
 def _step_failure(tracker: ProgressTracker, gateway: Gateway | None, detail: str) -> BuildError:
     """Name the failing step, its command, exit code and log tail; fall back to the engine's text."""
-    failed: VertexInfo | None = tracker.failed()
+    failed: VertexInfo | None = tracker.failed(detail)
     first_line = detail.strip().splitlines()[0] if detail.strip() else "build failed"
     if failed is None:
         return BuildError(f"build failed: {first_line}", "the engine refused or aborted the build request")
-    command = gateway.commands.get(failed.digest) if gateway else None
+    command = gateway.command_of(failed.digest, failed.name) if gateway else None
     reason = failed.error.strip().splitlines()[0] if failed.error.strip() else first_line
     return StepFailed(failed.name, failed.exit_code, command, failed.log_tail(20), reason)
 
@@ -104,6 +110,7 @@ class Client:
         self._conn = connection
         self.control = ControlClient(connection.channel)
         self._caps: frozenset[str] | None = None
+        self._workers: list[worker_pb2.WorkerRecord] | None = None
 
     @property
     def address(self) -> BuilderAddress:
@@ -114,6 +121,18 @@ class Client:
         return self._conn.address.is_docker
 
     @property
+    def exports_images(self) -> bool:
+        """Whether BuildKit's own image exporters (`image` with push, `docker`, `oci`) and registry
+        cache export are there: on a standalone buildkitd, and on a dockerd whose BuildKit worker is
+        containerd's (the containerd image store: Docker 24+ with the feature on, the default from 29).
+        dockerd's classic image store (20.10 always) has only the moby exporter and inline cache."""
+        if not self.is_docker:
+            return True
+        if self._workers is None:
+            self._workers = self.workers()
+        return any(SNAPSHOTTER_LABEL in record.Labels for record in self._workers)
+
+    @property
     def caps(self) -> frozenset[str]:
         """The daemon's LLB capabilities (LLBBridge.Ping inside a throw-away gateway build)."""
         if self._caps is None:
@@ -122,7 +141,8 @@ class Client:
         return self._caps
 
     def workers(self) -> list[worker_pb2.WorkerRecord]:
-        return self.control.list_workers()
+        self._workers = self.control.list_workers()
+        return self._workers
 
     def close(self) -> None:
         self._conn.close()
@@ -146,12 +166,16 @@ class Client:
         progress_out: TextIO | None = None,
         shared_key: str | None = None,
         session_via: Literal["auto", "upgrade", "control"] = "auto",
+        source_date_epoch: int | None = None,
     ) -> BuildReport[R]:
         """Run `build_fn` against the gateway, export its result and report (with what it returned).
 
         The default exporter is moby (unnamed) on dockerd and none elsewhere; pass `exporter=None`
         to build without exporting. `session_via="control"` forces Control.Session even on dockerd
         (for comparisons); "auto" uses dockerd's faster /session upgrade when it is there.
+        `source_date_epoch` makes the export reproducible (history times and every file's mtime
+        clamped to it) where the engine has the cap (BuildKit >= v0.13; not dockerd 20.10's v0.8);
+        into dockerd's own store (moby) only the times in the image config can be clamped.
         """
         started = time.time()
         if session_via == "upgrade" and not self.is_docker:
@@ -159,12 +183,23 @@ class Client:
         if exporter is ...:
             exporter = MobyExporter() if self.is_docker else None
         assert exporter is None or not isinstance(exporter, type(...))
-        check_exporter(exporter, self.is_docker)  # type: ignore[arg-type]
+        check_exporter(exporter, self.is_docker, self.exports_images)  # type: ignore[arg-type]
         dirs = {name: resolve_context_dir(path) for name, path in (local_dirs or {}).items()}
         sources = normalize_secrets(secrets)
         imports = [CacheEntry.parse(c) for c in cache_from]
         exports = [CacheEntry.parse(c) for c in cache_to]
-        check_cache(imports, exports, self.is_docker)
+        check_cache(imports, exports, self.is_docker and not self.exports_images)
+        exporter_attrs = exporter.attrs() if exporter is not None else {}  # type: ignore[union-attr]
+        reproducible = (
+            exporter is not None and source_date_epoch is not None and EPOCH_CAP in self.caps
+        )
+        if reproducible:
+            exporter_attrs["source-date-epoch"] = str(source_date_epoch)  # history and config times
+            # File times too; dockerd's moby exporter unpacks into its store, which BuildKit refuses
+            # to combine with rewriting, so only BuildKit's own exporters give bit-identical images.
+            reproducible = not isinstance(exporter, MobyExporter)
+            if reproducible:
+                exporter_attrs["rewrite-timestamp"] = "true"
 
         session = Session(
             local_dirs=dirs,
@@ -190,7 +225,7 @@ class Client:
                 build_id,
                 session.id,
                 exporter.type if exporter is not None else "",  # type: ignore[union-attr]
-                exporter.attrs() if exporter is not None else {},  # type: ignore[union-attr]
+                exporter_attrs,
                 cache_imports=[(c.type, c.attrs) for c in imports],
                 cache_exports=[(c.type, c.attrs) for c in exports],
             )
@@ -277,11 +312,13 @@ class Client:
             ],
             sync=dict(session.sync_stats),
             step_digests=frozenset(gateway.step_digests) if gateway else frozenset(),
+            step_names=frozenset(gateway.step_names) if gateway else frozenset(),
             session_id=session.id,
             credential_requests=list(session.auth.requests),
             health_checks=session.health_checks,
             duration=time.time() - started,
             early_exported=early.exported if early is not None else [],
+            reproducible=reproducible,
             result=result,
         )
 

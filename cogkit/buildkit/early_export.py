@@ -85,7 +85,9 @@ class EarlyExports:
             if self._closed:
                 return
             for layer in self.layers:
-                if layer.head == vertex.digest and layer.future is None:
+                # By name too: BuildKit >= v0.11 reports recomputed digests, not the ones we sent.
+                named = layer.name != "lower layers" and layer.name == vertex.name
+                if (layer.head == vertex.digest or named) and layer.future is None:
                     self._start(layer)
 
     def _start(self, layer: EarlyLayer) -> None:

@@ -55,7 +55,8 @@ class StepFailed(BuildError):
         super().__init__(message, "\n".join(parts) or None)
         self.step = step
         self.command = command
-        self.exit_code = exit_code  # type: ignore[assignment]  # (as before the split: the step's code)
+        # The step's own status; `exit_code` stays the process status (a failed build always exits 1).
+        self.step_exit_code = exit_code
         self.log_tail = list(log_tail)
 
     @classmethod

@@ -67,6 +67,13 @@ class DockerTarExporter:
 
 
 @dataclass(frozen=True)
+class OciTarExporter(DockerTarExporter):
+    """The same image as an OCI layout tarball (`--output type=oci,dest=FILE`)."""
+
+    type: str = field(default="oci", init=False)
+
+
+@dataclass(frozen=True)
 class TarExporter:
     """The result's root filesystem as a plain tarball (works on dockerd too, via FileSend)."""
 
@@ -81,17 +88,18 @@ class TarExporter:
         return {}
 
 
-Exporter = MobyExporter | ImageExporter | DockerTarExporter | TarExporter
+Exporter = MobyExporter | ImageExporter | DockerTarExporter | OciTarExporter | TarExporter
 
 
-def check_exporter(exporter: Exporter | None, on_docker: bool) -> None:
-    """Refuse combinations the engine cannot do, before a build starts."""
+def check_exporter(exporter: Exporter | None, on_docker: bool, exports_images: bool = False) -> None:
+    """Refuse combinations the engine cannot do, before a build starts (`exports_images`: see
+    Client.exports_images; dockerd's classic image store has only the moby exporter)."""
     if exporter is None:
         return
-    if on_docker and isinstance(exporter, ImageExporter | DockerTarExporter):
+    if on_docker and not exports_images and isinstance(exporter, ImageExporter | DockerTarExporter):
         raise CogkitError(
-            f"dockerd 20.10's BuildKit has no {exporter.type!r} exporter",
-            "on dockerd use MobyExporter (then `docker push`), or build with a standalone buildkitd",
+            f"this dockerd's BuildKit (classic image store) has no {exporter.type!r} exporter",
+            "use MobyExporter (then `docker push`), the containerd image store, or a standalone buildkitd",
         )
     for name in getattr(exporter, "names", ()):
         normalize_image_ref(name)  # raises a GraphError (a CogkitError) naming the bad tag
@@ -130,7 +138,8 @@ class CacheEntry:
 
 
 def check_cache(imports: Sequence[CacheEntry], exports: Sequence[CacheEntry], on_docker: bool) -> None:
-    """dockerd 20.10 imports registry/local caches but only exports inline."""
+    """dockerd's classic image store (`on_docker`: 20.10 always) imports registry/local caches but only
+    exports inline; with the containerd image store it exports registry caches too."""
     for entry in imports:
         if entry.type == "registry" and not entry.attrs.get("ref"):
             raise CacheOptionError(
@@ -140,7 +149,7 @@ def check_cache(imports: Sequence[CacheEntry], exports: Sequence[CacheEntry], on
         for entry in exports:
             if entry.type != "inline":
                 raise CacheOptionError(
-                    f"dockerd 20.10 cannot export {entry.type!r} cache",
+                    f"this dockerd (classic image store, e.g. 20.10) cannot export {entry.type!r} cache",
                     "export type=inline, then import the pushed image",
                     "export",
                     entry.type,

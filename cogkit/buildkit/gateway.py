@@ -117,6 +117,9 @@ class Gateway:
         self.workers: list[Any] = []
         self.commands: dict[str, list[str]] = {}  # vertex digest -> argv, to explain failures
         self.step_digests: set[str] = set()  # exec/file ops: what "fully cached" is about
+        # The same steps by vertex name: BuildKit >= v0.11 recomputes digests after normalising the
+        # ops it loads, so its Status vertices no longer carry the digests we sent.
+        self.step_names: dict[str, list[str] | None] = {}  # name -> argv (None for file ops)
         self.returned = False
 
     def _call(self, method: Any, request: Any, timeout: float | None = None) -> Any:
@@ -196,10 +199,20 @@ class Gateway:
         if self._no_cache:
             pb = without_cache(pb)
         for digest, op in ops_by_digest(pb).items():
-            if op.HasField("exec"):
-                self.commands[digest] = list(op.exec.meta.args)
-            if op.HasField("exec") or op.HasField("file"):
-                self.step_digests.add(digest)
+            if not (op.HasField("exec") or op.HasField("file")):
+                continue
+            self.step_digests.add(digest)
+            command = list(op.exec.meta.args) if op.HasField("exec") else None
+            if command is not None:
+                self.commands[digest] = command
+            # (protobuf maps insert on a missing key, so look before reading)
+            description = pb.metadata[digest].description if digest in pb.metadata else None
+            name = description.get("llb.customname") if description is not None else None
+            if name is None and command is not None:
+                # BuildKit's own name for an unnamed exec; set, so the vertex is ours by name too.
+                name = pb.metadata[digest].description["llb.customname"] = " ".join(command)
+            if name is not None:
+                self.step_names[name] = command
         request = gateway_pb2.SolveRequest(Definition=pb, allowResultReturn=True, Evaluate=evaluate)
         for kind, attrs in self._cache_imports:
             request.CacheImports.add(Type=kind, Attrs=dict(attrs))
@@ -216,6 +229,10 @@ class Gateway:
         """The contents of a file in a solved result (LLBBridge.ReadFile)."""
         request = gateway_pb2.ReadFileRequest(Ref=ref_id, FilePath=path)
         return bytes(self._call(self._stub.ReadFile, request, timeout=60).Data)
+
+    def command_of(self, digest: str, name: str) -> list[str] | None:
+        """The argv of the exec step behind a Status vertex (by digest, else by name)."""
+        return self.commands.get(digest) or self.step_names.get(name)
 
     def path_exists(self, ref_id: str, path: str) -> bool:
         """Whether `path` exists in a solved result (LLBBridge.StatFile), without reading it."""

@@ -137,11 +137,15 @@ class ProgressTracker:
         with self.lock:
             return sorted(self.vertices.values(), key=lambda v: v.number)
 
-    def failed(self) -> VertexInfo | None:
-        for info in self.ordered():
-            if info.error:
+    def failed(self, detail: str = "") -> VertexInfo | None:
+        """The vertex that failed the build. Newer BuildKits (v0.25 in dockerd 28.5) cancel the steps
+        running beside it, which then report errors too (exit code 137, "process is already dead"):
+        the one whose error the solve reports (`detail`) wins, else the first to have failed."""
+        errored = [info for info in self.ordered() if info.error]
+        for info in errored:
+            if detail and info.error.strip() and info.error.strip() in detail:
                 return info
-        return None
+        return min(errored, key=lambda v: v.completed or float("inf"), default=None)
 
 
 class Display:

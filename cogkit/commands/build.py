@@ -26,6 +26,9 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
         help="a secret for build.run mounts (repeatable); never stored in the image",
     )
     parser.add_argument("--no-cache", action="store_true", help="ignore the build cache")
+    parser.add_argument(
+        "--pull", action="store_true", help="ask the registry for the base image even if the engine has it"
+    )
     add_progress_flag(parser)
     parser.add_argument("--builder", default=None, metavar="ADDR", help="BuildKit address (default: dockerd)")
     parser.add_argument(
@@ -60,6 +63,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-t", "--tag", default=None, metavar="NAME", help="image name (default: image: or cogkit-<dir>)"
     )
+    parser.add_argument(
+        "--output",
+        default=None,
+        metavar="type=oci|docker,dest=FILE",
+        help="write the image as a tarball instead (BuildKit's exporters: not dockerd's classic store)",
+    )
     add_build_flags(parser)
     parser.set_defaults(func=run)
 
@@ -82,6 +91,8 @@ def request_from_args(args: argparse.Namespace, **extra: object):  # noqa: ANN20
         use_cog_base_image=args.use_cog_base_image,
         use_cuda_base_image=args.use_cuda_base_image,
         openapi_schema_file=args.openapi_schema,
+        output=getattr(args, "output", None),
+        pull=args.pull,
         **extra,  # type: ignore[arg-type]
     )
 

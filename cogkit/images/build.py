@@ -39,12 +39,15 @@ class BuildRequest:
     ca_cert: str | None = None
     cache_from: Sequence[str] = ()
     cache_to: Sequence[str] = ()
-    push: bool = False  # standalone buildkitd: push from the exporter
+    push: bool = False  # push from the exporter where the engine has BuildKit's image exporter
     pip_freeze: bool = True  # the run.cog.pip_freeze label (Cog skips labels for local commands too)
     insecure_registry: bool = False
     use_cog_base_image: bool | None = None  # Cog's flag; None when not given
     use_cuda_base_image: str = "auto"  # Cog's flag: only "false" turns the nvidia/cuda base off
     openapi_schema_file: str | None = None  # --openapi-schema: this schema instead of a generated one
+    output: str | None = None  # --output type=oci|docker,dest=FILE: a tarball instead of an image
+    pull: bool = False  # --pull: ask the registry for the base image even when the engine has it
+    source_date_epoch: int | None = None  # reproducible export; else $SOURCE_DATE_EPOCH if set
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -172,11 +175,66 @@ def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, buildki
     return config, plan, secrets
 
 
+RESOLVE_WHY = {
+    "pull": "resolve mode pull (--pull: the registry is asked even if the engine has it)",
+    "local": "resolve mode local (the engine's copy when it has one, else pulled; --pull asks the registry)",
+    "default": "resolve mode default (this dockerd takes its own copy first; --pull asks the registry)",
+}
+
+
+def source_date_epoch(request: BuildRequest) -> int | None:
+    """The request's epoch, else $SOURCE_DATE_EPOCH (the reproducible-builds convention buildx follows)."""
+    if request.source_date_epoch is not None:
+        return request.source_date_epoch
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise CogkitError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a Unix time",
+            "use whole seconds, e.g. $(git log -1 --format=%ct)",
+        )
+    return int(value)
+
+
+def resolve_mode(client: buildkit.Client, pull: bool) -> str:
+    """How BuildKit finds the base image. dockerd's classic store already prefers its local images;
+    BuildKit's own resolver (containerd image store, standalone buildkitd) asks the registry first,
+    so a base the engine has would cost a registry round trip (and fail offline) without "local"."""
+    if pull:
+        return "pull"
+    return "local" if client.exports_images else "default"
+
+
+OUTPUT_TYPES = {"docker": buildkit.DockerTarExporter, "oci": buildkit.OciTarExporter}
+
+
+def parse_output(spec: str) -> tuple[str, str]:
+    """`type=oci|docker,dest=FILE` (as buildx spells it) -> (type, absolute path)."""
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise CogkitError(f"malformed output {spec!r}", "use type=oci,dest=FILE or type=docker,dest=FILE")
+        fields[key.strip()] = value.strip()
+    kind, dest = fields.pop("type", ""), fields.pop("dest", "")
+    if kind not in OUTPUT_TYPES or not dest or fields:
+        raise CogkitError(
+            f"unsupported output {spec!r}", "use type=oci,dest=FILE or type=docker,dest=FILE (a tarball)"
+        )
+    return kind, os.path.abspath(os.path.expanduser(dest))
+
+
 def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarball: str) -> Any:
+    """moby on dockerd's classic store; BuildKit's own exporters where the engine has them (a standalone
+    buildkitd, or dockerd with the containerd image store): a push straight from the builder, a tarball."""
+    if request.output:
+        kind, dest = parse_output(request.output)
+        return OUTPUT_TYPES[kind](dest, names=[image])
+    if request.push and client.exports_images:
+        return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
     if client.is_docker:
         return buildkit.MobyExporter(names=[image])
-    if request.push:
-        return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
     return buildkit.DockerTarExporter(tarball, names=[image])
 
 
@@ -200,7 +258,8 @@ def probe_python(gateway: buildkit.Gateway, plan: LayerPlan) -> BaseImage:
     already has the version, so the weights start copying at once; a few stats on the solved base.
     """
     version = plan.python_version
-    ref = gateway.solve(llb.image(plan.base.ref).marshal(caps=gateway.caps))
+    base = llb.image(plan.base.ref, resolve_mode=plan.base.resolve_mode)
+    ref = gateway.solve(base.marshal(caps=gateway.caps))
     dirs = ("/usr/local/bin", "/usr/bin")
     # The image's CMD runs `python`, so the plain name must be there too (the layer would add it).
     found = all(
@@ -229,13 +288,20 @@ def pip_freeze_label(gateway: buildkit.Gateway, compiled: Compiled) -> None:
     compiled.image_config["config"]["Labels"]["run.cog.pip_freeze"] = text
 
 
-def solve_image(gateway: buildkit.Gateway, plan: LayerPlan, schema: dict[str, Any] | None,
-                pip_freeze: bool = False) -> ImageResult:
+def solve_image(
+    gateway: buildkit.Gateway,
+    plan: LayerPlan,
+    schema: dict[str, Any] | None,
+    source_date_epoch: int | None = None,
+    pip_freeze: bool = False,
+) -> ImageResult:
     """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
-    _, base_config = gateway.resolve_image_config(llb.normalize_image_ref(plan.base.ref))
+    _, base_config = gateway.resolve_image_config(
+        llb.normalize_image_ref(plan.base.ref), resolve_mode=plan.base.resolve_mode
+    )
     if plan.base.has_python is None:
         plan = replace(plan, base=probe_python(gateway, plan))
-    compiled = compile_plan(plan, base_config, gateway.caps, schema)
+    compiled = compile_plan(plan, base_config, gateway.caps, schema, source_date_epoch)
     return ImageResult(
         definition=compiled.state.marshal(caps=gateway.caps),
         image_config=compiled.image_config,
@@ -257,32 +323,43 @@ def build(request: BuildRequest) -> BuildOutcome:
             file=request.out,
         )
     image = request.tag or default_image_name(config)
+    if request.push and "/" not in image:  # before the build: an exporter would push it to Docker Hub
+        raise CogkitError(
+            f"{image} has no registry in its name",
+            "push to a name like registry.example.com/me/model (set image: in cog.yaml or pass IMAGE)",
+        )
     if request.openapi_schema_file:
         schema = schema_from_file(request.openapi_schema_file, request.out)
     else:
         schema = openapi_schema(config)
+    epoch = source_date_epoch(request)
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")
         client = buildkit.connect(request.builder)
         try:
             exporter = _exporter(client, request, image, tarball)
+            plan = replace(plan, base=replace(plan.base, resolve_mode=resolve_mode(client, request.pull)))
+            if request.progress != "quiet":
+                print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
             try:
                 report = client.build(
-                    lambda gateway: solve_image(gateway, plan, schema, request.pip_freeze),
+                    lambda gateway: solve_image(gateway, plan, schema, epoch, request.pip_freeze),
                     exporter=exporter,
                     local_dirs=plan.local_dirs,
                     secrets=secrets,
                     cache_from=request.cache_from,
                     cache_to=request.cache_to,
                     no_cache=request.no_cache,
+                    source_date_epoch=epoch,
                     progress=request.progress,  # type: ignore[arg-type]
                     progress_out=request.out,
                 )
             except BuildError as err:
                 raise explain(err) from None
             image_id = report.image_id
-            if isinstance(exporter, buildkit.DockerTarExporter):
+            if isinstance(exporter, buildkit.DockerTarExporter) and exporter.path == tarball:
+                # a standalone builder's image, promised in Docker
                 load_image(tarball, image, request.progress, request.out)
         finally:
             _close_in_background(client)
@@ -295,7 +372,7 @@ def build(request: BuildRequest) -> BuildOutcome:
         result.compiled,
         report,
         layer_times(report, result.compiled),
-        pushed=request.push and not client.is_docker,
+        pushed=isinstance(exporter, buildkit.ImageExporter) and exporter.push,
     )
 
 

@@ -410,12 +410,18 @@ def compile_plan(
     base_config: Mapping[str, Any] | None = None,
     caps: frozenset[str] | set[str] | None = None,
     openapi_schema: dict[str, Any] | None = None,
+    source_date_epoch: int | None = None,
 ) -> Compiled:
-    """The image as LLB plus its OCI config; `caps` (from Ping) decide whether MergeOp is used."""
+    """The image as LLB plus its OCI config; `caps` (from Ping) decide whether MergeOp is used.
+
+    With `source_date_epoch` every step sees SOURCE_DATE_EPOCH, so the bytecode it compiles is keyed
+    on hashes, not on the install time (the exporter clamps file times; .pyc headers it cannot)."""
     use_merge = bool(caps and MERGE_CAP in caps)
-    base = llb.image(plan.base.ref, name=f"base: {plan.base.ref}")
+    base = llb.image(plan.base.ref, resolve_mode=plan.base.resolve_mode, name=f"base: {plan.base.ref}")
     if base_config:
         base = base.with_image_config(base_config)
+    if source_date_epoch is not None:
+        base = base.with_env("SOURCE_DATE_EPOCH", str(source_date_epoch))
     tool = uv_tool(base, plan)
     layers: list[str] = []
 

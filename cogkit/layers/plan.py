@@ -47,6 +47,8 @@ class BaseImage:
     ref: str
     kind: str  # "cuda" | "python" | "override"
     has_python: bool | None  # None: unknown until the build checks
+    # BuildKit's image.resolvemode: "default", "local" (the engine's own copy first) or "pull".
+    resolve_mode: str = "default"
 
 
 @dataclass(frozen=True)

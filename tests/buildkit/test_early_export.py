@@ -32,15 +32,17 @@ def _weights() -> llb.State:
     )
 
 
-def _vertex(digest: str, *, cached: bool = False, error: str = "", done: bool = True) -> VertexInfo:
-    return VertexInfo(digest, "weights", 1, cached=cached, error=error, completed=1.0 if done else None)
+def _vertex(
+    digest: str, *, cached: bool = False, error: str = "", done: bool = True, name: str = "weights"
+) -> VertexInfo:
+    return VertexInfo(digest, name, 1, cached=cached, error=error, completed=1.0 if done else None)
 
 
 def test_starts_one_moby_export_when_the_layer_is_freshly_built() -> None:
     definition = _weights().marshal()
     control = RecordingControl()
     early = EarlyExports(control, "session-1", [definition.to_pb()])  # type: ignore[arg-type]
-    early.on_vertex(_vertex("sha256:other"))
+    early.on_vertex(_vertex("sha256:other", name="another step"))
     early.on_vertex(_vertex(definition.head, done=False))
     early.on_vertex(_vertex(definition.head, cached=True))
     early.on_vertex(_vertex(definition.head, error="boom"))
@@ -52,6 +54,15 @@ def test_starts_one_moby_export_when_the_layer_is_freshly_built() -> None:
     assert (call["session"], call["exporter"], call["attrs"]) == ("session-1", "moby", {})
     assert call["definition"] == definition.to_pb()
     assert early.exported == []  # not finished yet
+
+
+def test_a_recomputed_digest_is_matched_by_the_layer_name() -> None:
+    """BuildKit >= v0.11 reports vertices under digests it recomputed (dockerd 28.5 does): the name counts."""
+    definition = _weights().marshal()
+    control = RecordingControl()
+    early = EarlyExports(control, "session-1", [definition.to_pb()])  # type: ignore[arg-type]
+    early.on_vertex(_vertex("sha256:recomputed-by-the-daemon"))
+    assert len(control.calls) == 1
 
 
 def test_records_the_throwaway_image_and_starts_nothing_after_wait() -> None:

@@ -65,6 +65,19 @@ def test_tracker_keeps_what_a_failure_report_needs() -> None:
     assert failed.log_tail() == ["Collecting x", "Installing y", "failed!"]
 
 
+def test_the_failure_is_the_step_the_solve_names_not_a_sibling_it_cancelled() -> None:
+    """BuildKit v0.25 (dockerd 28.5) kills the steps running beside a failed one; they error too."""
+    tracker = ProgressTracker()
+    root = 'process "/bin/sh -c exit 3" did not complete successfully: exit code: 3'
+    sibling = control_pb2.Vertex(digest="sha256:s", name="runtime deps", started=_ts(100), completed=_ts(103))
+    sibling.error = "process did not complete successfully: exit code: 137"
+    failing = control_pb2.Vertex(digest="sha256:f", name="run: exit 3", started=_ts(101), completed=_ts(102))
+    failing.error = root
+    tracker.update(control_pb2.StatusResponse(vertexes=[sibling, failing]))
+    assert tracker.failed(root).name == "run: exit 3"  # type: ignore[union-attr]
+    assert tracker.failed().name == "run: exit 3"  # type: ignore[union-attr]  # (the first to fail)
+
+
 def test_tty_view_shows_timers_cached_marks_and_running_logs() -> None:
     tracker, out = ProgressTracker(), io.StringIO()
     display = TtyDisplay(tracker, out)

@@ -18,6 +18,11 @@ SNAPSHOTS = Path(__file__).parent / "snapshots"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 DOCKER = "/usr/bin/docker"
+# Every engine the tests may build on (tests/conftest.py ENGINES); a run's images are removed from each.
+ENGINE_HOSTS = (
+    "unix:///var/run/docker.sock",
+    "unix://" + os.environ.get("COGKIT_ENGINE_SOCK", "/var/run/cogkit-docker28.sock"),
+)
 
 
 @dataclass
@@ -92,13 +97,15 @@ def copy_example(name: str, dest: Path) -> Path:
 
 
 def remove_run_images() -> None:
-    listed = subprocess.run(
-        [DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "reference=cogkit-test-*"],
-        capture_output=True, text=True,
-    ).stdout.split()  # fmt: skip
-    mine = [ref for ref in listed if ref.endswith(f":{RUN_ID}")]
-    if mine:
-        subprocess.run([DOCKER, "rmi", "-f", *mine], capture_output=True)
+    for host in ENGINE_HOSTS:
+        listed = subprocess.run(
+            [DOCKER, "-H", host, "images", "--format", "{{.Repository}}:{{.Tag}}",
+             "--filter", "reference=cogkit-test-*"],
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        mine = [ref for ref in listed if ref.endswith(f":{RUN_ID}")]
+        if mine:
+            subprocess.run([DOCKER, "-H", host, "rmi", "-f", *mine], capture_output=True)
 
 
 def containers_labelled(purpose: str | None = None) -> list[str]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import CA_BUNDLE, DOCKER, assert_snapshot, cogkit, copy_example, remove_run_images
@@ -24,9 +26,10 @@ def snapshot():
 
 
 @pytest.fixture(scope="session")
-def build_env(base_image: str) -> dict[str, str]:
-    """Environment that lets builds on this machine start offline and reach PyPI from build steps."""
-    return {"COGKIT_BASE_IMAGE": base_image, "COGKIT_CA_CERT": CA_BUNDLE}
+def build_env(base_image: str, engine: Any) -> dict[str, str]:  # engine: tests/conftest.py Engine
+    """Environment that lets builds on this machine start offline and reach PyPI from build steps,
+    on the engine (session fixtures build before a test's DOCKER_HOST is set)."""
+    return {"COGKIT_BASE_IMAGE": base_image, "COGKIT_CA_CERT": CA_BUNDLE, **engine.env}
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +54,7 @@ def example_image(
 
     yield get
     for tag, _ in built.values():
-        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True)
+        subprocess.run([DOCKER, "rmi", "-f", tag], capture_output=True, env={**os.environ, **build_env})
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +77,30 @@ def test_default_image_name(tmp_path: Path) -> None:
     assert default_image_name(load_config(project / "cog.yaml")) == "cogkit-my-model"
     (project / "cog.yaml").write_text("image: r8.im/me/thing\n")
     assert default_image_name(load_config(project / "cog.yaml")) == "r8.im/me/thing"
+
+
+def test_a_failing_file_step_exits_1(base_image: str, engine, tmp_path: Path) -> None:  # noqa: ANN001
+    """A FileOp failure has no exit code of its own; the build must still exit 1 (it once exited 0)."""
+    nonce = uuid.uuid4().hex[:10]
+    bad_base, container = f"cogkit-test-opt-is-a-file:{nonce}", f"cogkit-test-{nonce}"
+    made = engine.docker("run", "--name", container, base_image, "sh", "-c", "rm -rf /opt && echo x > /opt")
+    assert made.returncode == 0, made.stderr
+    try:
+        assert engine.docker("commit", container, bad_base).returncode == 0
+    finally:
+        engine.docker("rm", "-f", container)
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "examples" / "hello-world", project)
+    try:
+        result = cogkit(
+            project, "build", "-t", "cogkit-test/cli-file-step", "--progress", "plain",
+            COGKIT_BASE_IMAGE=bad_base, COGKIT_CA_CERT=CA_BUNDLE,
+        )  # fmt: skip
+    finally:
+        engine.docker("rmi", "-f", bad_base)
+    assert result.returncode == 1, result.stderr
+    assert "error: step 'cogkit runtime" in result.stderr  # the runtime is copied to /, over /opt
+    assert "exit code" not in result.stderr.split("error:", 1)[1].splitlines()[0]
 
 
 def test_a_failed_step_exits_1_whatever_its_own_exit_code(base_image: str, tmp_path: Path) -> None:

@@ -168,18 +168,26 @@ def test_unknown_python_package_is_named(base_image: str, tmp_path: Path) -> Non
 def test_separate_weights_survive_code_and_dependency_edits(
     base_image: str, docker_cli: str, tmp_path: Path
 ) -> None:
+    """On both layouts (dockerd 20.10: weights right above the base; dockerd 28.5: MergeOp, weights an
+    independent layer above the runtime) code and dependency edits neither resend nor re-copy weights."""
     project = write_project(
         tmp_path / "weights", "build:\n  python_version: '3.11'\npredict: predict.py:Predictor\n"
     )
     with (project / "model.bin").open("wb") as fh:
         fh.write(uuid.uuid4().bytes * (50 * 1024 * 1024 // 16))
     image = f"cogkit-test/weights-{uuid.uuid4().hex[:8]}"
+    base_layers = len(rootfs_layers(docker_cli, base_image))
     first = run_build(project, base_image, tag=image, separate_weights=True)
     weights_layer = "weights: 1 files, 52 MB"
-    # The base already has Python 3.11 (probed through the gateway): no Python layer, weights first.
-    assert first.compiled.layers[0] == weights_layer
+    if first.compiled.uses_merge:  # MergeOp: dependencies + runtime, then weights, then code
+        assert first.compiled.layers[-2:] == [weights_layer, "code → /src"]
+    else:  # The base already has Python 3.11 (probed through the gateway): no Python layer, weights first.
+        assert first.compiled.layers[0] == weights_layer
     assert first.report.sync["weights"].bytes_sent >= 50 * 1024 * 1024
     layers_before = rootfs_layers(docker_cli, image)
+
+    def weights_diff_id(outcome: BuildOutcome, layers: list[str]) -> str:
+        return layers[base_layers + outcome.compiled.layers.index(weights_layer)]
 
     (project / "predict.py").write_text(HELLO + "# a code edit\n")
     second = run_build(project, base_image, tag=image, separate_weights=True)
@@ -188,7 +196,7 @@ def test_separate_weights_survive_code_and_dependency_edits(
     assert layers_after[:-1] == layers_before[:-1], "only the code layer may change"
     assert layers_after[-1] != layers_before[-1]
     assert {t.name: t.cached for t in second.layer_times}[weights_layer]
-    weights_diff_id = layers_before[1]  # the base (one imported layer), then the weights
+    weights_id = weights_diff_id(first, layers_before)
 
     (project / "cog.yaml").write_text(
         "build:\n  python_version: '3.11'\n  python_packages: [six==1.16.0]\npredict: predict.py:Predictor\n"
@@ -196,7 +204,7 @@ def test_separate_weights_survive_code_and_dependency_edits(
     third = run_build(project, base_image, tag=image, separate_weights=True)
     assert third.report.sync["weights"].bytes_sent == 0
     assert {t.name: t.cached for t in third.layer_times}[weights_layer], "a dependency edit re-copied weights"
-    assert rootfs_layers(docker_cli, image)[1] == weights_diff_id
+    assert weights_diff_id(third, rootfs_layers(docker_cli, image)) == weights_id
     listing = docker(docker_cli, "run", "--rm", "--entrypoint", "ls", image, "-l", "/src").stdout
     assert "model.bin" in listing and "predict.py" in listing
 
