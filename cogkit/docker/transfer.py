@@ -203,10 +203,19 @@ def push_image(ref: str, progress: str | None = "auto", out: TextIO | None = Non
     digest = None
     for msg in _guarded(engine_api.push(ref, _auth_for(ref)), f"push of {ref}"):
         aux = msg.get("aux") or {}
-        digest = aux.get("Digest") or digest
+        # dockerd's classic store sends an aux Digest; with the containerd image store (Docker 28+) only
+        # the closing status line carries it: "<tag>: digest: sha256:… size: N".
+        digest = aux.get("Digest") or _status_digest(msg.get("status")) or digest
         shown.feed(msg)
     shown.finish()
     return digest
+
+
+def _status_digest(status: object) -> str | None:
+    if not isinstance(status, str) or ": digest: " not in status:
+        return None
+    found = status.split(": digest: ", 1)[1].split()
+    return found[0] if found and found[0].startswith("sha256:") else None
 
 
 def pull_image(ref: str, progress: str | None = "auto", out: TextIO | None = None) -> None:

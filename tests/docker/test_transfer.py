@@ -75,25 +75,37 @@ def unique_image(docker_engine: str, registry: str, tmp_path: Path) -> Iterator[
 def _registry_digest(tag: str) -> str:
     name, _, ref = tag.partition("/")[2].rpartition(":")
     req = urllib.request.Request(f"http://{tag.split('/')[0]}/v2/{name}/manifests/{ref}", method="HEAD",
-                                 headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+                                 headers={"Accept": ", ".join((  # the containerd store may push OCI
+                                     "application/vnd.docker.distribution.manifest.v2+json",
+                                     "application/vnd.oci.image.manifest.v1+json",
+                                     "application/vnd.oci.image.index.v1+json"))})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return resp.headers["Docker-Content-Digest"]
 
 
-def test_push_pull_and_load_show_layers_bytes_and_rate(unique_image: str, tmp_path: Path) -> None:
+def test_push_pull_and_load_show_layers_bytes_and_rate(unique_image: str, tmp_path: Path, engine) -> None:
+    # dockerd 20.10 (classic store) reports byte progress for every layer it pushes, pulls and loads.
+    # dockerd 28.5 with the containerd image store reports layer states only ("Pushed"), so there the
+    # lines count layers and carry no byte totals.
+    with_bytes = engine.name == "dockerd-20.10"
     assert transfer.available()
     out = io.StringIO()
     digest = transfer.push_image(unique_image, "plain", out)
     assert digest == _registry_digest(unique_image)
     pushed = out.getvalue().splitlines()
-    assert any(line.endswith(": Pushed (3.0 MB)") for line in pushed), pushed
-    assert pushed[-1].startswith(f"pushing {unique_image}: 1/1 layers, 3.0 MB of 3.0 MB in ")
-    assert pushed[-1].endswith("MB/s)")
+    assert pushed[-1].startswith(f"pushing {unique_image}: 1/1 layers"), pushed
+    if with_bytes:
+        assert any(line.endswith(": Pushed (3.0 MB)") for line in pushed), pushed
+        assert pushed[-1].startswith(f"pushing {unique_image}: 1/1 layers, 3.0 MB of 3.0 MB in ")
+        assert pushed[-1].endswith("MB/s)")
 
     subprocess.run([DOCKER, "rmi", unique_image], capture_output=True, check=True)
     out = io.StringIO()
     transfer.pull_image(unique_image, "plain", out)
-    assert out.getvalue().splitlines()[-1].startswith(f"pulling {unique_image}: 1/1 layers, 3.0 MB of 3.0 MB")
+    pulled = out.getvalue().splitlines()
+    assert pulled[-1].startswith(f"pulling {unique_image}: 1/1 layers"), pulled
+    if with_bytes:
+        assert pulled[-1].startswith(f"pulling {unique_image}: 1/1 layers, 3.0 MB of 3.0 MB")
     assert subprocess.run([DOCKER, "image", "inspect", unique_image], capture_output=True).returncode == 0
 
     archive = tmp_path / "image.tar"
@@ -101,7 +113,8 @@ def test_push_pull_and_load_show_layers_bytes_and_rate(unique_image: str, tmp_pa
     subprocess.run([DOCKER, "rmi", unique_image], capture_output=True, check=True)
     out = io.StringIO()
     assert transfer.load_tarball(str(archive), "plain", out) == [f"Loaded image: {unique_image}"]
-    assert "loading image.tar: 1/1 layers, 3.0 MB of 3.0 MB in " in out.getvalue()
+    if with_bytes:
+        assert "loading image.tar: 1/1 layers, 3.0 MB of 3.0 MB in " in out.getvalue()
 
 
 def test_push_uses_docker_login_credentials(docker_engine: str, auth_registry: tuple[str, str, str],
