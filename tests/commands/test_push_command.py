@@ -32,7 +32,8 @@ def test_push_then_predict_the_pulled_image(tmp_path: Path, cli, build_env, regi
     if engine.name == "dockerd-20.10":
         # dockerd pushes (BuildKit v0.8 has no image exporter): cogkit's own transfer summary
         summary = [line for line in pushed.stderr.splitlines() if line.startswith(f"pushing {image}: ")]
-        assert summary and " layers" in summary[-1] and "s" in summary[-1].rsplit(" in ", 1)[-1], pushed.stderr
+        last = summary[-1] if summary else ""
+        assert " layers" in last and "s" in last.rsplit(" in ", 1)[-1], pushed.stderr
     else:
         # dockerd 28.5: BuildKit's image exporter pushes from the build, shown as its own step
         assert "exporting to image" in pushed.stderr, pushed.stderr
