@@ -125,16 +125,22 @@ class CacheEntry:
             if not text:
                 raise CogkitError("empty cache option", "use type=registry,ref=IMAGE or type=inline")
             return cls("registry", {"ref": text})
-        fields: dict[str, str] = {}
-        for part in text.split(","):
-            key, sep, value = part.partition("=")
-            if not sep:
-                raise CogkitError(f"malformed cache option {spec!r}", "use key=value pairs, e.g. type=inline")
-            fields[key.strip()] = value.strip()
+        fields = key_values(text, f"malformed cache option {spec!r}", "use key=value pairs, e.g. type=inline")
         kind = fields.pop("type", "registry" if "ref" in fields else "")
         if not kind:
             raise CogkitError(f"cache option {spec!r} has no type", "add type=registry or type=inline")
         return cls(kind, fields)
+
+
+def key_values(spec: str, malformed: str, hint: str) -> dict[str, str]:
+    """`k=v,k=v` as buildx spells its --cache-*/--output options; a part without `=` is `malformed`."""
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise CogkitError(malformed, hint)
+        fields[key.strip()] = value.strip()
+    return fields
 
 
 def check_cache(imports: Sequence[CacheEntry], exports: Sequence[CacheEntry], on_docker: bool) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cogkit import buildkit, llb
+from cogkit.buildkit.exporters import key_values
 from cogkit.config import Config, find_config, load_config
 from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
@@ -211,12 +212,7 @@ OUTPUT_TYPES = {"docker": buildkit.DockerTarExporter, "oci": buildkit.OciTarExpo
 
 def parse_output(spec: str) -> tuple[str, str]:
     """`type=oci|docker,dest=FILE` (as buildx spells it) -> (type, absolute path)."""
-    fields: dict[str, str] = {}
-    for part in spec.split(","):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise CogkitError(f"malformed output {spec!r}", "use type=oci,dest=FILE or type=docker,dest=FILE")
-        fields[key.strip()] = value.strip()
+    fields = key_values(spec, f"malformed output {spec!r}", "use type=oci,dest=FILE or type=docker,dest=FILE")
     kind, dest = fields.pop("type", ""), fields.pop("dest", "")
     if kind not in OUTPUT_TYPES or not dest or fields:
         raise CogkitError(
