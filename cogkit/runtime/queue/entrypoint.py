@@ -56,13 +56,6 @@ def translate_legacy_argv(argv: list[str]) -> list[str]:
     ]
 
 
-def connect(url: str) -> Any:
-    """A standalone client (kept for callers that cannot await; the worker uses open_redis)."""
-    from cogkit.runtime.queue.connection import standalone
-
-    return standalone(url)
-
-
 async def open_redis(url: str) -> Any:
     """A standalone or cluster client, whichever `url` points at, waiting while Redis is away."""
     from cogkit.runtime.queue.connection import open_redis as open_client
