@@ -49,6 +49,7 @@ class BuildRequest:
     output: str | None = None  # --output type=oci|docker,dest=FILE: a tarball instead of an image
     pull: bool = False  # --pull: ask the registry for the base image even when the engine has it
     source_date_epoch: int | None = None  # reproducible export; else $SOURCE_DATE_EPOCH if set
+    require_predictor: bool = True  # Cog: no run/predict/train ref fails the build (exec's does not)
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -308,8 +309,28 @@ def solve_image(
     )
 
 
+NO_PREDICTOR = "no predict or train reference found in cog.yaml"
+
+
+def check_predictor_reference(config: Config, request: BuildRequest) -> None:
+    """Cog fails a build that has nothing to serve before any step runs: static schema generation
+    (pkg/schema/openapi/generate.go, called from pkg/image/build.go) needs the run/predict or train
+    ref, so `cog build`, `push`, `run` and `serve` stop with this line. `--openapi-schema` supplies
+    the schema instead and builds anyway, as Cog's does; `exec` needs no model."""
+    if not request.require_predictor or request.openapi_schema_file:
+        return
+    if config.model.predict or config.model.train:
+        return
+    raise CogkitError(
+        f"{config.path.name}: {NO_PREDICTOR}",
+        'add `run: "run.py:Runner"` (or the older `predict: "predict.py:Predictor"`) naming the model '
+        "class, or use `cogkit exec` to run a command without a model",
+    )
+
+
 def build(request: BuildRequest) -> BuildOutcome:
     config, plan, secrets = prepare(request)
+    check_predictor_reference(config, request)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=request.out)
     if request.use_cog_base_image:

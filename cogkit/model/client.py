@@ -213,7 +213,7 @@ class ModelClient:
                     if event == "output" and isinstance(data, dict):
                         on_chunk(data.get("chunk"))
                     elif event == "log" and on_log is not None and isinstance(data, dict):
-                        on_log(str(data.get("text", "")))
+                        on_log(str(data.get("data", data.get("text", ""))))  # Cog 0.21: {source, data}
                     elif event == "completed" and isinstance(data, dict):
                         final = data
                         break

@@ -78,7 +78,10 @@ def run_in_environment(args: argparse.Namespace) -> int:
         containers.ensure_port_free(int(port), host or "0.0.0.0")
     project = load_project(args.config_file)
     image = build_project_image(
-        args.config_file, progress=getattr(args, "progress", None), flags=base_image_flags(args)
+        args.config_file,
+        progress=getattr(args, "progress", None),
+        flags=base_image_flags(args),
+        require_predictor=False,  # a command in the environment needs no model
     )
     info = containers.inspect_image(image)
     gpus = containers.resolve_gpus(args.gpus, info.wants_gpu)

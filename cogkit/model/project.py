@@ -45,6 +45,7 @@ def build_project_image(
     progress: str | None = None,
     tag: str | None = None,
     flags: dict[str, Any] | None = None,
+    require_predictor: bool = True,
 ) -> str:
     """Build the project's image with `cogkit build`'s engine and return its name.
 
@@ -64,6 +65,7 @@ def build_project_image(
         progress=progress or "auto",
         out=sys.stderr,
         pip_freeze=False,  # a local command's image: no pip freeze label, as Cog skips labels there
+        require_predictor=require_predictor,
         **(flags or {}),
     )
     return build(request).image

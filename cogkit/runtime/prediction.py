@@ -45,7 +45,7 @@ class Prediction:
 
     __slots__ = ("request", "response", "_log_parts", "_logs_joined", "_log_size", "_done", "_listeners",
                  "_webhook", "slot_waiter", "cancel_requested", "respond_async", "_started_mono",
-                 "_started_ns", "_iterator_output", "_id", "inputs")
+                 "_started_ns", "_iterator_output", "_id", "inputs", "stream")
 
     def __init__(self, request: PredictionRequest, pid: str, inputs: dict[str, Any],
                  shown_inputs: dict[str, Any] | None = None, *, respond_async: bool = False,
@@ -69,6 +69,7 @@ class Prediction:
         self._started_mono = 0.0
         self._started_ns = 0
         self._iterator_output = False
+        self.stream: Any = None  # sse.StreamHub of a streaming model's prediction (the runner sets it)
 
     # ------------------------------------------------------------------------------ reading
     @property
@@ -133,12 +134,12 @@ class Prediction:
         """The worker is about to get it: tell listeners and the webhook ("start")."""
         self._emit("start", None)
 
-    def add_log(self, text: str) -> None:
+    def add_log(self, text: str, source: str = "stdout") -> None:
         self._log_parts.append(text)
         self._log_size += len(text)
         if self._log_size > MAX_LOG_CHARS:
             self._truncate_logs()
-        self._emit("log", text)
+        self._emit("log", (text, source))
 
     def add_output_item(self, value: Any) -> None:
         """One item of an iterator predict(); the output becomes a list of them."""

@@ -108,6 +108,9 @@ class PredictionRunner:
         self._accepting = True
         self._counter = 0
         self._id_prefix = f"pred_{os.getpid():x}{int(time.time() * 1000):x}_"
+        # Set by the HTTP server for a @cog.streaming model: every prediction keeps an SSE replay
+        # ring of this many events (sse.StreamHub; COG_STREAM_HISTORY_CAPACITY), None = no SSE.
+        self.stream_capacity: int | None = None
         self.set_schema(schema)
 
     # ------------------------------------------------------------------ state for health checks
@@ -183,6 +186,11 @@ class PredictionRunner:
             if masked is not inputs:
                 shown = masked
         pred = Prediction(request, pid, inputs, shown, respond_async=respond_async, on_update=on_update)
+        if self.stream_capacity is not None:
+            from cogkit.runtime.sse import StreamHub
+
+            pred.stream = StreamHub(self.stream_capacity)
+            pred.add_listener(pred.stream.on_event)
         if request.webhook:
             pred.attach_webhook(self.webhooks.channel(request.webhook, request.webhook_events_filter,
                                                       pred.encode, trace_headers))
@@ -318,8 +326,8 @@ class PredictionRunner:
         for_upload = self.upload_url  # sync predictions too, as Cog >= 0.17 (coglet) does
         async for ev in self.worker.predict(pred.id, inputs, pred.request.context):
             match ev:
-                case Log(text=text):
-                    pred.add_log(text)
+                case Log(text=text, source=source):
+                    pred.add_log(text, source)
                 case OutputChunk(value=value):
                     if files.has_files(value):
                         if outputs is None:

@@ -36,6 +36,7 @@ from cogkit.runtime.types import (
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from cogkit.runtime.prediction import Prediction
     from cogkit.runtime.runner import PredictionRunner
 
 log = logging.getLogger("cogkit.server")
@@ -75,6 +76,7 @@ class Server:
         self.runner: PredictionRunner | None = None
         self.shutdown = shutdown
         self._draining = False
+        self._sse_tasks: set[asyncio.Task[None]] = set()  # SSE predictions run on their own
 
     # -- helpers --------------------------------------------------------------------------
     @staticmethod
@@ -167,6 +169,10 @@ class Server:
         refused = _refused_targets(req)
         if refused:
             return self._detail(422, refused)
+        headers = request.headers
+        wants_sse = "text/event-stream" in headers.get("Accept", "")
+        if wants_sse and runner is not None and (refusal := self._sse_refusal()) is not None:
+            return self._json(json_encoder.encode({"error": refusal}), 406)  # POST, or PUT new or existing
         path_id = request.match_info.get("id")
         if path_id is not None:
             if req.id is not None and req.id != path_id:
@@ -174,16 +180,16 @@ class Server:
                                            "msg": "prediction ID must match the ID supplied in the URL"}])
             req.id = path_id
             if runner is not None and (existing := runner.get(path_id)) is not None:
-                return self._json(existing.encode(), 202)  # idempotent repeat: same state, no restart
+                # idempotent repeat: the same prediction, no restart, in the form this request asks
+                # for: its state (202), or its event stream replayed and then live (Cog 0.21)
+                if wants_sse:
+                    return await self._stream(request, existing)
+                return self._json(existing.encode(), 202)
         if runner is None:
             state = self.worker.state
             if state == WorkerState.STARTING:
                 return self._detail(503, "Setup has not finished yet")
             return self._detail(503, f"the model is not available (health {state})")
-        headers = request.headers
-        wants_sse = "text/event-stream" in headers.get("Accept", "")
-        if wants_sse and (refusal := self._sse_refusal()) is not None:
-            return self._json(json_encoder.encode({"error": refusal}), 406)
         respond_async = _prefers_async(headers.get("Prefer")) and not wants_sse  # SSE wins, as in Cog
         trace = _trace_headers(headers)
         try:
@@ -218,27 +224,47 @@ class Server:
 
     async def _predict_sse(self, request: web.Request, req: PredictionRequest, inputs: dict[str, Any],
                            trace: dict[str, str] | None) -> web.StreamResponse:
+
+
+        runner = self.runner
+        assert runner is not None
+        pred = runner.start(req, inputs=inputs, trace_headers=trace)
+        assert pred.stream is not None  # the runner gives a streaming model's predictions a hub
+        # subscribed before it starts, so this stream sees every event; the prediction itself runs
+        # as its own task: a dropped connection leaves it running for a PUT to come back to
+        sub, skipped = pred.stream.subscribe()
+        task = asyncio.get_running_loop().create_task(runner.execute(pred))
+        self._sse_tasks.add(task)
+        task.add_done_callback(self._sse_tasks.discard)
+        return await self._pump(request, pred.stream, sub, skipped)
+
+    async def _stream(self, request: web.Request, pred: Prediction) -> web.StreamResponse:
+        """A prediction's SSE stream: its replay ring, then live events (see cogkit.runtime.sse)."""
+        from cogkit.runtime import sse
+
+        hub = pred.stream
+        if hub is None:
+            return self._json(json_encoder.encode({"error": "Prediction not found"}), 404)
+        try:
+            sub, skipped = hub.subscribe()
+        except sse.TooManySubscribers:
+            return self._json(json_encoder.encode({"error": "Too many stream subscribers"}), 429)
+        return await self._pump(request, hub, sub, skipped)
+
+    async def _pump(self, request: web.Request, hub: Any, sub: Any, skipped: int) -> web.StreamResponse:
         from aiohttp import web
 
         from cogkit.runtime import sse
 
-        runner = self.runner
-        assert runner is not None
-        events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        pred = runner.start(req, inputs=inputs, trace_headers=trace,
-                            on_update=lambda _p, ev, data: events.put_nowait((ev, data)))
-        task = asyncio.get_running_loop().create_task(runner.execute(pred))
         stream = web.StreamResponse(status=200, headers=sse.HEADERS)
         try:
             await stream.prepare(request)
-            await sse.pump(stream, pred, events)
+            await sse.pump(stream, sub, skipped)
             await stream.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            await runner.cancel(pred.id)  # nobody is listening any more
-            raise
+        except ConnectionResetError:
+            pass  # the client went away; the prediction goes on
         finally:
-            if not task.done():
-                await asyncio.wait([task], timeout=5)
+            hub.unsubscribe(sub)
         return stream
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -280,7 +306,14 @@ class Server:
         """Set the predictor up (lifecycle.start_runtime) and open the routes to its runner."""
         # After a failed setup the server stays up answering SETUP_FAILED (and 503s), as Cog's does:
         # the orchestrator reads /health-check and decides; SIGTERM or POST /shutdown end it.
-        _, self.runner = await lifecycle.start_runtime(self.config, self.worker, started)
+        _, runner = await lifecycle.start_runtime(self.config, self.worker, started)
+        if runner is not None and self.config.mode != "train":
+            self.runner = runner
+            if self._sse_refusal() is None:  # @cog.streaming: predictions keep an SSE replay ring
+                from cogkit.runtime import sse
+
+                runner.stream_capacity = sse.history_capacity()
+        self.runner = runner
 
 
 async def serve(config: Settings, worker: WorkerAPI, ready: asyncio.Future[None] | None = None,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cli_helpers import DOCKER, copy_example, name_project_image
 
+from cogkit.commands.predict import PREDICT_DEPRECATED
 from cogkit.commands.run import seed_style_run
 
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "COGKIT_DOCKER_CLI": "/bin/false"}
@@ -56,6 +57,40 @@ def test_run_predicts_exec_runs_and_seed_style_run_still_works(
     assert seed.returncode == 0, seed.stderr
     assert seed.stdout == "seed\n"
     assert seed.stderr.count(NOTICE) == 1
+
+
+def test_predict_still_predicts_with_cogs_deprecation_line(tmp_path: Path, cli) -> None:
+    # Cog 0.20+: `cog predict` is a hidden alias of `cog run` and warns once; `run` does not warn
+    project = copy_example("hello-world", tmp_path)
+    old = cli("predict", "--local", "-i", "text=old", cwd=project, env=NO_DOCKER)
+    assert old.returncode == 0, old.stderr
+    assert old.stdout == "hello old\n"
+    assert old.stderr.splitlines()[0] == PREDICT_DEPRECATED and old.stderr.count("deprecated") == 1
+    assert PREDICT_DEPRECATED.startswith('warning: "cogkit predict" is deprecated, use "cogkit run"')
+    new = cli("run", "--local", "-i", "text=new", cwd=project, env=NO_DOCKER)
+    assert new.returncode == 0 and new.stdout == "hello new\n" and "deprecated" not in new.stderr
+    quiet = cli("predict", "--local", "--progress", "quiet", "-i", "text=q", cwd=project, env=NO_DOCKER)
+    assert quiet.stdout == "hello q\n" and quiet.stderr == ""
+
+
+def test_no_predictor_reference_fails_the_build_before_any_step(
+    tmp_path: Path, cli, build_env, docker_engine
+) -> None:
+    # Cog: static schema generation needs the ref, so build/push/run/serve stop at once
+    project = copy_example("hello-world", tmp_path)
+    config = project / "cog.yaml"
+    config.write_text(config.read_text().replace('predict: "predict.py:Predictor"\n', ""))
+    for argv in (["build"], ["push", "127.0.0.1:5000/cog10-nopred"], ["run", "-i", "text=x"], ["serve"]):
+        result = cli(*argv, cwd=project, env=build_env)
+        assert result.returncode == 1, (argv, result.stderr)
+        first = result.stderr.splitlines()[0]
+        assert first == "error: cog.yaml: no predict or train reference found in cog.yaml"
+        assert result.stderr.splitlines()[1].startswith('hint: add `run: "run.py:Runner"`')
+        assert "base image" not in result.stderr and "Traceback" not in result.stderr, argv  # no step ran
+    # a command in the environment needs no model
+    executed = cli("exec", "python", "-c", "print(6 * 7)", cwd=project, env=build_env)
+    assert executed.returncode == 0, executed.stderr
+    assert executed.stdout == "42\n"
 
 
 def test_run_with_a_model_image_predicts(example_image, cli) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cogkit.commands.predict import PREDICT_DEPRECATED
+
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello-world"
 
 
@@ -177,7 +179,8 @@ def test_every_command_reports_missing_cog_yaml_the_same_way(tmp_path: Path, cli
     }[command]
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: cog.yaml does not exist in")
+    notice = f"{PREDICT_DEPRECATED}\n" if command == "predict" else ""  # Cog's line for the old name
+    assert result.stderr.startswith(f"{notice}error: cog.yaml does not exist in")
     assert "Traceback" not in result.stderr
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from cli_helpers import copy_example
 
+from cogkit.commands.predict import PREDICT_DEPRECATED
+
 # A dead engine address and a docker CLI that always fails: any Docker use would break the run.
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "COGKIT_DOCKER_CLI": "/bin/false"}
 
@@ -37,7 +39,8 @@ def test_predict_local_validates_before_starting(tmp_path: Path, cli) -> None:
     result = cli("predict", "--local", "-i", "prompt=x", "-i", "delay=5", cwd=project, env=NO_DOCKER)
     assert result.returncode == 1
     assert (
-        result.stderr == "error: input 'delay' must be at most 2, got 5\nhint: pass a value between 0 and 2\n"
+        result.stderr == f"{PREDICT_DEPRECATED}\n"
+        "error: input 'delay' must be at most 2, got 5\nhint: pass a value between 0 and 2\n"
     )
 
 
@@ -144,7 +147,7 @@ def test_predict_local_file_input_is_a_link_in_the_runs_own_dir(tmp_path: Path, 
     leftovers = [p for p in Path("/tmp").glob("cogkit-run-inputs-*")
                  if p.stat().st_mtime > big.stat().st_mtime]
     assert not leftovers, leftovers
-    missing = cli("predict", "--local", "-i", "f=@nope.bin", cwd=project, env=NO_DOCKER)
+    missing = cli("run", "--local", "-i", "f=@nope.bin", cwd=project, env=NO_DOCKER)
     assert missing.returncode == 1
     assert missing.stderr.startswith("error: file not found: nope.bin\n")
     # a path the user typed (no @) is not trusted: the server only takes URLs or its run dir

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import containers_labelled, copy_example, name_project_image
 
+from cogkit.commands.predict import PREDICT_DEPRECATED
+
 
 def _png(path: Path, width: int, height: int, rgb: tuple[int, int, int]) -> None:
     """A valid RGB PNG written with the stdlib (the test env has no Pillow)."""
@@ -128,6 +130,7 @@ def test_bad_input_is_rejected_before_the_container_starts(example_image, cli, t
     elapsed = time.monotonic() - started
     assert result.returncode == 1
     assert result.stderr == (
+        f"{PREDICT_DEPRECATED}\n"
         "error: input 'scale' must be at most 4.0, got 9\nhint: pass a value between 0.1 and 4.0\n"
     )
     assert "Starting" not in result.stderr and elapsed < 5
@@ -207,7 +210,7 @@ def test_unknown_input_lists_valid_names_from_the_image_label(types_image: str, 
 
 
 def test_invalid_choice_and_missing_required(types_image: str, cli) -> None:
-    result = cli("predict", types_image, "-i", "count=1", "-i", "mode=medium")
+    result = cli("run", types_image, "-i", "count=1", "-i", "mode=medium")
     assert result.returncode == 1
     assert result.stderr.startswith("error: missing required inputs: ratio, flag, names, sizes")
     args = [
@@ -224,7 +227,7 @@ def test_invalid_choice_and_missing_required(types_image: str, cli) -> None:
         "-i",
         "mode=medium",
     ]
-    result = cli("predict", types_image, *args)
+    result = cli("run", types_image, *args)
     assert result.stderr.startswith('error: input \'mode\' must be one of "fast", "slow"; got "medium"')
 
 

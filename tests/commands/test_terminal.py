@@ -35,15 +35,15 @@ def _stderr_on_a_tty(args: list[str], cwd: Path, env: dict[str, str] | None = No
 
 
 def test_errors_are_coloured_on_a_terminal_only(tmp_path: Path, cli) -> None:
-    coloured = _stderr_on_a_tty(["predict"], tmp_path)  # no cog.yaml here
+    coloured = _stderr_on_a_tty(["run"], tmp_path)  # no cog.yaml here
     assert coloured.startswith(RED_ERROR + b" cog.yaml does not exist"), coloured
     assert b"\x1b[36mhint:\x1b[0m" in coloured
-    for args, env in ((["predict"], {"NO_COLOR": "1"}), (["--no-color", "predict"], None),
-                      (["--progress", "plain", "predict"], None), (["predict"], {"TERM": "dumb"})):
+    for args, env in ((["run"], {"NO_COLOR": "1"}), (["--no-color", "run"], None),
+                      (["--progress", "plain", "run"], None), (["run"], {"TERM": "dumb"})):
         plain = _stderr_on_a_tty(args, tmp_path, env)
         assert plain.startswith(b"error: cog.yaml does not exist"), (args, env, plain)
         assert b"\x1b[" not in plain, (args, env, plain)
-    piped = cli("predict", cwd=tmp_path, env={"NO_COLOR": ""})
+    piped = cli("run", cwd=tmp_path, env={"NO_COLOR": ""})
     assert piped.stderr.startswith("error: cog.yaml does not exist") and "\x1b[" not in piped.stderr
 
 

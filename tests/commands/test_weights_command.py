@@ -171,7 +171,7 @@ def test_runs_mount_imported_weights_read_only_and_gate_on_drift(
     env = {**build_env, "COG_CACHE_DIR": str(tmp_path / "cache")}
     tag = test_image_name("mounted")
     try:
-        not_yet = cli("predict", "-i", "name=config.json", cwd=project, env=env)
+        not_yet = cli("run", "-i", "name=config.json", cwd=project, env=env)
         assert not_yet.returncode == 1
         assert not_yet.stderr.startswith(
             'error: weights.lock is out of sync with cog.yaml: "base": not imported yet'

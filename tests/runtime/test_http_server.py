@@ -322,10 +322,110 @@ def test_sse_streams_iterator_output():
         assert names[0] == "start" and names[-1] == "completed"
         outputs = [d for e, d in events if e == "output"]
         assert outputs == [{"chunk": f"chunk-{i}", "index": i} for i in range(3)]
-        assert any(e == "log" and d["text"].startswith("item 0") for e, d in events)
+        assert any(e == "log" and d["data"].startswith("item 0") and d["source"] in ("stdout", "stderr")
+                   for e, d in events)
+        assert events[0][1] == {"id": events[-1][1]["id"], "status": "processing"}  # Cog's start payload
         assert events[-1][1]["output"] == ["chunk-0", "chunk-1", "chunk-2"]
         first_output = arrival[names.index("output")]
         assert first_output < arrival[-1] - 0.3, "output must arrive before the prediction ends"
+
+
+def _sse(port: int, method: str, path: str, body: dict, *,
+         drop_after: int | None = None) -> list[tuple[str, dict]]:
+    """(event, data) pairs of one SSE response over a real socket; `drop_after` hangs up early."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request(method, path, body=json.dumps(body),
+                 headers={"Accept": "text/event-stream", "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    assert resp.status == 200, resp.read()
+    events: list[tuple[str, dict]] = []
+    event = None
+    while True:
+        line = resp.fp.readline().decode()
+        if not line:
+            break
+        line = line.rstrip("\n")
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            events.append((event, json.loads(line[6:])))
+            if event in ("completed", "error") or (drop_after is not None and len(events) >= drop_after):
+                break
+    conn.close()
+    return events
+
+
+def _async_put(srv: ServerProcess, pid: str, body: dict) -> None:
+    r = srv.call("PUT", f"/predictions/{pid}", body, headers={"Prefer": "respond-async"})
+    assert r.status == 202, r.body
+
+
+def test_sse_replay_by_put_and_a_dropped_stream_keeps_running():
+    # Cog 0.21 (docs/http.md, coglet routes.rs): PUT /predictions/{id} with SSE for a running
+    # prediction replays its retained events and then goes live; no second prediction starts
+    with ServerProcess("stream") as srv:
+        srv.wait_ready()
+        body = {"input": {"n": 4, "delay": 0.4}}
+        _async_put(srv, "replay1", body)
+        time.sleep(0.6)
+        events = _sse(srv.port, "PUT", "/predictions/replay1", body)
+        names = [e for e, _ in events]
+        assert names[0] == "start" and names[-1] == "completed"
+        chunks = [f"chunk-{i}" for i in range(4)]
+        outputs = [d for e, d in events if e == "output"]
+        assert outputs == [{"chunk": c, "index": i} for i, c in enumerate(chunks)]
+        assert events[-1][1]["id"] == "replay1" and events[-1][1]["output"] == chunks
+        # an SSE client that hangs up does not cancel its prediction; coming back replays it all
+        first = _sse(srv.port, "PUT", "/predictions/replay2", body, drop_after=2)
+        assert first[0] == ("start", {"id": "replay2", "status": "processing"})
+        again = _sse(srv.port, "PUT", "/predictions/replay2", body)
+        assert again[0][0] == "start" and again[-1][0] == "completed"
+        assert again[-1][1]["status"] == "succeeded" and len(again[-1][1]["output"]) == 4
+        assert [d["index"] for e, d in again if e == "output"] == [0, 1, 2, 3]
+        # a JSON repeat still answers the running prediction's state (202)
+        _async_put(srv, "replay3", body)
+        repeat = srv.call("PUT", "/predictions/replay3", body)
+        assert repeat.status == 202 and repeat.json["id"] == "replay3"
+
+
+def test_sse_history_capacity_truncation_disabled_and_invalid():
+    body = {"input": {"n": 2, "delay": 2.0}}
+    # capacity 2: start, log, output are 3 events, so a late subscriber is told 1 was dropped
+    with ServerProcess("stream", env={"COG_STREAM_HISTORY_CAPACITY": "2"}) as srv:
+        srv.wait_ready()
+        _async_put(srv, "cap2", body)
+        time.sleep(1.0)
+        events = _sse(srv.port, "PUT", "/predictions/cap2", body)
+        truncated = "SSE stream replay truncated; events were dropped"
+        assert events == [("error", {"error": truncated, "skipped": 1})]
+    # capacity 0: no replay, live streaming still works (the late subscriber sees only what follows)
+    with ServerProcess("stream", env={"COG_STREAM_HISTORY_CAPACITY": "0"}) as srv:
+        srv.wait_ready()
+        _async_put(srv, "cap0", body)
+        time.sleep(1.0)
+        events = _sse(srv.port, "PUT", "/predictions/cap0", body)
+        names = [e for e, _ in events]
+        assert "start" not in names and "error" not in names
+        assert [d for e, d in events if e == "output"] == [{"chunk": "chunk-1", "index": 1}]
+        assert events[-1][0] == "completed" and events[-1][1]["output"] == ["chunk-0", "chunk-1"]
+        live = _sse(srv.port, "POST", "/predictions", {"input": {"n": 2}})
+        assert [e for e, _ in live if e == "output"] == ["output", "output"] and live[-1][0] == "completed"
+    # an invalid value warns once and keeps the default (1024): the replay is whole
+    with ServerProcess("stream", env={"COG_STREAM_HISTORY_CAPACITY": "lots"}) as srv:
+        srv.wait_ready()
+        _async_put(srv, "capx", body)
+        time.sleep(1.0)
+        events = _sse(srv.port, "PUT", "/predictions/capx", body)
+        assert events[0][0] == "start" and events[-1][0] == "completed"
+        assert "invalid COG_STREAM_HISTORY_CAPACITY='lots'" in srv.output()
+
+
+def test_sse_put_of_a_running_prediction_of_a_non_streaming_model_is_406():
+    with ServerProcess("stream", env={"COG_PREDICTOR": "predict.py:Slow"}) as srv:
+        srv.wait_ready()
+        _async_put(srv, "plain1", {"input": {}})
+        r = srv.call("PUT", "/predictions/plain1", {"input": {}}, headers={"Accept": "text/event-stream"})
+        assert r.status == 406 and "Add @cog.streaming" in r.json["error"]
 
 
 # ------------------------------------------------------------------------------------ files

@@ -448,8 +448,9 @@
           pred.chunks.push(payload.chunk);
           renderOutput(pred.chunks, true);
         } else if (event === 'log') {
-          pred.logs += payload.text;
-          appendLog(payload.text);
+          const text = payload.data ?? payload.text ?? '';  // Cog 0.21: {source, data}
+          pred.logs += text;
+          appendLog(text);
         } else if (event === 'metric') {
           pred.metrics[payload.name] = payload.value;
         } else if (event === 'completed') {

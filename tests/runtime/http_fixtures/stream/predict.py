@@ -20,3 +20,11 @@ class NotStreaming(BasePredictor):
 
     def predict(self, n: int = 2) -> Iterator[str]:
         yield from (f"chunk-{i}" for i in range(n))
+
+
+class Slow(BasePredictor):
+    """No @streaming and slow: an SSE PUT for it while it runs is still refused (406)."""
+
+    def predict(self) -> str:
+        time.sleep(2)
+        return "done"
