@@ -11,7 +11,7 @@ import re
 import sys
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -50,6 +50,7 @@ class BuildRequest:
     pull: bool = False  # --pull: ask the registry for the base image even when the engine has it
     source_date_epoch: int | None = None  # reproducible export; else $SOURCE_DATE_EPOCH if set
     require_predictor: bool = True  # Cog: no run/predict/train ref fails the build (exec's does not)
+    labels: Mapping[str, str] = field(default_factory=dict)  # extra image labels (push: run.cog.push_id)
     out: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -291,6 +292,7 @@ def solve_image(
     schema: dict[str, Any] | None,
     source_date_epoch: int | None = None,
     pip_freeze: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> ImageResult:
     """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
     _, base_config = gateway.resolve_image_config(
@@ -299,6 +301,8 @@ def solve_image(
     if plan.base.has_python is None:
         plan = replace(plan, base=probe_python(gateway, plan))
     compiled = compile_plan(plan, base_config, gateway.caps, schema, source_date_epoch)
+    if labels:  # config only: no layer and no cache key changes
+        compiled.image_config["config"]["Labels"].update(labels)
     return ImageResult(
         definition=compiled.state.marshal(caps=gateway.caps),
         image_config=compiled.image_config,
@@ -361,7 +365,9 @@ def build(request: BuildRequest) -> BuildOutcome:
                 print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
             try:
                 report = client.build(
-                    lambda gateway: solve_image(gateway, plan, schema, epoch, request.pip_freeze),
+                    lambda gateway: solve_image(
+                        gateway, plan, schema, epoch, request.pip_freeze, request.labels
+                    ),
                     exporter=exporter,
                     local_dirs=plan.local_dirs,
                     secrets=secrets,

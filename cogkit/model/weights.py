@@ -24,11 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 
 from cogkit.errors import CogkitError
+
+if TYPE_CHECKING:
+    from cogkit.model.modelref import ModelRef
 
 LOCKFILE = "weights.lock"
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
@@ -71,8 +74,9 @@ class WeightFile:
 @dataclass
 class Project:
     directory: Path
-    model: str
+    model: str  # registry/repo (cog.yaml `model:` with the COG_MODEL* overrides applied)
     weights: list[Weight]
+    ref: ModelRef | None = None  # the resolved reference, tag or digest included (cogkit.model.modelref)
 
 
 def store_dir() -> Path:
@@ -94,27 +98,29 @@ def _store_path(digest: str) -> Path:
 
 def load_project(config_file: str | os.PathLike[str] | None) -> Project:
     from cogkit.config.loader import find_config
+    from cogkit.model import modelref
 
     path = find_config(Path.cwd(), config_file)
     data = yaml.safe_load(path.read_text()) or {}
     entries = data.get("weights")
+    model = str(data.get("model") or "")
     if not entries:
-        return Project(path.parent, str(data.get("model") or ""), [])
-    model = data.get("model")
-    if not model:
+        return Project(path.parent, model, [])
+    if any(c in model.rsplit("/", 1)[-1] for c in ":@"):
+        raise WeightsError(
+            f'invalid model "{model}": must be a bare repository — tags and digests are not allowed',
+            hint="drop the :tag / @digest (COG_MODEL_TAG or COG_MODEL give the tag)",
+        )
+    ref = modelref.resolve(str(data.get("image") or ""), model)
+    if ref is None:
         which = "image" if data.get("image") else "model"
         raise WeightsError(
             f"invalid {which}: weights require 'model' in cog.yaml",
-            hint="add model: HOST/owner/name (the repository the weights and image go to)",
-        )
-    if any(c in str(model).rsplit("/", 1)[-1] for c in ":@"):
-        raise WeightsError(
-            f'invalid model "{model}": must be a bare repository — tags and digests are not allowed',
-            hint="drop the :tag / @digest",
+            hint="add model: HOST/owner/name (the repository the weights and image go to), or set COG_MODEL",
         )
     weights = [_weight(i, e) for i, e in enumerate(entries)]
     _check_unique(weights)
-    return Project(path.parent, str(model), weights)
+    return Project(path.parent, ref.repository, weights, ref)
 
 
 def _weight(index: int, entry: Any) -> Weight:
@@ -669,14 +675,16 @@ def bundle_tags(project: Project, positional: str | None) -> tuple[str, str]:
     if positional:
         raise WeightsError(
             "positional image argument not supported with 'model' config",
-            hint="set COG_MODEL_TAG to choose the tag (default: latest)",
+            hint="set COG_MODEL (the full reference) or COG_MODEL_TAG (default: a UTC timestamp tag)",
         )
-    tag = os.environ.get("COG_MODEL_TAG") or "latest"
-    if tag.startswith("cog-"):
+    ref = project.ref
+    assert ref is not None  # a project with weights always has one (load_project)
+    if ref.digest:
         raise WeightsError(
-            f'tag "{tag}" is reserved: tags starting with cog- are cogkit\'s', hint="pick another"
+            f'cannot push to digest-pinned ref "{ref}": model push requires a tag',
+            hint="give COG_MODEL a :tag instead of an @digest",
         )
-    return f"{project.model}:cog-image.{tag}", tag
+    return f"{ref.repository}:cog-image.{ref.tag}", ref.tag
 
 
 def check_weights_pushed(project: Project) -> list[dict[str, Any]]:

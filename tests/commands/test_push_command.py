@@ -47,6 +47,42 @@ def test_push_then_predict_the_pulled_image(tmp_path: Path, cli, build_env, regi
     subprocess.run([DOCKER, "rmi", "-f", image], capture_output=True)
 
 
+def _image_labels(registry: str, repo: str, reference: str) -> dict[str, str]:
+    accept = "application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json"
+    base = f"http://{registry}/v2/{repo}"
+    request = urllib.request.Request(f"{base}/manifests/{reference}", headers={"Accept": accept})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        manifest = json.loads(response.read())
+    with urllib.request.urlopen(f"{base}/blobs/{manifest['config']['digest']}", timeout=10) as response:
+        return json.loads(response.read())["config"]["Labels"]
+
+
+def test_every_push_labels_the_image_with_a_fresh_push_id(
+    tmp_path: Path, cli, build_env, registry, engine
+) -> None:
+    # Cog: every push adds run.cog.push_id, a UUIDv7; a plain build has none
+    project = copy_example("hello-world", tmp_path)
+    tag = uuid.uuid4().hex[:10]
+    image = f"{registry}/cogkit-test/push-id:{tag}"
+    try:
+        ids = []
+        for _ in range(2):
+            pushed = cli("push", image, cwd=project, env=build_env)
+            assert pushed.returncode == 0, pushed.stderr[-2000:]
+            push_id = _image_labels(registry, "cogkit-test/push-id", tag)["run.cog.push_id"]
+            parsed = uuid.UUID(push_id)
+            assert parsed.version == 7 and str(parsed) == push_id
+            ids.append(push_id)
+        assert ids[0] != ids[1], "each push gets its own id"
+        built = cli("build", "-t", f"cogkit-test-push-id:{tag}", cwd=project, env=build_env)
+        assert built.returncode == 0, built.stderr
+        labels = json.loads(engine.docker("image", "inspect", "-f", "{{json .Config.Labels}}",
+                                          f"cogkit-test-push-id:{tag}").stdout)
+        assert "run.cog.push_id" not in labels and "run.cog.config" in labels
+    finally:
+        engine.docker("rmi", "-f", image, f"cogkit-test-push-id:{tag}")
+
+
 def test_login_then_push_to_the_authenticated_registry(
     tmp_path: Path, cli, build_env, auth_registry, docker_engine
 ) -> None:

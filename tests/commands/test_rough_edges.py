@@ -92,7 +92,7 @@ def test_local_with_another_python_version_warns_once(tmp_path: Path, cli) -> No
         "    def predict(self, x: int) -> int:\n        return x + 1\n",
         python=other,
     )
-    result = cli("predict", "--local", "-i", "x=1", cwd=project, env=NO_DOCKER)
+    result = cli("run", "--local", "-i", "x=1", cwd=project, env=NO_DOCKER)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "2\n"
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
@@ -100,7 +100,7 @@ def test_local_with_another_python_version_warns_once(tmp_path: Path, cli) -> No
                         f"({sys.executable})"]
     same = _project(tmp_path / "same", "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n"
                     "    def predict(self, x: int) -> int:\n        return x\n")
-    quiet = cli("predict", "--local", "-i", "x=1", cwd=same, env=NO_DOCKER)
+    quiet = cli("run", "--local", "-i", "x=1", cwd=same, env=NO_DOCKER)
     assert quiet.returncode == 0 and "warning:" not in quiet.stderr
 
 
@@ -119,7 +119,7 @@ def test_failed_url_download_does_not_promise_logs(tmp_path: Path, cli) -> None:
 
 def test_at_file_for_a_text_input(tmp_path: Path, cli) -> None:
     project = copy_example("hello-world", tmp_path)
-    missing = cli("predict", "--local", "-i", "text=@missing.txt", cwd=project, env=NO_DOCKER)
+    missing = cli("run", "--local", "-i", "text=@missing.txt", cwd=project, env=NO_DOCKER)
     assert missing.returncode == 1
     assert missing.stderr == (
         "error: input 'text': file not found: missing.txt\n"

@@ -251,3 +251,73 @@ def _manifest_of(model: str, reference: str, media_type: str) -> dict:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def test_cog_model_env_overrides_pick_the_repository_and_tag(
+    tmp_path: Path, registry: str, cli, build_env, docker_engine
+) -> None:
+    """Cog 0.20's COG_MODEL / COG_MODEL_REGISTRY / COG_MODEL_REPO / COG_MODEL_TAG (pkg/model/resolve.go)."""
+    import re
+
+    from cogkit.model.weights import INDEX_TYPE
+
+    project = tmp_path / "envref"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "w.bin").write_bytes(b"env weights" * 100)
+    (project / "predict.py").write_text(MOUNTED_PREDICT)
+    base = f"{registry}/cogkit-test/never-{uuid.uuid4().hex[:8]}"
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {base}\nweights:\n  - name: base\n    target: /weights/base\n    source: ./files\n"
+    )
+    other = f"cogkit-test/over-{uuid.uuid4().hex[:8]}"
+    env = {**build_env, "COG_CACHE_DIR": str(tmp_path / "cache")}
+    parts = {**env, "COG_MODEL_REGISTRY": registry, "COG_MODEL_REPO": other}
+    pushed_images: list[str] = []
+    try:
+        imported = cli("weights", "import", cwd=project, env=parts)
+        assert imported.returncode == 0, imported.stderr
+        assert f"Imported 1 weight artifact(s) to {registry}/{other}" in imported.stdout + imported.stderr
+        digest = json.loads((project / "weights.lock").read_text())["weights"][0]["digest"]
+        assert _manifest_of(f"{registry}/{other}", digest, MANIFEST_TYPE)["artifactType"] == ARTIFACT_TYPE
+        # COG_MODEL, the full reference, wins over everything (the parts are ignored then)
+        wins = {**parts, "COG_MODEL": f"{registry}/{other}:v3", "COG_MODEL_TAG": "x"}
+        full = cli("push", cwd=project, env=wins)
+        assert full.returncode == 0, full.stderr
+        pushed_images.append(f"{registry}/{other}:cog-image.v3")
+        assert f"├─ image {registry}/{other}:cog-image.v3" in full.stderr.splitlines()
+        assert _manifest_of(f"{registry}/{other}", "v3", INDEX_TYPE)["mediaType"] == INDEX_TYPE
+        # no tag anywhere: a UTC timestamp tag, as Cog generates
+        stamped = cli("push", cwd=project, env=parts)
+        assert stamped.returncode == 0, stamped.stderr
+        line = next(x for x in stamped.stderr.splitlines() if x.startswith("model "))
+        tag = line.rsplit(":", 1)[1]
+        assert re.fullmatch(r"\d{8}T\d{6}Z", tag), line
+        pushed_images.append(f"{registry}/{other}:cog-image.{tag}")
+        assert _manifest_of(f"{registry}/{other}", tag, INDEX_TYPE)["mediaType"] == INDEX_TYPE
+        # mistakes: one line each, before anything is built
+        mistakes = {
+            "COG_MODEL_TAG": ("cog-mine", 'invalid COG_MODEL_TAG "cog-mine": "cog-" is a reserved prefix'),
+            "COG_MODEL_REPO": ("a/b:c", 'invalid COG_MODEL_REPO "a/b:c": must be a bare repository path'),
+            "COG_MODEL_REGISTRY": ("h/x", 'invalid COG_MODEL_REGISTRY "h/x": must be a bare host'),
+        }
+        for var, (value, message) in mistakes.items():
+            bad = cli("push", cwd=project, env={**env, var: value})
+            assert bad.returncode == 1 and f"error: {message}" in bad.stderr, (var, bad.stderr)
+            assert "Traceback" not in bad.stderr and "base image" not in bad.stderr
+        pinned = cli("push", cwd=project, env={**env, "COG_MODEL": f"{registry}/{other}@sha256:{'0' * 64}"})
+        assert pinned.returncode == 1
+        assert "cannot push to digest-pinned ref" in pinned.stderr
+        assert "model push requires a tag" in pinned.stderr
+        config = project / "cog.yaml"
+        config.write_text(config.read_text().replace(f"model: {base}", f"image: {base}"))
+        conflict = cli("weights", "status", cwd=project, env={**env, "COG_MODEL": f"{registry}/{other}:v3"})
+        assert conflict.returncode == 1
+        assert "error: 'image' in cog.yaml cannot be combined with COG_MODEL* env vars" in conflict.stderr
+        # the env can stand in for a missing model: altogether
+        config.write_text(config.read_text().replace(f"image: {base}\n", ""))
+        status = cli("weights", "status", cwd=project, env={**env, "COG_MODEL": f"{registry}/{other}"})
+        assert status.returncode == 0, status.stderr
+        assert "base  ready  /weights/base" in status.stdout
+    finally:
+        subprocess.run(["/usr/bin/docker", "rmi", "-f", *pushed_images], capture_output=True)
