@@ -53,6 +53,7 @@ class Source:
     uri: str
     include: list[str] = field(default_factory=list)
     exclude: list[str] = field(default_factory=list)
+    fingerprint: str = ""  # a remote source's (etag:…, commit:…, sha256:…), known once it is read
 
 
 @dataclass
@@ -155,10 +156,17 @@ def _weight(index: int, entry: Any) -> Weight:
 
 
 def _source(raw: Any) -> Source:
+    from cogkit.model import weight_sources
+
+    source = None
     if isinstance(raw, str):
-        return Source(raw)
-    if isinstance(raw, dict) and raw.get("uri"):
-        return Source(str(raw["uri"]), list(raw.get("include") or []), list(raw.get("exclude") or []))
+        source = Source(raw)
+    elif isinstance(raw, dict) and raw.get("uri"):
+        source = Source(str(raw["uri"]), list(raw.get("include") or []), list(raw.get("exclude") or []))
+    if source is not None:
+        if weight_sources.is_remote(source.uri):
+            weight_sources.validate(source.uri)
+        return source
     raise WeightsError(
         "a weight source must be a path/URI or {uri, include, exclude}", hint="e.g. source: ./weights"
     )
@@ -188,11 +196,6 @@ def _check_unique(weights: list[Weight]) -> None:
 
 
 def _source_dir(project: Path, uri: str) -> Path:
-    if uri.startswith(("hf://", "https://", "http://")):
-        raise WeightsError(
-            f"weight source {uri}: remote sources are not reachable from this machine",
-            hint="download the files and point source: at the local directory",
-        )
     local = uri[len("file://") :] if uri.startswith("file://") else uri
     path = (project / local).resolve()
     if not path.exists():
@@ -214,8 +217,23 @@ def _sha256(path: Path) -> str:
 
 def collect_files(project: Path, weight: Weight) -> list[WeightFile]:
     """Every file of the weight's sources, hashed, sorted by path; symlinks and .cog/ refused as in Cog."""
+    from cogkit.model import weight_sources
+
     files: dict[str, WeightFile] = {}
     for source in weight.sources:
+        if weight_sources.is_remote(source.uri):  # https:// or hf://: downloaded into the store
+            remote, source.fingerprint = weight_sources.fetch(source.uri, _store_path, store_dir() / "tmp")
+            for item in remote:
+                if item.path == ".cog" or item.path.startswith(".cog/"):
+                    raise WeightsError(
+                        f"weight {weight.name}: source contains a .cog directory", hint="remove it"
+                    )
+                if (source.include and not _matches(item.path, source.include)) or _matches(
+                    item.path, source.exclude
+                ):
+                    continue
+                files[item.path] = WeightFile(item.path, item.size, item.digest, item.local)
+            continue
         root = _source_dir(project, source.uri)
         paths = [root] if root.is_file() else sorted(p for p in root.rglob("*"))
         for path in paths:
@@ -322,7 +340,8 @@ def write_lock(project: Path, data: dict[str, Any]) -> None:
 
 def _sources_json(weight: Weight, fingerprint: str) -> list[dict[str, Any]]:
     return [
-        {"uri": s.uri, "fingerprint": fingerprint, "include": s.include, "exclude": s.exclude}
+        {"uri": s.uri, "fingerprint": s.fingerprint or fingerprint, "include": s.include,
+         "exclude": s.exclude}
         for s in weight.sources
     ]
 
@@ -625,6 +644,7 @@ def weight_mounts(project: Project) -> Iterator[list[tuple[str, str, str]]]:
 
 def weights_status(config_file: str | None, as_json: bool, out: TextIO, stdout: TextIO) -> int:
     from cogkit.docker.oci_registry import Repository
+    from cogkit.model import weight_sources
 
     project = load_project(config_file)
     lock = {w["name"]: w for w in read_lock(project.directory)["weights"]}
@@ -635,7 +655,10 @@ def weights_status(config_file: str | None, as_json: bool, out: TextIO, stdout: 
         if entry is None:
             rows.append({"name": weight.name, "target": weight.target, "status": "pending"})
             continue
-        digest = set_digest(collect_files(project.directory, weight))
+        if any(weight_sources.is_remote(s.uri) for s in weight.sources):
+            digest = entry.get("setDigest")  # status reads no remote source: config drift only, as Cog's
+        else:
+            digest = set_digest(collect_files(project.directory, weight))
         layers = [{"digest": layer["digest"], "size": layer["size"],
                    "status": "ready" if repo and repo.has_blob(layer["digest"]) else "missing"}
                   for layer in entry["layers"]]  # fmt: skip

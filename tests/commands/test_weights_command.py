@@ -117,8 +117,8 @@ def test_weights_config_errors(tmp_path: Path, cli) -> None:
         "model: 127.0.0.1:5000/a/b\nweights:\n  - {name: a, target: /w, source: ./w}\n"
         "  - {name: b, target: /w/x, source: ./w}\n":
             'error: target overlaps with "/w"; weight targets must be disjoint',
-        "model: 127.0.0.1:5000/a/b\nweights:\n  - name: a\n    target: /w\n    source: hf://org/repo\n":
-            "error: weight source hf://org/repo: remote sources are not reachable from this machine",
+        "model: 127.0.0.1:5000/a/b\nweights:\n  - name: a\n    target: /w\n    source: hf://org\n":
+            'error: invalid hf:// repo "org": expected org/repo',
     }  # fmt: skip
     for extra, expected in cases.items():
         (project / "cog.yaml").write_text(base + extra)
