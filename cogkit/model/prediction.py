@@ -13,7 +13,6 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +94,25 @@ def _prepare_local(
             "--local runs the project in this directory, not an image",
             hint=f"drop the image name, or drop --local to run {args.image}",
         )
+    from cogkit.model.weights import local_weights
+
     project = load_project(args.config_file)
     schema = local_schema(project.directory, project.raw, mode)
-    start = partial(
-        local_model,
-        project.directory,
-        project.raw,
-        env=env,
-        setup_timeout=args.setup_timeout,
-        progress=progress,
-        mode=mode,
-        schema=schema,
-    )
+
+    @contextlib.contextmanager
+    def start() -> Iterator[Any]:
+        # managed weights at their targets, as in the image (and the same drift gate)
+        with local_weights(project.config_path), local_model(
+            project.directory,
+            project.raw,
+            env=env,
+            setup_timeout=args.setup_timeout,
+            progress=progress,
+            mode=mode,
+            schema=schema,
+        ) as model:
+            yield model
+
     return schema, start
 
 

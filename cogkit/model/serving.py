@@ -224,6 +224,15 @@ def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
 
 
 def serve_local(project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None) -> int:
+    from cogkit.model.weights import local_weights
+
+    with local_weights(project.config_path):  # managed weights at their targets, as in the image
+        return _serve_local(project, args, env, progress)
+
+
+def _serve_local(
+    project: Project, args: argparse.Namespace, env: dict[str, str], progress: str | None
+) -> int:
     from cogkit.docker.containers import ensure_port_free
     from cogkit.model.client import ModelClient, reachable_host
     from cogkit.model.launch import local_model, local_schema

@@ -642,6 +642,64 @@ def weight_mounts(project: Project) -> Iterator[list[tuple[str, str, str]]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _local_target(project: Project, target: str) -> Path:
+    """Where --local puts a weight: its target itself; one under /src (the project in the image) is
+    the same place relative to the project directory, which is the model's cwd there as in the image."""
+    if target == "/src" or target.startswith("/src/"):
+        return project.directory / target[len("/src/") :]
+    return Path(target)
+
+
+@contextlib.contextmanager
+def local_weights(config_file: str | os.PathLike[str] | None) -> Iterator[list[Path]]:
+    """--local runs see their managed weights at the weight's target, as a container does (Cog mounts
+    each at `target`, pkg/weights/mount.go): the same drift gate, the files hard-linked from the store
+    into .cog/mounts/<id>/<name> and made read-only, and the target a symlink to that directory for the
+    run. An existing path is never replaced, except the weight's own local source directory, which
+    already holds its files. Everything made is removed afterwards."""
+    project = check_drift(config_file)
+    if not project.weights:
+        yield []
+        return
+    links: list[Path] = []
+    parents: list[Path] = []
+    with weight_mounts(project) as volumes:
+        try:
+            for weight, (directory, target, _mode) in zip(project.weights, volumes, strict=True):
+                host = _local_target(project, target)
+                own = [_source_dir(project.directory, s.uri) for s in weight.sources if "://" not in s.uri]
+                if os.path.lexists(host):
+                    if host.is_dir() and not host.is_symlink() and host.resolve() in own:
+                        continue  # target /src/weights, source ./weights: the files are already there
+                    raise WeightsError(
+                        f'weight "{weight.name}": {host} already exists, and --local puts the weight there',
+                        hint="move it away, or run without --local (a container mounts over it)",
+                    )
+                for f in Path(directory).rglob("*"):
+                    if f.is_file():
+                        f.chmod(0o444)  # hard links into the store: the model must not change them
+                missing = [p for p in reversed(host.parents) if not p.exists()]
+                try:
+                    host.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(directory, host, target_is_directory=True)
+                except OSError as exc:
+                    raise WeightsError(
+                        f'weight "{weight.name}": --local cannot create {host} ({exc.strerror})',
+                        hint="run as a user who may create it, or give the weight a target under /src",
+                    ) from None
+                finally:
+                    parents.extend(missing)
+                links.append(host)
+            yield links
+        finally:
+            for link in links:
+                with contextlib.suppress(OSError):
+                    link.unlink()
+            for parent in reversed(parents):
+                with contextlib.suppress(OSError):
+                    parent.rmdir()  # only if it is still empty
+
+
 def weights_status(config_file: str | None, as_json: bool, out: TextIO, stdout: TextIO) -> int:
     from cogkit.docker.oci_registry import Repository
     from cogkit.model import weight_sources

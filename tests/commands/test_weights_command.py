@@ -321,3 +321,70 @@ def test_cog_model_env_overrides_pick_the_repository_and_tag(
         assert "base  ready  /weights/base" in status.stdout
     finally:
         subprocess.run(["/usr/bin/docker", "rmi", "-f", *pushed_images], capture_output=True)
+
+
+LOCAL_PREDICT = """import os
+
+from cog import BasePredictor
+
+
+class Predictor(BasePredictor):
+    def setup(self) -> None:
+        self.outside = open(os.environ["OUTSIDE"] + "/config.json").read().strip()
+
+    def predict(self) -> str:
+        inside = open("models/tok/config.json").read().strip()  # /src/models/tok, relative as in the image
+        mode = oct(os.stat(os.environ["OUTSIDE"] + "/config.json").st_mode & 0o777)
+        return f"{self.outside} {inside} {mode} {os.path.islink(os.environ['OUTSIDE'])}"
+"""
+
+
+def test_local_runs_see_managed_weights_at_their_targets(tmp_path: Path, registry: str, cli) -> None:
+    """--local (no Docker): each weight at its target, as the image mounts it; removed afterwards."""
+    project = tmp_path / "localw"
+    (project / "files").mkdir(parents=True)
+    (project / "files" / "config.json").write_text("from-the-store")
+    (project / "predict.py").write_text(LOCAL_PREDICT)
+    outside_root = Path(f"/tmp/cogkit-test-{uuid.uuid4().hex[:8]}")
+    outside = outside_root / "w"
+    model = f"{registry}/cogkit-test/localw-{uuid.uuid4().hex[:8]}"
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+        f"model: {model}\nweights:\n"
+        f"  - name: outside\n    target: {outside}\n    source: ./files\n"
+        "  - name: inside\n    target: /src/models/tok\n    source: ./files\n"
+    )
+    env = {"COG_CACHE_DIR": str(tmp_path / "cache"), "OUTSIDE": str(outside),
+           "DOCKER_HOST": "unix:///nonexistent/docker.sock", "COGKIT_DOCKER_CLI": "/bin/false"}  # fmt: skip
+    gated = cli("run", "--local", cwd=project, env=env)
+    assert gated.returncode == 1  # the same drift gate as a container run
+    assert "weights.lock is out of sync with cog.yaml: " in gated.stderr
+    assert '"inside": not imported yet' in gated.stderr
+    assert cli("weights", "import", cwd=project, env=env).returncode == 0
+    ran = cli("run", "--local", cwd=project, env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == "from-the-store from-the-store 0o444 True\n"
+    assert not outside_root.exists() and not (project / "models").exists(), "links and made dirs are removed"
+    assert not list((project / ".cog" / "mounts").iterdir())
+    # an existing path is never replaced
+    outside.mkdir(parents=True)
+    try:
+        taken = cli("run", "--local", cwd=project, env=env)
+        assert taken.returncode == 1
+        expected = f'error: weight "outside": {outside} already exists, and --local puts the weight there'
+        assert expected in taken.stderr
+        assert "Traceback" not in taken.stderr and outside.is_dir()
+    finally:
+        outside.rmdir()
+        outside_root.rmdir()
+    # target /src/x with source ./x: the project's own directory is the weight already
+    (project / "cog.yaml").write_text(
+        (project / "cog.yaml").read_text().replace("target: /src/models/tok\n    source: ./files",
+                                                   "target: /src/files\n    source: ./files")
+    )
+    assert cli("weights", "import", cwd=project, env=env).returncode == 0
+    (project / "predict.py").write_text(LOCAL_PREDICT.replace("models/tok/config.json", "files/config.json"))
+    again = cli("run", "--local", cwd=project, env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("from-the-store from-the-store")
+    assert (project / "files" / "config.json").read_text() == "from-the-store"
