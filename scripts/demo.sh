@@ -8,4 +8,4 @@ export COGKIT_BASE_IMAGE=${COGKIT_BASE_IMAGE:-cogkit-base:py3.11-bookworm}  # no
 export COGKIT_CA_CERT=${COGKIT_CA_CERT:-/etc/ssl/certs/ca-certificates.crt}  # PyPI from build steps
 cd "$ROOT/examples/hello-world"
 "$ROOT/.venv/bin/cogkit" build -t cogkit-hello-world
-"$ROOT/.venv/bin/cogkit" predict cogkit-hello-world -i text=world
+"$ROOT/.venv/bin/cogkit" run cogkit-hello-world -i text=world
