@@ -307,13 +307,11 @@ class Server:
         # After a failed setup the server stays up answering SETUP_FAILED (and 503s), as Cog's does:
         # the orchestrator reads /health-check and decides; SIGTERM or POST /shutdown end it.
         _, runner = await lifecycle.start_runtime(self.config, self.worker, started)
-        if runner is not None and self.config.mode != "train":
-            self.runner = runner
-            if self._sse_refusal() is None:  # @cog.streaming: predictions keep an SSE replay ring
-                from cogkit.runtime import sse
+        self.runner = runner  # no await from here: the ring is on before any prediction can start
+        if runner is not None and self._sse_refusal() is None:  # @cog.streaming: an SSE replay ring
+            from cogkit.runtime import sse
 
-                runner.stream_capacity = sse.history_capacity()
-        self.runner = runner
+            runner.stream_capacity = sse.history_capacity()
 
 
 async def serve(config: Settings, worker: WorkerAPI, ready: asyncio.Future[None] | None = None,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
+import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -366,6 +369,37 @@ def test_local_runs_see_managed_weights_at_their_targets(tmp_path: Path, registr
     assert ran.stdout == "from-the-store from-the-store 0o444 True\n"
     assert not outside_root.exists() and not (project / "models").exists(), "links and made dirs are removed"
     assert not list((project / ".cog" / "mounts").iterdir())
+    # serve --local: the weights are there for the server's life, gone once it ends
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [sys.executable, "-m", "cogkit", "serve", "--local", "-p", str(port), "--no-reload"]
+    server = subprocess.Popen(argv, cwd=project, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health-check", timeout=2) as response:
+                    if json.loads(response.read())["status"] == "READY":
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "serve --local did not get ready"
+            time.sleep(0.2)
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/predictions", data=b'{"input": {}}',
+                                         headers={"Content-Type": "application/json"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["output"] == "from-the-store from-the-store 0o444 True"
+        assert outside.is_symlink()
+        shutdown = urllib.request.Request(f"http://127.0.0.1:{port}/shutdown", data=b"", method="POST")
+        urllib.request.urlopen(shutdown, timeout=10).close()
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert not outside_root.exists() and not (project / "models").exists()
     # an existing path is never replaced
     outside.mkdir(parents=True)
     try:
