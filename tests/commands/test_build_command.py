@@ -105,7 +105,9 @@ def test_a_failing_file_step_exits_1(base_image: str, engine, tmp_path: Path) ->
 
 def test_a_failed_step_exits_1_whatever_its_own_exit_code(base_image: str, tmp_path: Path) -> None:
     """README: exit status 1 for any reported error; the step's own code is in the message, not the status."""
-    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\n  run:\n    - exit 3\n')
+    (tmp_path / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\n  run:\n    - exit 3\npredict: "predict.py:Predictor"\n'
+    )
     result = cogkit(tmp_path, "build", "--progress", "quiet", COGKIT_BASE_IMAGE=base_image)
     assert "failed with exit code 3" in result.stderr and "Traceback" not in result.stderr
     assert result.returncode == 1, result.stderr

@@ -152,14 +152,19 @@ def test_declared_but_missing_secret_fails_before_the_build(tmp_path: Path) -> N
 
 
 def test_unknown_system_package_is_named(base_image: str, tmp_path: Path) -> None:
-    project = write_project(tmp_path, "build:\n  system_packages: [cogkit-no-such-package]\n")
+    project = write_project(
+        tmp_path, "build:\n  system_packages: [cogkit-no-such-package]\npredict: predict.py:Predictor\n"
+    )
     with pytest.raises(BuildError) as caught:
         run_build(project, base_image, tag="cogkit-test/bad-apt")
     assert "cogkit-no-such-package" in caught.value.message
 
 
 def test_unknown_python_package_is_named(base_image: str, tmp_path: Path) -> None:
-    project = write_project(tmp_path, "build:\n  python_packages: [cogkit-no-such-package-xyz==1.0]\n")
+    project = write_project(
+        tmp_path,
+        "build:\n  python_packages: [cogkit-no-such-package-xyz==1.0]\npredict: predict.py:Predictor\n",
+    )
     with pytest.raises(BuildError) as caught:
         run_build(project, base_image, tag="cogkit-test/bad-pip")
     assert "cogkit-no-such-package-xyz" in caught.value.message
