@@ -108,6 +108,10 @@ def test_a_failed_step_exits_1_whatever_its_own_exit_code(base_image: str, tmp_p
     (tmp_path / "cog.yaml").write_text(
         'build:\n  python_version: "3.11"\n  run:\n    - exit 3\npredict: "predict.py:Predictor"\n'
     )
+    (tmp_path / "predict.py").write_text(
+        "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n"
+        "    def predict(self) -> str:\n        return 'x'\n"
+    )
     result = cogkit(tmp_path, "build", "--progress", "quiet", COGKIT_BASE_IMAGE=base_image)
     assert "failed with exit code 3" in result.stderr and "Traceback" not in result.stderr
     assert result.returncode == 1, result.stderr
