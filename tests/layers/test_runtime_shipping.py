@@ -47,8 +47,7 @@ def test_partially_shipped_packages_import_nothing_when_imported() -> None:
                 continue
             is_type_checking = isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
             assert not isinstance(node, ast.Import | ast.ImportFrom) or is_type_checking, (
-                f"{init.relative_to(PACKAGE)}:{node.lineno} imports at import time"
-            )
+                f"{init.relative_to(PACKAGE)}:{node.lineno} imports at import time")
 
 
 def test_everything_the_runtime_imports_from_cogkit_is_shipped() -> None:
@@ -80,11 +79,8 @@ def test_shipped_packages_never_import_pydantic() -> None:
     offenders = set()
     for file in _shipped_files():
         for node in ast.walk(ast.parse(file.read_text(), str(file))):
-            names = (
-                [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
-            )
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             offenders |= {str(file.relative_to(PACKAGE)) for n in names if n.split(".")[0] == "pydantic"}
     assert not offenders
 
@@ -94,14 +90,8 @@ def test_the_runtime_imports_without_pydantic() -> None:
     import subprocess
     import sys
 
-    modules = [
-        "cogkit.runtime.server",
-        "cogkit.runtime.child",
-        "cogkit.runtime.queue.entrypoint",
-        "cogkit.runtime.runner",
-        "cogkit.schema.openapi",
-        "cogkit.schema.signature_ast",
-    ]
+    modules = ["cogkit.runtime.server", "cogkit.runtime.child", "cogkit.runtime.queue.entrypoint",
+               "cogkit.runtime.runner", "cogkit.schema.openapi", "cogkit.schema.signature_ast"]
     code = "import sys; sys.modules['pydantic'] = None\n" + "".join(f"import {m}\n" for m in modules)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -116,11 +106,8 @@ def test_shipped_code_is_python_3_10_syntax_and_avoids_3_11_only_names() -> None
         tree = ast.parse(file.read_text(), str(file), feature_version=(3, 10))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
-                found += [
-                    f"{file.name}: {node.module}.{a.name}"
-                    for a in node.names
-                    if (node.module, a.name) in too_new
-                ]
+                found += [f"{file.name}: {node.module}.{a.name}" for a in node.names
+                          if (node.module, a.name) in too_new]
             elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
                 if (node.value.id, node.attr) in too_new:
                     found.append(f"{file.name}: {node.value.id}.{node.attr}")
