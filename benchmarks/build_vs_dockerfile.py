@@ -18,19 +18,25 @@ Cog-style side (written from Cog 0.16's generator, see ../shared/notes/cog-refer
     with `docker buildx build` (Debian's buildx 0.29.1 and docker 28.5 client) on the same engine, and
     `COPY --from=weights --link`, as Cog writes it where the engine has MergeOp.
 cogkit side: `cogkit build --separate-weights`, the whole CLI timed as a subprocess.
-Only the chosen engine's build cache is pruned (28.5's is its own; 20.10's is the shared system one).
+It prunes the engine's build cache, so it runs only against a private engine, never a shared one
+(other sessions' tests run there): benchmarks/private_engine.sh start NAME 20.10|28.5 prints the
+--host to pass.
 
 Steps: cold (median of --cold-rounds, 3), no-op rebuild and code-edit rebuild (median of 3), adding one pip package; then image
 sizes (without the weights) and the bytes a push uploads after a code edit (registry 127.0.0.1:5000).
 The cogkit side runs from a frozen copy of the package, so edits in the working tree during a run
-cannot invalidate its runtime layer; every command's output goes to results/build_vs_dockerfile.log.
+cannot invalidate its runtime layer, byte-compiled as `pip install` leaves an installed package (the
+CLI's start-up is part of every rebuild's wall time); every command's output goes to
+results/build_vs_dockerfile.log. The load average before and after is written with the table.
 
-Usage: .venv/bin/python benchmarks/build_vs_dockerfile.py [--engine dockerd-28.5] [--weights-mib 1024] [--out DIR]
+Usage: .venv/bin/python benchmarks/build_vs_dockerfile.py --engine dockerd-20.10|dockerd-28.5 --host unix://SOCKET
+       [--weights-mib 1024] [--cold-rounds 3] [--out DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import json
 import os
@@ -47,7 +53,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCKER = "/usr/bin/docker"  # the chosen engine's client (main() switches it for --engine)
 ENGINES = {
     # name: (docker client, DOCKER_HOST, buildx?, label)
-    "dockerd-20.10": ("/usr/bin/docker", "unix:///var/run/docker.sock", False, "dockerd 20.10 (BuildKit v0.8)"),
+    "dockerd-20.10": (
+        "/usr/bin/docker",
+        "unix:///var/run/docker.sock",
+        False,
+        "dockerd 20.10 (BuildKit v0.8)",
+    ),
     "dockerd-28.5": (
         "/opt/cogkit-engine/bin/docker",
         "unix:///var/run/cogkit-docker28.sock",
@@ -56,6 +67,11 @@ ENGINES = {
     ),
 }
 BUILDX = False
+SHARED_HOSTS = {
+    "unix:///var/run/docker.sock",
+    "unix:///run/docker.sock",
+    "unix:///var/run/cogkit-docker28.sock",
+}
 ENGINE_HOST = "unix:///var/run/docker.sock"
 BASE = os.environ.get("COGKIT_TEST_BASE_IMAGE", "cogkit-base:py3.11-bookworm")
 CA = "/etc/ssl/certs/ca-certificates.crt"
@@ -213,12 +229,20 @@ def freeze_cogkit(into: Path) -> Path:
     target = into / "pkg"
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(ROOT / "cogkit", target / "cogkit", symlinks=False, ignore=ignore)
+    # as pip leaves an installed package (PYTHONDONTWRITEBYTECODE=1 would otherwise make every CLI
+    # run compile ~100 modules from source, ~150 ms of each rebuild); the runtime layer excludes *.pyc
+    compileall.compile_dir(str(target / "cogkit"), quiet=1)
     return target
 
 
 def cogkit_build(project: Path, image: str) -> float:
     """The whole CLI, as a user runs it (python -m cogkit from the frozen package)."""
-    env = {"COGKIT_BASE_IMAGE": BASE, "COGKIT_CA_CERT": CA, "DOCKER_HOST": ENGINE_HOST, "COGKIT_DOCKER_CLI": DOCKER}
+    env = {
+        "COGKIT_BASE_IMAGE": BASE,
+        "COGKIT_CA_CERT": CA,
+        "DOCKER_HOST": ENGINE_HOST,
+        "COGKIT_DOCKER_CLI": DOCKER,
+    }
     if FROZEN is not None:
         env["PYTHONPATH"] = str(FROZEN)
     python = str(ROOT / ".venv" / "bin" / "python")
@@ -288,17 +312,31 @@ def prune() -> None:
     sh(DOCKER, "builder", "prune", "-af")
 
 
+def fmt_load(load: tuple[float, float, float]) -> str:
+    return " ".join(f"{x:.2f}" for x in load)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--engine", choices=sorted(ENGINES), default="dockerd-20.10")
+    parser.add_argument(
+        "--host", required=True, help="a private engine's DOCKER_HOST (benchmarks/private_engine.sh start)"
+    )
     parser.add_argument("--weights-mib", type=int, default=1024)
     parser.add_argument("--cold-rounds", type=int, default=3, help="cold builds per side (median)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     global FROZEN, DOCKER, ENGINE_HOST, BUILDX
-    DOCKER, ENGINE_HOST, BUILDX, engine_label = ENGINES[args.engine]
+    DOCKER, shared_host, BUILDX, engine_label = ENGINES[args.engine]
+    ENGINE_HOST = args.host
+    if ENGINE_HOST in SHARED_HOSTS:
+        sys.exit(
+            f"error: {ENGINE_HOST} is a shared engine and this benchmark prunes its build cache\n"
+            f"hint: start a private one: benchmarks/private_engine.sh start bench {args.engine.split('-')[1]}"
+        )
+    load_before = os.getloadavg()
     os.environ["DOCKER_HOST"] = ENGINE_HOST  # every docker command below: the chosen engine only
     images_before = image_ids()
     work = Path(tempfile.mkdtemp(prefix="cogkit-bench-"))
@@ -413,8 +451,10 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"build_vs_dockerfile-{args.engine}"
     (args.out / f"{stem}.log").write_text("\n".join(LOGS))
+    load = f"load average (1/5/15 min) before {fmt_load(load_before)}, after {fmt_load(os.getloadavg())}"
+    print(load)
     (args.out / f"{stem}.md").write_text(
-        f"weights: {args.weights_mib} MiB, base {BASE}, engine {engine_label}\n\n{text}\n"
+        f"weights: {args.weights_mib} MiB, base {BASE}, engine {engine_label} at {ENGINE_HOST}\n{load}\n\n{text}\n"
     )
     return 0
 

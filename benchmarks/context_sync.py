@@ -4,7 +4,9 @@ Workloads: one large file (default 1 GiB) and 10,000 small files. Every run sync
 (a fresh shared key for cogkit, a fresh hard-linked directory for docker), into the same graph:
 the base image running `true` with the context bind-mounted, so both pay the same daemon work.
 
-    .venv/bin/python benchmarks/context_sync.py [--large-mib 1024] [--small 10000] [--runs 3]
+    .venv/bin/python benchmarks/context_sync.py [--large-mib 1024] [--small 10000] [--runs 5]
+
+The engine is DOCKER_HOST's (with COGKIT_DOCKER_CLI its client); rounds alternate the three paths.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def main() -> int:
     )
     parser.add_argument("--large-mib", type=int, default=1024)
     parser.add_argument("--small", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "cogkit-bench-sync"))
     args = parser.parse_args()
     work = Path(args.workdir)
@@ -113,19 +115,33 @@ def main() -> int:
     client = buildkit.connect()
     # Warm up: base image metadata and the exec cache entry the graph shares across runs.
     cogkit_run(client, work / "small", "auto")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{'workload':28} {'path':34} {'median wall':>11} {'MB/s':>8} {'sync-only MB/s':>15}")
+    names = {"auto": "cogkit, dockerd /session", "control": "cogkit, Control.Session"}
     for label, (path, size) in workloads.items():
+        # Alternating rounds: each round runs the three paths, in an order that rotates, so none of
+        # them always runs first (cold page cache) or right after the other's writeback.
+        runs: dict[str, list[tuple[float, float]]] = {"auto": [], "control": [], "docker": []}
+        order = ["auto", "control", "docker"]
+        for round_ in range(args.runs):
+            for via in order[round_ % 3 :] + order[: round_ % 3]:
+                if via == "docker":
+                    runs[via].append((docker_run(path, work), float("nan")))
+                else:
+                    runs[via].append(cogkit_run(client, path, via))
         rows = []
-        for via, name in (("auto", "cogkit, dockerd /session"), ("control", "cogkit, Control.Session")):
-            runs = [cogkit_run(client, path, via) for _ in range(args.runs)]
-            wall = statistics.median(r[0] for r in runs)
-            sync = statistics.median(r[1] for r in runs)
-            rows.append((name, wall, size / wall / 1e6, size / sync / 1e6 if sync > 0 else float("nan")))
-        peer = statistics.median(docker_run(path, work) for _ in range(args.runs))
+        for via in ("auto", "control"):
+            wall = statistics.median(r[0] for r in runs[via])
+            sync = statistics.median(r[1] for r in runs[via])
+            sync_rate = size / sync / 1e6 if sync > 0 else float("nan")
+            rows.append((names[via], wall, size / wall / 1e6, sync_rate))
+        peer = statistics.median(r[0] for r in runs["docker"])
         rows.append(("docker build (Go fsutil, /session)", peer, size / peer / 1e6, float("nan")))
         for name, wall, mbs, sync_mbs in rows:
             print(f"{label:28} {name:34} {wall:10.2f}s {mbs:8.0f} {sync_mbs:15.0f}")
         print(f"{'':28} {'ratio docker/cogkit (/session)':34} {peer / rows[0][1]:10.2f}x")
+        print(f"{'':28} {'ratio Control.Session / /session':34} {rows[1][1] / rows[0][1]:10.2f}x")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     client.close()
     return 0
 

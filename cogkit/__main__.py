@@ -1,7 +1,5 @@
 """`python -m cogkit` runs the CLI."""
 
-import sys
+from cogkit.cli import run
 
-from cogkit.cli import main
-
-sys.exit(main())
+run()

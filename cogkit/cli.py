@@ -12,10 +12,13 @@ bug; it gets one line too, and `--debug` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import os
 import sys
+import threading
 from collections.abc import Sequence
+from typing import NoReturn
 
 from cogkit import __version__
 from cogkit.commands.flag_hints import add_flag_hint
@@ -56,8 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress output: auto picks plain when not on a TTY (default: auto)",
     )
     parser.add_argument("--debug", action="store_true", help="show debug output and tracebacks")
-    parser.add_argument("--no-color", "--no-colour", dest="no_color", action="store_true",
-                        help="no colour in the output (also NO_COLOR=1; plain progress implies it)")
+    parser.add_argument(
+        "--no-color",
+        "--no-colour",
+        dest="no_color",
+        action="store_true",
+        help="no colour in the output (also NO_COLOR=1; plain progress implies it)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -127,11 +135,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug, not the user's fault: still no traceback unless asked
         if args.debug:
             raise
-        print(paint(f"error: internal error: {type(exc).__name__}: {exc}\n"
-                    "hint: rerun with --debug for a traceback, and report it"), file=sys.stderr)
+        print(
+            paint(
+                f"error: internal error: {type(exc).__name__}: {exc}\n"
+                "hint: rerun with --debug for a traceback, and report it"
+            ),
+            file=sys.stderr,
+        )
         return 1
     return int(result or 0)
 
 
+def exit_fast(code: int) -> NoReturn:
+    """Exit without finalizing the interpreter when nothing is left to wait for.
+
+    Finalization tears down every module and grpcio's polling threads: 100-180 ms on a loaded
+    2-core machine after the work is done, next to a code-edit rebuild of ~0.6 s. atexit handlers
+    still run and the standard streams are flushed; while a non-daemon thread is still running,
+    the normal exit waits for it as Python would.
+    """
+    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
+    if any(t.is_alive() and not t.daemon for t in others):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (cogkit ... | head): nothing more to say
+            pass
+    os._exit(code)
+
+
+def run() -> NoReturn:
+    """The console script and `python -m cogkit`: main(), then a fast exit."""
+    exit_fast(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 # Loaded only by the command that needs them, never while the parser is built.
 HEAVY = (
@@ -32,3 +33,25 @@ def test_building_the_parser_imports_no_command_implementation() -> None:
     loaded = json.loads(done.stdout)
     heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY))
     assert heavy == []
+
+
+def test_fast_exit_runs_atexit_flushes_output_and_keeps_the_status(tmp_path: Path) -> None:
+    """`cogkit` ends with os._exit (no interpreter teardown): atexit handlers, buffered output and
+    the status survive it, and a running non-daemon thread is still waited for."""
+    marker = tmp_path / "atexit.txt"
+    script = (
+        "import atexit, sys, threading, time\n"
+        "from cogkit.cli import exit_fast\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+        "sys.stdout.write('x' * 100000)  # buffered: a pipe is not a terminal\n"
+        "if sys.argv[1] == 'thread':\n"
+        "    threading.Thread(target=lambda: (time.sleep(0.3), print('thread done'))).start()\n"
+        "exit_fast(5)\n"
+    )
+    for mode in ("plain", "thread"):
+        marker.unlink(missing_ok=True)
+        result = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True)
+        assert result.returncode == 5
+        assert result.stdout.startswith("x" * 100000)
+        assert result.stdout.endswith("thread done\n") == (mode == "thread")
+        assert marker.read_text() == "ran"

@@ -190,9 +190,7 @@ class Client:
         exports = [CacheEntry.parse(c) for c in cache_to]
         check_cache(imports, exports, self.is_docker and not self.exports_images)
         exporter_attrs = exporter.attrs() if exporter is not None else {}  # type: ignore[union-attr]
-        reproducible = (
-            exporter is not None and source_date_epoch is not None and EPOCH_CAP in self.caps
-        )
+        reproducible = exporter is not None and source_date_epoch is not None and EPOCH_CAP in self.caps
         if reproducible:
             exporter_attrs["source-date-epoch"] = str(source_date_epoch)  # history and config times
             # File times too; dockerd's moby exporter unpacks into its store, which BuildKit refuses
@@ -263,9 +261,15 @@ class Client:
                     # With early exports, build everything before Return (which starts the final export),
                     # then let them finish: otherwise dockerd would checksum those layers twice at once.
                     evaluate = early is not None or result.before_return is not None
-                    ref_id = gateway.solve(result.definition, evaluate=evaluate)
-                    if result.before_return is not None:
-                        result.before_return(gateway)
+                    side = _Beside(result.before_return, gateway) if result.before_return else None
+                    try:
+                        ref_id = gateway.solve(result.definition, evaluate=evaluate)
+                    except BaseException:
+                        if side is not None:
+                            side.join(reraise=False)  # the main graph's failure is the one to report
+                        raise
+                    if side is not None:
+                        side.join()
                     if early is not None:
                         early.wait()
                     gateway.return_result(ref_id, result.result_metadata())
@@ -386,6 +390,27 @@ class Client:
                             watch(vertex)
         except grpc.RpcError:
             pass
+
+
+class _Beside:
+    """Run `fn(gateway)` in a thread; join() waits and raises what it raised."""
+
+    def __init__(self, fn: Callable[[Gateway], None], gateway: Gateway) -> None:
+        self._error: BaseException | None = None
+
+        def target() -> None:
+            try:
+                fn(gateway)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by join() in the caller's thread
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, name="before-return", daemon=True)
+        self._thread.start()
+
+    def join(self, reraise: bool = True) -> None:
+        self._thread.join()
+        if reraise and self._error is not None:
+            raise self._error
 
 
 def connect(address: str | None = None, tls: TLSConfig | None = None, timeout: float = 10.0) -> Client:

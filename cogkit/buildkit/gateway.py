@@ -48,9 +48,10 @@ class BuildResult:
 
     `early_layers`: lower parts of `definition` (each a graph whose head is one of its layers) that
     a moby exporter may turn into Docker layers while the rest still builds (see early_export.py).
-    `before_return`: runs once `definition` is built and before Return, to read facts from the built
-    graph into the image config (e.g. a label); what it solves is cached by then, so it costs little
-    and never holds back the start of the main build.
+    `before_return`: reads facts from the built graph into the image config (e.g. a label) before
+    Return. It runs in a thread beside the main solve, so its own step starts as soon as the part
+    of the graph it needs is built (BuildKit builds shared steps once) instead of after the whole
+    image; Return waits for it.
     """
 
     definition: DefinitionLike
@@ -237,9 +238,7 @@ class Gateway:
     def path_exists(self, ref_id: str, path: str) -> bool:
         """Whether `path` exists in a solved result (LLBBridge.StatFile), without reading it."""
         try:
-            self._call(
-                self._stub.StatFile, gateway_pb2.StatFileRequest(Ref=ref_id, Path=path), timeout=60
-            )
+            self._call(self._stub.StatFile, gateway_pb2.StatFileRequest(Ref=ref_id, Path=path), timeout=60)
         except grpc.RpcError:
             return False
         return True

@@ -19,7 +19,7 @@ from cogkit.llb.exec import (
 from cogkit.llb.fileop import DOCKERFILE_COPY_DEFAULTS, FileAction, copy, mkdir, mkfile, rm
 from cogkit.llb.graph_errors import GraphError
 from cogkit.llb.marshal import marshal
-from cogkit.llb.merge import merge
+from cogkit.llb.merge import diff, merge
 from cogkit.llb.platform import Platform, host_platform
 from cogkit.llb.reference import normalize_image_ref
 from cogkit.llb.source import image, local
@@ -41,6 +41,7 @@ __all__ = [
     "bind",
     "cache",
     "copy",
+    "diff",
     "host_platform",
     "image",
     "local",

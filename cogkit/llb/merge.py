@@ -69,3 +69,38 @@ def merge(states: Sequence[State], *, name: str | None = None) -> State:
     outputs = tuple(s.output for s in layers if s.output is not None)
     vertex = MergeVertex(outputs, name or "merge (" + ", ".join(s.name for s in layers) + ")")
     return layers[0].with_output(Output(vertex))
+
+
+DIFF_CAP = "diffop"
+
+
+@dataclass(eq=False)
+class DiffVertex(Vertex):
+    kind = "diff"
+    bottom: Output  # DiffOp.lower (Vertex.lower is the marshal-time lowering)
+    top: Output  # DiffOp.upper
+    name: str
+
+    def inputs(self) -> list[Output]:
+        return [self.bottom, self.top]
+
+    def to_op(self, ctx: MarshalContext) -> tuple[ops_pb2.Op, set[str]]:
+        op = op_without_platform()
+        op.inputs.append(ctx.to_input(self.bottom))
+        op.inputs.append(ctx.to_input(self.top))
+        op.diff.lower.input = 0
+        op.diff.upper.input = 1
+        return op, {DIFF_CAP}
+
+
+def diff(lower: State, upper: State, *, name: str | None = None) -> State:
+    """What `upper` adds on top of `lower` (a DiffOp, cap "diffop": BuildKit >= v0.10).
+
+    When `upper` was built on `lower`, BuildKit keeps the layers in between as they are (their
+    blobs and diff IDs), so merge([other, diff(base, chain)]) restacks a chain's layers on `other`
+    without rebuilding or re-exporting them. There is no lowering: check the cap first.
+    """
+    if lower.output is None or upper.output is None:
+        raise ValueError("diff() needs two non-scratch states")
+    vertex = DiffVertex(lower.output, upper.output, name or f"diff ({lower.name} → {upper.name})")
+    return upper.with_output(Output(vertex))

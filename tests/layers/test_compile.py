@@ -10,9 +10,10 @@ import pytest
 
 from cogkit.config import load_config
 from cogkit.context.weights import SIZE_THRESHOLD
-from cogkit.layers.compile import CA_PATH, MERGE_CAP, compile_plan
+from cogkit.layers.compile import CA_PATH, DIFF_CAP, MERGE_CAP, compile_plan
 from cogkit.layers.describe import describe, render_dot, render_json, render_text
 from cogkit.layers.plan import BuildOptions, plan_layers
+from cogkit.llb.pb import ops_pb2
 
 BASE = "cogkit-base:py3.11-bookworm"
 PROJECT = (
@@ -77,6 +78,40 @@ def test_mergeop_makes_weights_and_code_independent_layers(project: Path) -> Non
     by_digest = {v.digest: v for v in vertices.values()}
     weights = vertices["weights: 1 files, 10 MB"]
     assert [by_digest[i].name for i in weights.inputs] == ["local://weights"]  # scratch-based: no parent
+
+
+def test_with_diffop_the_weights_sit_below_the_dependencies(project: Path) -> None:
+    """MergeOp + DiffOp (dockerd 28.5): merge(base, weights, diff(base, dependencies), code), so a
+    dependency edit leaves the weights layer's chain ID alone (the containerd store unpacks nothing)."""
+    caps = frozenset({MERGE_CAP, DIFF_CAP})
+    _, compiled = compile_project(project, caps=caps, separate_weights=True)
+    assert compiled.uses_merge and compiled.early == []
+    assert compiled.layers[:2] == ["python 3.11", "weights: 1 files, 10 MB"]  # right above base + Python
+    assert compiled.layers[-1] == "code → /src"
+    vertices = {v.name: v for v in describe(compiled)}
+    by_digest = {v.digest: v for v in vertices.values()}
+    merge = vertices["image = base + weights + dependencies + code"]
+    inputs = [by_digest[i].name for i in merge.inputs]
+    assert inputs[1:] == [
+        "weights: 1 files, 10 MB",
+        "dependencies + runtime (their layers, restacked)",
+        "code → /src",
+    ]
+    diff = vertices["dependencies + runtime (their layers, restacked)"]
+    lower, upper = (by_digest[i] for i in diff.inputs)
+    assert lower.digest == merge.inputs[0] and lower.name == "python 3.11"  # the merge's first input
+    assert upper.name.startswith("cogkit runtime")  # the top of the dependency chain
+    engine_caps = caps | {
+        "source.image", "source.image.resolvemode", "source.local", "source.local.includepatterns",
+        "source.local.excludepatterns", "source.local.sharedkeyhint", "exec.meta.base", "exec.meta.network",
+        "exec.mount.bind", "exec.mount.selector", "exec.mount.cache", "exec.mount.cache.sharing",
+        "exec.mount.secret", "exec.mount.tmpfs", "file.base", "meta.description",
+    }  # fmt: skip
+    ops = [ops_pb2.Op.FromString(op) for op in compiled.state.marshal(caps=engine_caps).ops]
+    (diff_op,) = [op for op in ops if op.HasField("diff")]
+    assert (diff_op.diff.lower.input, diff_op.diff.upper.input) == (0, 1) and len(diff_op.inputs) == 2
+    _, without = compile_project(project, caps=frozenset({MERGE_CAP}), separate_weights=True)
+    assert without.layers[-2:] == ["weights: 1 files, 10 MB", "code → /src"]  # no DiffOp: weights on top
 
 
 def test_weights_excluded_from_code_context(project: Path) -> None:

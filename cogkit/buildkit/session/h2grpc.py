@@ -19,6 +19,7 @@ import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import h2.config
 import h2.connection
@@ -31,6 +32,15 @@ OK, CANCELLED, UNKNOWN, NOT_FOUND, UNIMPLEMENTED, INTERNAL = 0, 1, 2, 5, 12, 13
 
 _WINDOW = 16 << 20  # our receive window: the daemon streams exporter output at full speed
 _FLUSH_AT = 256 << 10
+
+
+class BytePipe(Protocol):
+    """What the connection needs of its transport: a connected socket, or any stand-in for one."""
+
+    def sendall(self, data: bytes, /) -> None: ...
+    def recv(self, size: int, /) -> bytes: ...
+    def shutdown(self, how: int, /) -> None: ...
+    def close(self) -> None: ...
 
 
 class RpcError(Exception):
@@ -94,11 +104,11 @@ StreamHandler = Callable[[ServerStream], None]
 
 
 class H2GrpcConnection:
-    """Serve gRPC calls arriving on one connected socket until either side closes it."""
+    """Serve gRPC calls arriving on one connected socket (or pipe) until either side closes it."""
 
     def __init__(
         self,
-        sock: socket.socket,
+        sock: BytePipe,
         unary: dict[str, UnaryHandler],
         streams: dict[str, StreamHandler],
         leftover: bytes = b"",

@@ -3,17 +3,16 @@
 The daemon dials *us* (h2c, prior knowledge) over a byte pipe: dockerd's `POST /session` upgrade,
 or `Control.Session` (BytesMessage frames) on a standalone buildkitd. Our small HTTP/2 gRPC
 server (h2grpc) serves that pipe directly: on dockerd the upgraded socket itself, on buildkitd
-one end of a socketpair whose other end is pumped through Control.Session. Every call runs on
+the Control.Session stream's messages (MessagePipe). Every call runs on
 its own thread, so Health checks (1 s interval, one miss kills the session on v0.8) are never
 starved by big transfers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import socket
+import queue
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
@@ -24,7 +23,7 @@ from cogkit.buildkit.address import BuilderAddress
 from cogkit.buildkit.pb import control_pb2, control_pb2_grpc, health_pb2
 from cogkit.buildkit.session.auth import AuthService
 from cogkit.buildkit.session.filesync import FileSendService, FileSyncService, SyncStats
-from cogkit.buildkit.session.h2grpc import H2GrpcConnection, StreamHandler, UnaryHandler
+from cogkit.buildkit.session.h2grpc import BytePipe, H2GrpcConnection, StreamHandler, UnaryHandler
 from cogkit.buildkit.session.secrets import SecretSource, SecretsService
 from cogkit.buildkit.transport import upgraded_docker_socket
 
@@ -37,6 +36,66 @@ def shared_key_for(paths: list[str]) -> str:
         return "cogkit"
     common = os.path.commonpath([os.path.realpath(p) for p in paths])
     return hashlib.sha256(common.encode()).hexdigest()[:32]
+
+
+class MessagePipe:
+    """The byte pipe of Control.Session, with the socket methods H2GrpcConnection uses.
+
+    `sendall` queues bytes for the request stream, where `outgoing` joins whatever is queued
+    into BytesMessages of up to 1 MiB; `feed` hands the response stream's bytes to `recv`.
+    Bounded without a limit of its own: the session's HTTP/2 flow control caps the bytes in flight.
+    """
+
+    _MESSAGE_SIZE = 1 << 20
+
+    def __init__(self) -> None:
+        self._out: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._in: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self._closed = False
+
+    def sendall(self, data: bytes) -> None:
+        if self._closed:
+            raise OSError("session pipe closed")
+        self._out.put(data)
+
+    def recv(self, _size: int) -> bytes:
+        """The next bytes the daemon sent; b"" once the stream ended."""
+        data = self._in.get()
+        if not data:
+            self._in.put(b"")  # every later recv sees the end too
+        return data
+
+    def feed(self, data: bytes) -> None:
+        self._in.put(data)
+
+    def outgoing(self) -> Iterator[control_pb2.BytesMessage]:
+        while True:
+            data = self._out.get()
+            if data is None:
+                return
+            parts, size = [data], len(data)
+            while size < self._MESSAGE_SIZE:
+                try:
+                    more = self._out.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self._out.put(None)
+                    break
+                parts.append(more)
+                size += len(more)
+            joined = parts[0] if len(parts) == 1 else b"".join(parts)
+            for start in range(0, len(joined), self._MESSAGE_SIZE):  # under gRPC's 4 MiB default limit
+                yield control_pb2.BytesMessage(data=joined[start : start + self._MESSAGE_SIZE])
+
+    def shutdown(self, _how: int) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._out.put(None)  # ends the request stream: the daemon sees the session go
+            self._in.put(b"")
 
 
 class Session:
@@ -111,7 +170,7 @@ class Session:
         out += [("X-Docker-Expose-Session-Grpc-Method", m) for m in self.methods()]
         return out
 
-    def _serve(self, sock: socket.socket, leftover: bytes = b"") -> None:
+    def _serve(self, sock: BytePipe, leftover: bytes = b"") -> None:
         unary, streams = self._handlers()
         self._connections.append(H2GrpcConnection(sock, unary, streams, leftover=leftover))
 
@@ -121,39 +180,26 @@ class Session:
         self._serve(remote, leftover)
 
     def attach_control(self, channel: grpc.Channel) -> None:
-        """Carry the session over Control.Session: BytesMessage frames on a bidi stream."""
-        local, served = socket.socketpair()
-        for end in (local, served):  # big buffers -> big BytesMessages -> fewer gRPC messages
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
-            end.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        self._serve(served)
+        """Carry the session over Control.Session: BytesMessage frames on a bidi stream.
+
+        The HTTP/2 server reads and writes the stream's messages directly (a MessagePipe), with
+        no socketpair in between: each byte is copied once less and costs no extra syscalls.
+        """
+        pipe = MessagePipe()
+        self._serve(pipe)
         stub = control_pb2_grpc.ControlStub(channel)
         metadata = [(k.lower(), v) for k, v in self.headers()]
-
-        def outgoing() -> Iterator[control_pb2.BytesMessage]:
-            while True:
-                try:
-                    data = local.recv(1 << 20)
-                except OSError:
-                    return
-                if not data:
-                    return
-                yield control_pb2.BytesMessage(data=data)
-
-        call = stub.Session(outgoing(), metadata=metadata)
+        call = stub.Session(pipe.outgoing(), metadata=metadata)
         self._calls.append(call)
 
         def incoming() -> None:
             try:
                 for message in call:
-                    local.sendall(message.data)
-            except (grpc.RpcError, OSError):
+                    pipe.feed(message.data)
+            except grpc.RpcError:
                 pass
             finally:
-                with contextlib.suppress(OSError):
-                    local.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
-                    local.close()
+                pipe.feed(b"")
 
         threading.Thread(target=incoming, name="session-control", daemon=True).start()
 

@@ -11,6 +11,7 @@ import grpc
 import pytest
 
 from cogkit.buildkit.session.h2grpc import NOT_FOUND, H2GrpcConnection, RpcError, ServerStream
+from cogkit.buildkit.session.server import MessagePipe
 
 
 def _echo_upper(request: bytes, metadata: list[tuple[str, str]]) -> bytes:
@@ -76,3 +77,20 @@ def test_bidi_stream_many_small_messages_and_one_beyond_every_window(channel: gr
     assert responses[:5000] == requests[:5000]
     assert responses[5000] == b"z" * (20 << 20)  # 20 MiB: far beyond the 64 KiB default window
     assert responses[5001:] == [b"", b"tail", b"done"]
+
+
+def test_control_session_pipe_joins_small_writes_and_splits_big_ones() -> None:
+    """Control.Session's pipe: queued writes go out joined and in order, no message over 1 MiB."""
+    pipe = MessagePipe()
+    sent = [bytes([i]) * 1000 for i in range(100)] + [b"y" * (2 << 20) + b"z"]
+    for data in sent:
+        pipe.sendall(data)
+    pipe.feed(b"from the daemon")
+    pipe.close()
+    messages = [m.data for m in pipe.outgoing()]
+    assert [len(m) for m in messages] == [1 << 20, 1 << 20, 100_000 + 1]
+    assert b"".join(messages) == b"".join(sent)
+    with pytest.raises(OSError):
+        pipe.sendall(b"after close")
+    assert pipe.recv(1 << 20) == b"from the daemon"
+    assert pipe.recv(1 << 20) == b"" and pipe.recv(1 << 20) == b""  # the end, every time
