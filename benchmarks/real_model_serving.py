@@ -17,7 +17,8 @@ Usage:  .venv/bin/python benchmarks/real_model_serving.py [--rounds 5] [--durati
 The venvs are made (once, cached under /var/cache/cogkit-test) by tests/model_venv.py: torch 2.13 CPU from
 the local wheel, sentence-transformers; cogkit runs from this checkout, coglet from `pip install cog==0.23.1`.
 Results: benchmarks/results/real-model-serving-<time>.{json,md}; the table is printed.
-benchmarks/real_model.py (the build rows) reads the newest of these files for its serving rows.
+benchmarks/real_model.py (the build rows) refers to this script for the serving rows; benchmarks/gpu_serve.py
+is the same comparison on a GPU (and holds the pieces both use: the direct caller, rounds, summary, table).
 """
 
 from __future__ import annotations
@@ -26,45 +27,18 @@ import argparse
 import json
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from gpu_serve import BATCHES, Direct, alternate, body_for, load_average, log, summarise, table, thread_env
 from serve import Peer, Running, _cpu, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 sys.path.insert(0, str(ROOT / "tests"))
 from model_venv import EXAMPLE, ModelVenv, ensure_venv, fetch_weights  # noqa: E402
-
-BATCHES = (1, 32)
-WORDS = (
-    "the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches in "
-    "the old town square and a model turns every sentence into three hundred eighty four numbers"
-).split()
-
-
-def texts_for(batch: int) -> list[str]:
-    """`batch` different sentences of 10-17 words (deterministic, so every system embeds the same)."""
-    return [" ".join(WORDS[(i * 7 + j) % len(WORDS)] for j in range(10 + i % 8)) for i in range(batch)]
-
-
-def body_for(batch: int) -> str:
-    texts = texts_for(batch)
-    return json.dumps({"input": {"texts": texts[0] if batch == 1 else texts, "normalize": True}})
-
-
-def thread_env(threads: int) -> dict[str, str]:
-    n = str(threads)
-    return {
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "TOKENIZERS_PARALLELISM": "false",
-        "HF_HUB_OFFLINE": "1",
-    }
 
 
 class CogkitServe(Peer):
@@ -97,178 +71,54 @@ class Coglet(Peer):
         return {**super().env(project, port, conc), **thread_env(self.threads)}
 
 
-DIRECT = r"""
-import json, os, sys, time
-sys.path[:0] = [os.environ["COGKIT_COMPAT"], os.getcwd()]
-import torch
-env_threads = torch.get_num_threads()
-torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
-from predict import Predictor
-predictor = Predictor()
-predictor.setup()
-print(json.dumps({"env_threads": env_threads, "threads": torch.get_num_threads(),
-                  "torch": torch.__version__}), flush=True)
-for line in sys.stdin:
-    request = json.loads(line)
-    texts, times = request["texts"], []
-    end = time.perf_counter() + request["seconds"]
-    while True:
-        t = time.perf_counter()
-        predictor.predict(texts=texts, normalize=True)
-        times.append(time.perf_counter() - t)
-        if time.perf_counter() >= end:
-            break
-    print(json.dumps({"times": times}), flush=True)
-"""
+class WrkDriven:
+    """A server started by benchmarks/serve.py's Running, measured by its wrk (one connection)."""
 
+    def __init__(self, peer: Peer, project: Path, args: argparse.Namespace) -> None:
+        self.running = Running(peer, project, None, args.server_core)
+        self.load_core = args.load_core
+        self.ready_s = self.running.wait_ready(timeout=600)
 
-class Direct:
-    """The predictor called in-process, in a long-lived child pinned like the servers."""
-
-    label = "model called directly"
-
-    def __init__(self, venv: ModelVenv, project: Path, threads: int, core: str) -> None:
-        env = {
-            **os.environ,
-            **venv.env,
-            **thread_env(threads),
-            "BENCH_THREADS": str(threads),
-            "COGKIT_COMPAT": str(ROOT / "cogkit" / "_compat"),
-        }
-        self.proc = subprocess.Popen(
-            ["taskset", "-c", core, str(venv.python), "-c", DIRECT],
-            cwd=project, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        self.info = json.loads(self.proc.stdout.readline())
-
-    def measure(self, texts: list[str], seconds: float) -> dict[str, float]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(json.dumps({"texts": texts, "seconds": seconds}) + "\n")
-        self.proc.stdin.flush()
-        times = sorted(json.loads(self.proc.stdout.readline())["times"])
-        return {
-            "requests": len(times),
-            "mean_ms": statistics.fmean(times) * 1000,
-            "rps_2xx": len(times) / sum(times),
-            "non2xx": 0,
-            "p50_ms": statistics.median(times) * 1000,
-            "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
-        }
+    def measure(self, batch: int, seconds: float) -> dict[str, float]:
+        got = wrk(self.running.port, 1, seconds, self.load_core, body_for(batch))
+        # the mean per successful prediction (a 409 has to be sent again)
+        got["mean_ms"] = 1000 / got["rps_2xx"] if got["rps_2xx"] else float("nan")
+        return got
 
     def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-
-def load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+        self.running.stop()
 
 
 def bench(args: argparse.Namespace) -> dict[str, object]:
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     cogkit_venv, coglet_venv = ensure_venv("cogkit"), ensure_venv("coglet")
     project = Path(tempfile.mkdtemp(prefix="cogkit-real-model-serving-")) / "embeddings"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("weights", "__pycache__"))
     fetch_weights(project)
     meta: dict[str, object] = {
-        "cpu": _cpu(), "cores": os.cpu_count(), "load_before": load(), "threads": args.threads,
+        "cpu": _cpu(), "cores": os.cpu_count(), "load_before": load_average(), "threads": args.threads,
         "server_core": args.server_core, "load_core": args.load_core, "rounds": args.rounds,
         "duration_s": args.duration, "batches": list(BATCHES),
     }  # fmt: skip
-    systems: dict[str, Running | Direct] = {}
+    systems: dict[str, WrkDriven | Direct] = {}
     try:
-        for peer in (CogkitServe(cogkit_venv, args.threads), Coglet(coglet_venv, args.threads)):
-            systems[peer.name] = Running(peer, project, None, args.server_core)
-            systems[peer.name].wait_ready(timeout=300)  # one at a time: each loads torch and the model
-            log(f"{peer.label} ready after {systems[peer.name].ready_after:.1f}s")
-        systems["direct"] = Direct(cogkit_venv, project, args.threads, args.server_core)
+        direct_env = {**os.environ, **cogkit_venv.env, **thread_env(args.threads), "EMBEDDINGS_DEVICE": "cpu"}
+        systems["direct"] = Direct(
+            str(cogkit_venv.python), project, direct_env, args.threads, args.server_core
+        )
         meta["direct"] = systems["direct"].info
-        log(f"direct ready: {systems['direct'].info}")
-
-        def once(name: str, batch: int, seconds: float) -> dict[str, float]:
-            system = systems[name]
-            if isinstance(system, Direct):
-                return system.measure(texts_for(batch), seconds)
-            got = wrk(system.port, 1, seconds, args.load_core, body_for(batch))
-            got["mean_ms"] = 1000 / got["rps_2xx"]  # per successful prediction: a 409 has to be sent again
-            return got
-
-        for batch in BATCHES:  # warm-up: first calls allocate, JIT-free but cache-cold
-            for name in systems:
-                once(name, batch, 2)
-        names = list(systems)
-        runs: dict[str, dict[int, list[dict[str, float]]]] = {n: {b: [] for b in BATCHES} for n in names}
-        for r in range(args.rounds):
-            order = names[r % len(names) :] + names[: r % len(names)]
-            for batch in BATCHES:
-                for name in order:
-                    runs[name][batch].append(once(name, batch, args.duration))
-                    time.sleep(0.2)
-            log(f"round {r + 1}/{args.rounds} done (load {load()})")
+        log(f"direct: {meta['direct']}")
+        for peer in (CogkitServe(cogkit_venv, args.threads), Coglet(coglet_venv, args.threads)):
+            server = WrkDriven(peer, project, args)  # one at a time: each loads torch and the model
+            systems[peer.name] = server
+            meta[f"{peer.name}_ready_s"] = round(server.ready_s, 2)
+            log(f"{peer.label} READY after {server.ready_s:.1f}s")
+        runs = alternate(systems, args.rounds, args.duration)
     finally:
         for system in systems.values():
             system.stop()
         shutil.rmtree(project.parent, ignore_errors=True)
-    meta["load_after"] = load()
-    summary: dict[str, dict[str, dict[str, object]]] = {}
-    for name in names:
-        summary[name] = {}
-        for batch in BATCHES:
-            rows = runs[name][batch]
-            entry: dict[str, object] = {
-                "rps": statistics.median(x["rps_2xx"] for x in rows),
-                "mean_ms": statistics.median(x["mean_ms"] for x in rows),
-                "p50_ms": statistics.median(x["p50_ms"] for x in rows),
-                "p99_ms": statistics.median(x["p99_ms"] for x in rows),
-                "non2xx": sum(int(x["non2xx"]) for x in rows),
-                "requests": sum(int(x["requests"]) for x in rows),
-                "rps_runs": [round(x["rps_2xx"], 1) for x in rows],
-            }
-            if name != "direct":
-                per_round = [
-                    x["mean_ms"] / d["mean_ms"] - 1 for x, d in zip(rows, runs["direct"][batch], strict=True)
-                ]
-                p50_round = [
-                    x["p50_ms"] / d["p50_ms"] - 1 for x, d in zip(rows, runs["direct"][batch], strict=True)
-                ]
-                entry["overhead"] = statistics.median(per_round)
-                entry["overhead_runs"] = [round(x, 4) for x in per_round]
-                entry["overhead_p50"] = statistics.median(p50_round)
-            summary[name][str(batch)] = entry
-    return {"meta": meta, "results": summary}
-
-
-def table(result: dict) -> str:
-    label = {"cogkit": "cogkit serve --local", "coglet": "coglet 0.23.1", "direct": "model called directly"}
-    lines = [
-        "| batch | system | predictions/s | texts/s | p50 ms | p99 ms | overhead vs model (mean; p50) "
-        "| non-2xx |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for batch in BATCHES:
-        for name in ("direct", "cogkit", "coglet"):
-            e = result["results"].get(name, {}).get(str(batch))
-            if e is None:
-                continue
-            over = (
-                "–"
-                if "overhead" not in e
-                else f"{e['overhead'] * 100:+.1f} %; {e['overhead_p50'] * 100:+.1f} %"
-            )
-            lines.append(
-                f"| {batch} | {label[name]} | {e['rps']:.1f} | {e['rps'] * batch:.0f} | {e['p50_ms']:.2f} | "
-                f"{e['p99_ms']:.2f} | {over} | {e['non2xx']} of {e['requests']} |"
-            )
-    m = result["meta"]
-    lines.append("")
-    lines.append(
-        f"{m['cpu']}, {m['cores']} cores; server and model pinned to core {m['server_core']}, wrk on core "
-        f"{m['load_core']}; {m['threads']} torch thread(s); "
-        f"{m['rounds']} alternating rounds × {m['duration_s']} s; "
-        f"load average {m['load_before']} before, {m['load_after']} after"
-    )
-    return "\n".join(lines)
+    meta["load_after"] = load_average()
+    return {"meta": meta, "results": summarise(runs)}
 
 
 def main() -> int:
@@ -281,10 +131,16 @@ def main() -> int:
     args = p.parse_args()
     os.sched_setaffinity(0, {int(c) for c in args.load_core.split(",")})
     result = bench(args)
+    m = result["meta"]
+    note = (
+        f"{m['cpu']}, {m['cores']} cores; server and model pinned to core {m['server_core']}, wrk on core "
+        f"{m['load_core']}; {m['threads']} torch thread(s); {m['rounds']} alternating rounds × "
+        f"{m['duration_s']} s; load average {m['load_before']} before, {m['load_after']} after"
+    )
+    md = table(result["results"], note)  # type: ignore[arg-type]
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (RESULTS / f"real-model-serving-{stamp}.json").write_text(json.dumps(result, indent=2))
-    md = table(result)
     (RESULTS / f"real-model-serving-{stamp}.md").write_text(f"# real model serving {stamp}\n\n{md}\n")
     print(md)
     print(f"\nresults: {RESULTS}/real-model-serving-{stamp}.json", file=sys.stderr)
