@@ -20,8 +20,10 @@ microseconds per request, counts as serving overhead for both servers). `--devic
 machine without a GPU (how it is tested: tests/commands/test_gpu_serve.py).
 
 Rounds alternate between the three (the order rotates), figures are medians over rounds, and the overhead
-is the median of per-round (server's mean time per prediction / model's mean time per call − 1). Before the
-rounds, each server's vectors for the batch-32 request are checked against the direct call's
+is the median of per-round (server's mean time per prediction / model's mean time per call − 1), in wall
+time and in CPU time (every thread of the server's process tree, /proc schedstat, per successful
+prediction: the work a server adds, which a busy machine does not inflate the way it inflates wall time).
+Before the rounds, each server's vectors for the batch-32 request are checked against the direct call's
 (cosine ≥ 0.9999).
 Results: a JSON document on stdout (or --json FILE) and a markdown table on stderr.
 """
@@ -137,7 +139,34 @@ for line in sys.stdin:
 """
 
 
-def stats(times_s: list[float], non2xx: int = 0) -> dict[str, float]:
+def tree_cpu_s(root: int) -> float:
+    """CPU time (s) used so far by `root` and its descendants, every thread: /proc/*/task/*/schedstat (ns).
+    Unlike wall time it does not grow while a loaded machine makes the process wait for a core."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total / 1e9
+
+
+def stats(times_s: list[float], non2xx: int = 0, cpu_s: float | None = None) -> dict[str, float]:
     times = sorted(times_s)
     return {
         "requests": len(times) + non2xx,
@@ -146,6 +175,8 @@ def stats(times_s: list[float], non2xx: int = 0) -> dict[str, float]:
         "rps_2xx": len(times) / sum(times) if times else 0.0,
         "p50_ms": statistics.median(times) * 1000 if times else float("nan"),
         "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000 if times else float("nan"),
+        # CPU time of the whole process tree per successful prediction (nan: not measured)
+        "cpu_ms": cpu_s * 1000 / len(times) if cpu_s is not None and times else float("nan"),
     }
 
 
@@ -174,7 +205,9 @@ class Direct:
         return json.loads(self._ask({"vectors": texts}))["vectors"]
 
     def measure(self, batch: int, seconds: float) -> dict[str, float]:
-        return stats(json.loads(self._ask({"texts": texts_for(batch), "seconds": seconds}))["times"])
+        cpu = tree_cpu_s(self.proc.pid)
+        times = json.loads(self._ask({"texts": texts_for(batch), "seconds": seconds}))["times"]
+        return stats(times, cpu_s=tree_cpu_s(self.proc.pid) - cpu)
 
     def stop(self) -> None:
         self.proc.kill()
@@ -188,6 +221,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_idle(port: int, timeout: float = 300) -> None:
+    """Until /health-check says READY, not BUSY: a prediction left running by a load generator that
+    closed its connection (wrk at the end of a run) would answer the next run's first requests 409."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/health-check")
+            status = json.loads(conn.getresponse().read()).get("status")
+            conn.close()
+            if status == "READY":
+                return
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        time.sleep(0.01)
+    raise RuntimeError(f"the server on port {port} stayed busy for {timeout:.0f}s")
 
 
 class Server:
@@ -239,11 +290,13 @@ class Server:
 
     def measure(self, batch: int, seconds: float) -> dict[str, float]:
         """Sequential POST /predictions on one keep-alive connection for `seconds`."""
+        wait_idle(self.port)
         body = body_for(batch).encode()
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         times: list[float] = []
         non2xx = 0
+        cpu = tree_cpu_s(self.proc.pid)
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             t = time.perf_counter()
@@ -255,8 +308,9 @@ class Server:
                 times.append(dt)
             else:
                 non2xx += 1  # coglet answers 409 now and then to a back-to-back client (see serving notes)
+        cpu = tree_cpu_s(self.proc.pid) - cpu
         conn.close()
-        return stats(times, non2xx)
+        return stats(times, non2xx, cpu)
 
     def stop(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -289,6 +343,7 @@ def summarise(runs: dict[str, dict[int, list[dict[str, float]]]]) -> dict[str, d
                 "mean_ms": statistics.median(x["mean_ms"] for x in rows),
                 "p50_ms": statistics.median(x["p50_ms"] for x in rows),
                 "p99_ms": statistics.median(x["p99_ms"] for x in rows),
+                "cpu_ms": statistics.median(x.get("cpu_ms", float("nan")) for x in rows),
                 "non2xx": sum(int(x["non2xx"]) for x in rows),
                 "requests": sum(int(x["requests"]) for x in rows),
                 "rps_runs": [round(x["rps_2xx"], 1) for x in rows],
@@ -300,6 +355,11 @@ def summarise(runs: dict[str, dict[int, list[dict[str, float]]]]) -> dict[str, d
                 entry["overhead"] = statistics.median(mean)
                 entry["overhead_runs"] = [round(x, 4) for x in mean]
                 entry["overhead_p50"] = statistics.median(p50)
+                cpu = [
+                    x.get("cpu_ms", float("nan")) / d["cpu_ms"] - 1 for x, d in zip(rows, direct, strict=True)
+                ]
+                entry["cpu_overhead"] = statistics.median(cpu)
+                entry["cpu_overhead_runs"] = [round(x, 4) for x in cpu]
             out[name][str(batch)] = entry
     return out
 
@@ -309,9 +369,10 @@ LABELS = {"direct": "model called directly", "cogkit": "cogkit serve --local", "
 
 def table(results: dict[str, dict[str, dict[str, Any]]], note: str) -> str:
     lines = [
-        "| batch | system | predictions/s | texts/s | p50 ms | p99 ms | overhead vs model (mean; p50) "
+        "| batch | system | predictions/s | texts/s | p50 ms | p99 ms "
+        "| wall-time overhead vs model (mean; p50) | CPU ms per prediction | CPU overhead vs model "
         "| non-2xx |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for batch in BATCHES:
         for name in ("direct", "cogkit", "coglet"):
@@ -323,9 +384,11 @@ def table(results: dict[str, dict[str, dict[str, Any]]], note: str) -> str:
                 if "overhead" not in e
                 else f"{e['overhead'] * 100:+.1f} %; {e['overhead_p50'] * 100:+.1f} %"
             )
+            cpu_over = "–" if "cpu_overhead" not in e else f"{e['cpu_overhead'] * 100:+.1f} %"
             lines.append(
                 f"| {batch} | {LABELS[name]} | {e['rps']:.1f} | {e['rps'] * batch:.0f} | {e['p50_ms']:.2f} | "
-                f"{e['p99_ms']:.2f} | {over} | {e['non2xx']} of {e['requests']} |"
+                f"{e['p99_ms']:.2f} | {over} | {e['cpu_ms']:.2f} | {cpu_over} | "
+                f"{e['non2xx']} of {e['requests']} |"
             )
     return "\n".join(lines + ["", note])
 

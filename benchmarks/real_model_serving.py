@@ -11,6 +11,8 @@ server would send, so what a server adds on top is purely serving (HTTP, JSON, t
 Rounds alternate between the three (the order rotates each round), so drift in machine load hits all alike;
 figures are medians over rounds, and the overhead is the median of per-round ratios:
   overhead = (server's mean time per prediction - model's mean time per call) / model's mean time
+in wall time, and in CPU time (every thread of the server's process tree per successful prediction, from
+/proc: the work the server adds, which a loaded machine does not inflate the way it inflates wall time).
 Target (issue 13): cogkit's overhead ≤ 2 % of the model's time at batch 1.
 
 Usage:  .venv/bin/python benchmarks/real_model_serving.py [--rounds 5] [--duration 5] [--threads 1]
@@ -32,7 +34,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from gpu_serve import BATCHES, Direct, alternate, body_for, load_average, log, summarise, table, thread_env
+from gpu_serve import (
+    BATCHES,
+    Direct,
+    alternate,
+    body_for,
+    load_average,
+    log,
+    summarise,
+    table,
+    thread_env,
+    tree_cpu_s,
+    wait_idle,
+)
 from serve import Peer, Running, _cpu, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +94,11 @@ class WrkDriven:
         self.ready_s = self.running.wait_ready(timeout=600)
 
     def measure(self, batch: int, seconds: float) -> dict[str, float]:
+        wait_idle(self.running.port)  # the last run's final request may still be running
+        cpu = tree_cpu_s(self.running.proc.pid)
         got = wrk(self.running.port, 1, seconds, self.load_core, body_for(batch))
+        ok = got["requests"] - got["non2xx"]
+        got["cpu_ms"] = (tree_cpu_s(self.running.proc.pid) - cpu) * 1000 / ok if ok else float("nan")
         # the mean per successful prediction (a 409 has to be sent again)
         got["mean_ms"] = 1000 / got["rps_2xx"] if got["rps_2xx"] else float("nan")
         return got
