@@ -158,6 +158,7 @@ def test_embeddings_serve_local_http(embeddings_venv, embeddings_project, embedd
         conn.request("POST", "/shutdown")
         conn.getresponse().read()
         assert proc.wait(60) == 0
+        assert proc.stderr is not None and proc.stderr.read().count("Model ready") == 1
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -8,6 +8,7 @@ import pathlib
 
 import pytest
 
+from cogkit.runtime.files import has_files
 from cogkit.runtime.predictor import OutputEncoder, OutputError, check_output
 from cogkit.schema.signature import type_from_annotation
 
@@ -45,3 +46,11 @@ def test_coercions_of_the_item_path_still_apply() -> None:
     assert check_output([2.0, 3], spec(list[int])) == [2, 3]  # integral floats become ints
     assert check_output(["a.txt"], spec(list[pathlib.Path])) == [pathlib.Path("a.txt")]
     assert OutputEncoder().encode([Level.HIGH, 1]) == [3, 1]  # an int subclass takes the item path
+
+
+def test_has_files_finds_a_path_anywhere_and_answers_plain_lists_at_once() -> None:
+    assert not has_files([[0.5] * 384] * 32)
+    assert not has_files(["a", 1, 2.5, True, None]) and not has_files("x") and not has_files(None)
+    assert has_files([[0.5, 1.0], [pathlib.Path("out.png")]])
+    assert has_files({"vectors": [1.0], "image": pathlib.Path("out.png")})
+    assert has_files([1.0, pathlib.Path("out.png")]) and has_files(pathlib.Path("a"))
