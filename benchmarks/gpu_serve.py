@@ -2,9 +2,9 @@
 the same predictor called directly on the GPU and against coglet (cog 0.23.1): predictions per second, p50
 and p99 at batch 1 and batch 32, and what each server adds to the model's time.
 
-One script for a GPU machine that has torch (CUDA), sentence-transformers and aiohttp installed and no
-network. What else cogkit's runtime and coglet need comes along as wheels, prepared where there is network,
-for the GPU machine's Python version and platform:
+One script for a GPU machine that has Python ≥ 3.11 with torch (CUDA), sentence-transformers and aiohttp
+installed, and no network. What else cogkit's runtime and coglet need comes along as wheels, prepared where
+there is network, for the GPU machine's Python version and platform:
 
     python benchmarks/gpu_serve.py download --dest gpu-wheels --python-version 3.11
         # cogkit's dependencies, cog 0.23.1 + coglet, the model's wheel (glibc ≥ 2.28 x86_64 by default;
@@ -42,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +81,8 @@ def thread_env(threads: int) -> dict[str, str]:
 
 
 def cogkit_requirements() -> list[str]:
+    import tomllib  # Python 3.11+, as cogkit itself (main() says so in one line on an older Python)
+
     with (ROOT / "pyproject.toml").open("rb") as fh:
         return list(tomllib.load(fh)["project"]["dependencies"])
 
@@ -578,6 +579,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--work", help="work directory (kept; default: a new temporary one)")
     r.add_argument("--json", help="write the JSON document here instead of stdout")
     args = parser.parse_args(argv)
+    if sys.version_info < (3, 11):  # noqa: UP036 - the script may be started by an older system Python
+        parser.error(f"cogkit needs Python 3.11 or newer; this is {sys.version.split()[0]}")
     if args.command == "run":
         if not Path(args.wheels).is_dir():
             parser.error(f"--wheels {args.wheels}: no such directory (make it with `download`)")
