@@ -166,7 +166,7 @@ def _serve_container(
 
         if args.reload:
             threading.Thread(target=_watch, args=(project, restart, stop), daemon=True).start()
-        _report_ready_in_background(client, stop)
+        _report_ready_in_background(client, stop, once=not args.reload)
         since = None
         while True:
             # `docker logs -f` ends when the container stops, which a reload does briefly: follow again.
@@ -208,8 +208,10 @@ def _say_waiting(code: int | None) -> None:
     )
 
 
-def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
-    """Say once per (re)start when the model reaches READY, so the user knows when to send requests."""
+def _report_ready_in_background(client: Any, stop: threading.Event, *, once: bool = False) -> None:
+    """Say once per (re)start when the model reaches READY, so the user knows when to send requests.
+    `once` (no reload, so no restart to report): stop asking after the first READY, so an idle poll of
+    /health-check five times a second does not share the model's CPU for as long as it serves."""
 
     def loop() -> None:
         was_ready = False
@@ -218,6 +220,8 @@ def _report_ready_in_background(client: Any, stop: threading.Event) -> None:
             ready = bool(health) and health.get("status") in ("READY", "BUSY")
             if ready and not was_ready:
                 print("Model ready", file=sys.stderr, flush=True)
+                if once:
+                    return
             was_ready = ready if health is not None else False
 
     threading.Thread(target=loop, daemon=True).start()
@@ -245,7 +249,7 @@ def _serve_local(
     client = ModelClient(reachable_host(args.host), args.port)
     if args.reload:
         threading.Thread(target=_watch, args=(project, restart_requested.set, stop), daemon=True).start()
-    _report_ready_in_background(client, stop)
+    _report_ready_in_background(client, stop, once=not args.reload)
     try:
         while True:
             restart_requested.clear()
@@ -261,6 +265,8 @@ def _serve_local(
                 progress=progress,
             ) as model:
                 proc = model.extra["process"]
+                if not args.reload:
+                    proc.wait()  # nothing can restart it: no wake-ups while it serves
                 while proc.poll() is None and not restart_requested.is_set():
                     time.sleep(0.1)
                 if not restart_requested.is_set():

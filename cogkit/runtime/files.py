@@ -233,14 +233,20 @@ def _redact(url: str) -> str:
 # ------------------------------------------------------------------------------------ outputs
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def has_files(value: Any) -> bool:
-    if isinstance(value, os.PathLike):
-        return True
+    """Whether an output holds paths (files to upload or inline). Plain JSON values answer at once, and a
+    list of them in one C-level pass: an embeddings batch is 32 x 384 floats, each an isinstance
+    check against the os.PathLike ABC on the item-by-item path (~8 ms a response)."""
+    if type(value) in _PLAIN:
+        return False
     if isinstance(value, list):
-        return any(has_files(v) for v in value)
+        return not _PLAIN.issuperset(map(type, value)) and any(has_files(v) for v in value)
     if isinstance(value, dict):
         return any(has_files(v) for v in value.values())
-    return False
+    return isinstance(value, os.PathLike)
 
 
 def guess_mime(path: str) -> str:
