@@ -147,8 +147,8 @@ class StateStore:
         self._shas = {kind: hashlib.sha1(text.encode()).hexdigest() for kind, text in self._scripts.items()}
         self._ops: list[_Op] = []
         self._unflushed_update: dict[str, _Op] = {}
-        self._wakeup = asyncio.Event()
-        self._urgent = asyncio.Event()  # an operation someone waits for was queued
+        self._wakeup = asyncio.Event()  # write a batch now
+        self._linger: asyncio.TimerHandle | None = None  # write queued updates soon
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
@@ -264,31 +264,32 @@ class StateStore:
             await conn.disconnect()
 
     def _enqueue(self, op: _Op) -> None:
+        """A progress update: written within UPDATE_LINGER, so that the prediction can end (or
+        log more) first and they share one write. Anything someone waits for cuts this short.
+        (One timer per batch, not a wake-up of the writer per update.)"""
+        self._ops.append(op)
+        self._idle.clear()
+        if self._linger is None and not self._wakeup.is_set():
+            self._linger = asyncio.get_running_loop().call_later(UPDATE_LINGER, self._wakeup.set)
+
+    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+        """An operation someone waits for: written in the next batch."""
+        op.future = asyncio.get_running_loop().create_future()
         self._ops.append(op)
         self._idle.clear()
         self._wakeup.set()
-
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
-        op.future = asyncio.get_running_loop().create_future()
-        self._enqueue(op)
-        self._urgent.set()
         return op.future
 
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
-            if not self._urgent.is_set():
-                # Only progress updates so far: give the prediction a moment to end (or log
-                # more) so they share one write. Anything someone waits for cuts this short.
-                # (A timer, not wait_for: that would cost a task per prediction.)
-                linger = asyncio.get_running_loop().call_later(UPDATE_LINGER, self._urgent.set)
-                await self._urgent.wait()
-                linger.cancel()
             # One more turn of the event loop lets operations issued by the same wake-up (a
             # prediction's finish and the next one's read) join this round trip.
             await asyncio.sleep(0)
             self._wakeup.clear()
-            self._urgent.clear()
+            if self._linger is not None:
+                self._linger.cancel()
+                self._linger = None
             if not self._ops:
                 self._idle.set()
                 continue
