@@ -15,6 +15,9 @@ on the same machine and the same trivial predictor (`text: str -> str`):
               floor one client sees)
 
 Usage: .venv/bin/python benchmarks/queue_throughput.py [--jobs 5000] [--latency-jobs 1000] [--workers 1,2]
+       [--rounds 3] [--prefetch N]
+Each round measures every row; rounds alternate which side goes first (queue, or the HTTP server
+and raw Redis), and the table shows the medians with the range of each rate.
 Results go to benchmarks/results/queue-<time>.{json,md} and a table is printed.
 """
 
@@ -28,6 +31,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -316,20 +320,13 @@ def cleanup(redis_url: str, streams: list[str]) -> None:
     r.close()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
-    ap.add_argument("--jobs", type=int, default=5000)
-    ap.add_argument("--latency-jobs", type=int, default=1000)
-    ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--prefetch", type=int, default=None, help="passed to every worker")
-    args = ap.parse_args()
-    model = model_dir()
-    load_before = os.getloadavg()  # the machine may be shared: say how busy it was
-    extra = ["--prefetch", str(args.prefetch)] if args.prefetch is not None else []
+def one_round(
+    args: argparse.Namespace, model: Path, extra: list[str], streams: list[str], order: int
+) -> dict:
+    """Every row once; `order` 1 runs the HTTP server and raw Redis before the queue (alternation)."""
     rows: dict[str, dict] = {}
-    streams = []
-    try:
+
+    def queue_rows() -> None:
         for k in [int(x) for x in args.workers.split(",")]:
             stream = f"bench-{uuid.uuid4().hex[:6]}"
             streams.append(stream)
@@ -348,32 +345,101 @@ def main() -> int:
                 rows[f"queue-tput ({k} worker{'s' if k > 1 else ''})"] = row
             finally:
                 stop(procs)
+
+    def peer_rows() -> None:
         rows["http-seq (cogkit server)"] = http_sequential(model, args.latency_jobs)
         rows["redis-raw (redis-benchmark)"] = redis_raw(args.redis)
+
+    for part in (queue_rows, peer_rows) if order == 0 else (peer_rows, queue_rows):
+        part()
+    return {name: rows[name] for name in sorted(rows, key=_ROW_ORDER.index)}
+
+
+_ROW_ORDER = [
+    "queue-lat (1 worker)",
+    *[f"queue-tput ({k} worker{'s' if k > 1 else ''})" for k in range(1, 65)],
+    "http-seq (cogkit server)",
+    "redis-raw (redis-benchmark)",
+]
+_RATE_KEYS = ("jobs_per_s", "req_per_s", "xadd_per_s_1conn")
+
+
+def median_rows(rounds: list[dict]) -> dict[str, dict]:
+    """Per row, the median of every number over the rounds, and the range of its rate."""
+    out: dict[str, dict] = {}
+    for name in rounds[0]:
+        per = [r[name] for r in rounds if name in r]
+        row: dict = {}
+        for key, value in per[0].items():
+            if isinstance(value, (int, float)):
+                values = sorted(p[key] for p in per)
+                row[key] = statistics.median(values)
+                if key in _RATE_KEYS:
+                    row["rate_range"] = [values[0], values[-1]]
+        out[name] = row
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--jobs", type=int, default=5000)
+    ap.add_argument("--latency-jobs", type=int, default=1000)
+    ap.add_argument("--workers", default="1,2")
+    ap.add_argument("--prefetch", type=int, default=None, help="passed to every worker")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; the table shows medians")
+    args = ap.parse_args()
+    model = model_dir()
+    extra = ["--prefetch", str(args.prefetch)] if args.prefetch is not None else []
+    streams: list[str] = []
+    rounds: list[dict] = []
+    loads: list[float] = []
+    try:
+        for i in range(args.rounds):
+            loads.append(os.getloadavg()[0])  # the machine may be shared: say how busy it was
+            rounds.append(one_round(args, model, extra, streams, i % 2))
+            print(
+                f"round {i + 1}/{args.rounds}: "
+                + ", ".join(
+                    f"{name} {next(r[k] for k in _RATE_KEYS if k in r):,.0f}/s"
+                    for name, r in rounds[-1].items()
+                ),
+                flush=True,
+            )
+        loads.append(os.getloadavg()[0])
     finally:
         cleanup(args.redis, streams)
+    rows = median_rows(rounds)
     report = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "cpus": os.cpu_count(),
         "jobs": args.jobs,
         "latency_jobs": args.latency_jobs,
         "prefetch": args.prefetch,
-        "loadavg_1m_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "rounds": args.rounds,
+        "loadavg_1m_per_round_and_after": [round(x, 2) for x in loads],
         "rows": rows,
+        "per_round": rounds,
     }
     lines = [
-        "| row | p50 ms | p99 ms | jobs/s | saturated p50 / p99 ms | worker CPU ms/job |",
+        f"medians of {args.rounds} alternating round(s)",
+        "",
+        "| row | p50 ms | p99 ms | jobs/s (range) | saturated p50 / p99 ms | worker CPU ms/job |",
         "|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
-        rate = r.get("jobs_per_s") or r.get("req_per_s") or r.get("xadd_per_s_1conn")
+        rate = next(r[k] for k in _RATE_KEYS if k in r)
+        low, high = r["rate_range"]
+        spread = f" ({low:,.0f}–{high:,.0f})" if args.rounds > 1 else ""
         sat = f"{r['sat_p50_ms']:.1f} / {r['sat_p99_ms']:.1f}" if "sat_p50_ms" in r else ""
         p50 = f"{r['p50_ms']:.2f}" if "p50_ms" in r else ""
         p99 = f"{r['p99_ms']:.2f}" if "p99_ms" in r else ""
         cpu = f"{r['cpu_ms_per_job']:.2f}" if "cpu_ms_per_job" in r else ""
-        lines.append(f"| {name} | {p50} | {p99} | {rate:,.0f} | {sat} | {cpu} |")
-    load = report["loadavg_1m_before_after"]
-    lines.append(f"\nload average (1 min) before / after: {load[0]} / {load[1]}, {os.cpu_count()} CPUs")
+        lines.append(f"| {name} | {p50} | {p99} | {rate:,.0f}{spread} | {sat} | {cpu} |")
+    load = ", ".join(f"{x:.2f}" for x in report["loadavg_1m_per_round_and_after"])
+    lines.append(
+        f"\nload average (1 min) at each round's start and at the end: {load}; {os.cpu_count()} CPUs"
+    )
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,8 @@ from typing import Any, Final, Protocol
 
 import msgspec
 
+from cogkit.runtime.slots import Slots
+
 
 class WorkerState:
     """A worker's states, as /health-check reports them (not a prediction's `status`)."""
@@ -78,6 +80,7 @@ class WorkerAPI(Protocol):
     """What the runner and the transports use of a worker (see cogkit.runtime.worker.Worker)."""
 
     concurrency: int
+    slots: Slots  # the one count of capacity: the runner takes one per admitted prediction
     setup: SetupResult | None
     schema: dict[str, Any] | None
     has_healthcheck: bool
@@ -94,7 +97,7 @@ class WorkerAPI(Protocol):
 
     async def stop(self, timeout: float = 5.0) -> None: ...
 
-    def predict(self, prediction_id: str, inputs: dict[str, Any],
-                context: dict[str, str] | None = None) -> AsyncIterator[Event]: ...
+    def predict(self, prediction_id: str, inputs: dict[str, Any], context: dict[str, str] | None = None,
+                *, slot_held: bool = False) -> AsyncIterator[Event]: ...
 
     def cancel(self, prediction_id: str) -> bool: ...

@@ -16,10 +16,11 @@ Usage (any asyncio transport)::
     await runner.cancel(prediction_id)            # True if it was in flight
     await runner.drain(grace)                     # graceful shutdown: no new work, wait in-flight
 
-Capacity is the worker's concurrency. With `queue_size=0` (Cog's behaviour) a submit beyond it
-raises `RunnerBusy` (HTTP 409); with `queue_size=N` up to N more wait FIFO for a slot. A slot is
-released *before* the prediction's waiters are woken, so a client that waited for its previous
-response can always start the next one (coglet releases after responding: spurious 409s).
+Capacity is the worker's `slots` (cogkit.runtime.slots), the one count of it: a prediction takes
+a slot when it is admitted. With `queue_size=0` (Cog's behaviour) a submit beyond it raises `Busy`
+(HTTP 409); with `queue_size=N` up to N more wait FIFO for a slot. A slot is released *before* the
+prediction's waiters are woken, so a client that waited for its previous response can always
+start the next one (coglet releases after responding: spurious 409s).
 
 `on_update(pred, event, data)` is called synchronously for "start", "log" (text), "output"
 (chunk, for iterator outputs), "metric" ((name, value)) and "completed" (None); it must not block.
@@ -31,12 +32,12 @@ import asyncio
 import logging
 import os
 import time
-from collections import deque
 from typing import Any
 
 from cogkit.runtime import files, inputurls
 from cogkit.runtime.events import Done, Log, Metric, Output, OutputChunk, WorkerAPI, WorkerState
 from cogkit.runtime.prediction import Prediction, UpdateCallback
+from cogkit.runtime.slots import Busy
 from cogkit.runtime.types import (
     CANCELED,
     FAILED,
@@ -50,12 +51,8 @@ from cogkit.schema.validation import compile_validator
 
 log = logging.getLogger("cogkit.runner")
 
-__all__ = ["InputValidationError", "Prediction", "PredictionRunner", "RunnerBusy", "RunnerUnavailable",
+__all__ = ["Busy", "InputValidationError", "Prediction", "PredictionRunner", "RunnerUnavailable",
            "UpdateCallback"]
-
-
-class RunnerBusy(Exception):
-    """All slots (and the wait queue, if any) are taken: Cog answers 409."""
 
 
 class RunnerUnavailable(Exception):
@@ -94,16 +91,13 @@ class PredictionRunner:
         self.upload_url = upload_url
         self.webhooks = webhook_sender or WebhookSender()
         self.queue_size = max(0, queue_size)
-        # One capacity, the worker's: the runner admits up to it (RunnerBusy past it and the wait
-        # queue); the worker's own WorkerBusy only guards callers that bypass the runner.
-        self.capacity = worker.concurrency
+        # The one count of capacity is the worker's: admission takes one of its slots.
+        self.slots = worker.slots
         self.max_input_file_bytes = max_input_file_bytes
         # file inputs: only data/http(s) URLs, or paths in the dir the CLI made for this run
         self.input_dir = input_dir if input_dir is not None else inputurls.input_dir_from_env()
         self.max_input_files = max_input_files or inputurls.max_files_from_env()
         self.mode = mode
-        self._busy = 0
-        self._waiters: deque[asyncio.Future[None]] = deque()
         self._inflight: dict[str, Prediction] = {}
         self._accepting = True
         self._counter = 0
@@ -122,7 +116,7 @@ class PredictionRunner:
 
     @property
     def busy(self) -> bool:
-        return self._busy >= self.capacity
+        return self.slots.full
 
     @property
     def inflight(self) -> int:
@@ -195,14 +189,9 @@ class PredictionRunner:
             pred.attach_webhook(self.webhooks.channel(request.webhook, request.webhook_events_filter,
                                                       pred.encode, trace_headers))
         # Take a slot now if one is free: admission is atomic and the 202 already says "processing".
-        if self._busy < self.capacity:
-            self._busy += 1
+        pred.slot_waiter = self.slots.take_or_wait(self.queue_size)  # raises Busy
+        if pred.slot_waiter is None:
             pred.mark_started()
-        elif len(self._waiters) >= self.queue_size:
-            raise RunnerBusy("Already running a prediction")
-        else:
-            pred.slot_waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(pred.slot_waiter)
         self._inflight[pid] = pred
         return pred
 
@@ -212,7 +201,7 @@ class PredictionRunner:
         """Start a prediction in the background and return it at once (the async path).
 
         A request whose id is already in flight returns that prediction (idempotent PUT).
-        Raises InputValidationError, RunnerBusy or RunnerUnavailable before anything starts.
+        Raises InputValidationError, Busy or RunnerUnavailable before anything starts.
         """
         if request.id and (existing := self._inflight.get(request.id)) is not None:
             return existing
@@ -235,23 +224,13 @@ class PredictionRunner:
     def start(self, request: PredictionRequest, **kwargs: Any) -> Prediction:
         """Like run() but returns the Prediction first (for SSE): caller awaits `execute(pred)`."""
         if request.id and request.id in self._inflight:
-            raise RunnerBusy(f"prediction {request.id} is already running")
+            raise Busy(f"prediction {request.id} is already running")
         self._check_available()
         return self._new(request, kwargs.get("inputs"), kwargs.get("on_update"),
                          kwargs.get("trace_headers"), False)
 
     async def execute(self, pred: Prediction) -> None:
         await self._execute(pred)
-
-    # ----------------------------------------------------------------------------- slots
-    def _release(self) -> None:
-        waiters = self._waiters
-        while waiters:
-            fut = waiters.popleft()
-            if not fut.done():
-                fut.set_result(None)  # hand our slot straight to the next in line
-                return
-        self._busy -= 1
 
     # ------------------------------------------------------------------------------ cancel
     async def cancel(self, prediction_id: str) -> bool:
@@ -324,7 +303,7 @@ class PredictionRunner:
         outputs = None
         status, error, predict_time = FAILED, "the worker ended the prediction without a result", None
         for_upload = self.upload_url  # sync predictions too, as Cog >= 0.17 (coglet) does
-        async for ev in self.worker.predict(pred.id, inputs, pred.request.context):
+        async for ev in self.worker.predict(pred.id, inputs, pred.request.context, slot_held=True):
             match ev:
                 case Log(text=text, source=source):
                     pred.add_log(text, source)
@@ -358,9 +337,12 @@ class PredictionRunner:
         # Free capacity *before* anyone waiting on this prediction is woken (no spurious 409).
         self._inflight.pop(pred.id, None)
         if holds_slot:
-            self._release()
-        elif pred.slot_waiter is not None and pred.slot_waiter in self._waiters:
-            self._waiters.remove(pred.slot_waiter)
+            self.slots.release()
+        elif (waiter := pred.slot_waiter) is not None:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.slots.release()  # handed a slot, then stopped before it could use it
+            else:
+                self.slots.withdraw(waiter)
         pred.complete()
 
     # ---------------------------------------------------------------------------- shutdown

@@ -92,12 +92,9 @@ class Server:
         return web.Response(body=json_encoder.encode({"detail": detail}), status=status, content_type=JSON)
 
     def _health_status(self) -> str:
-        state = self.worker.state
-        if state in WorkerState.SERVING:
-            runner = self.runner
-            if runner is None:
-                return WorkerState.STARTING
-            return WorkerState.BUSY if runner.busy else WorkerState.READY
+        state = self.worker.state  # BUSY while every one of the worker's slots is taken
+        if state in WorkerState.SERVING and self.runner is None:
+            return WorkerState.STARTING
         return state
 
     # -- routes ---------------------------------------------------------------------------
@@ -147,7 +144,7 @@ class Server:
 
     async def predict(self, request: web.Request) -> web.StreamResponse:
         """POST /predictions and PUT /predictions/{id} (and the /trainings equivalents)."""
-        from cogkit.runtime.runner import InputValidationError, RunnerBusy, RunnerUnavailable
+        from cogkit.runtime.runner import Busy, InputValidationError, RunnerUnavailable
 
         runner = self.runner
         try:
@@ -202,7 +199,7 @@ class Server:
             resp = await runner.run(req, inputs=inputs, trace_headers=trace)
         except InputValidationError as exc:
             return self._detail(422, exc.errors)
-        except RunnerBusy as exc:
+        except Busy as exc:
             return self._detail(409, str(exc))
         except RunnerUnavailable as exc:
             return self._detail(503, str(exc))

@@ -38,16 +38,13 @@ from cogkit.runtime.events import (
     WorkerState,
 )
 from cogkit.runtime.pyversions import ASYNC_TIMEOUT
+from cogkit.runtime.slots import Busy, Slots
 
 log = logging.getLogger("cogkit.worker")
 
 
 class WorkerError(Exception):
     """A prediction could not be handed to the worker."""
-
-
-class WorkerBusy(WorkerError):
-    """All `concurrency` slots are taken (the server answers 409)."""
 
 
 class WorkerUnavailable(WorkerError):
@@ -95,11 +92,12 @@ class PredictionEvents:
     facing a log flood holds a few big strings instead of millions of events.
     """
 
-    __slots__ = ("id", "seq", "_events", "_waiter", "_finished")
+    __slots__ = ("id", "seq", "owns_slot", "_events", "_waiter", "_finished")
 
-    def __init__(self, prediction_id: str, seq: int = 0) -> None:
+    def __init__(self, prediction_id: str, seq: int = 0, owns_slot: bool = False) -> None:
         self.id = prediction_id
         self.seq = seq
+        self.owns_slot = owns_slot  # predict() took the slot itself, so the worker releases it
         self._events: collections.deque[Event] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self._finished = False
@@ -170,6 +168,7 @@ class Worker:
         self.predictor_ref = predictor_ref
         self.mode = mode
         self.concurrency = max(1, int(concurrency))
+        self.slots = Slots(self.concurrency)  # the one count of capacity (see cogkit.runtime.slots)
         self.cwd = cwd
         self.env = env
         self.python = python or sys.executable
@@ -207,7 +206,7 @@ class Worker:
     # --- state ---------------------------------------------------------------------------------
     @property
     def state(self) -> str:
-        if self._state == WorkerState.READY and len(self._streams) >= self.concurrency:
+        if self._state == WorkerState.READY and self.slots.full:
             return WorkerState.BUSY
         return self._state
 
@@ -226,7 +225,7 @@ class Worker:
 
     @property
     def has_capacity(self) -> bool:
-        return self._state == WorkerState.READY and len(self._streams) < self.concurrency
+        return self._state == WorkerState.READY and not self.slots.full
 
     @property
     def pid(self) -> int | None:
@@ -367,12 +366,19 @@ class Worker:
 
     # --- predictions ---------------------------------------------------------------------------
     def predict(
-        self, prediction_id: str, inputs: dict[str, Any], context: dict[str, str] | None = None
+        self,
+        prediction_id: str,
+        inputs: dict[str, Any],
+        context: dict[str, str] | None = None,
+        *,
+        slot_held: bool = False,
     ) -> AsyncIterator[Event]:
         """Start a prediction now and return its events (Log*, Output|OutputChunk*, Metric*, Done).
 
-        Raises WorkerBusy at capacity and WorkerUnavailable unless READY; the slot is free again
-        before Done is delivered, so the caller may submit the next prediction right away.
+        Takes one of `self.slots` (Busy when none is free) and frees it before Done is delivered,
+        so the caller may submit the next prediction right away. With `slot_held=True` the caller
+        took the slot already (the runner does, at admission) and releases it itself. Raises
+        WorkerUnavailable unless READY.
         """
         if not isinstance(prediction_id, str) or not isinstance(inputs, dict):
             raise TypeError("predict() takes a str prediction id and a dict of inputs")
@@ -380,8 +386,8 @@ class Worker:
             raise WorkerUnavailable("the worker is stopping")
         if self._state != WorkerState.READY or self._transport is None:
             raise WorkerUnavailable(f"the worker is {self._state}")
-        if len(self._streams) >= self.concurrency:
-            raise WorkerBusy("Already running a prediction")
+        if not slot_held and self.slots.full:
+            raise Busy()
         if prediction_id in self._streams:
             raise WorkerError(f"prediction {prediction_id} is already running")
         if context:
@@ -389,7 +395,9 @@ class Worker:
         seq = self._seq + 1
         frame = self._encoder.encode(ipc.Predict(prediction_id, inputs, context, seq))  # may raise: no slot
         self._seq = seq
-        stream = PredictionEvents(prediction_id, seq)
+        if not slot_held:
+            self.slots.take()
+        stream = PredictionEvents(prediction_id, seq, owns_slot=not slot_held)
         self._streams[prediction_id] = stream
         self._transport.write(frame)
         return stream
@@ -447,9 +455,11 @@ class Worker:
                     pending.set_result(msg.error)
 
     def _on_done(self, msg: ipc.DoneFrame) -> None:
-        stream = self._streams.pop(msg.id, None)  # free the slot before anyone sees Done
+        stream = self._streams.pop(msg.id, None)
         if stream is None:
             return
+        if stream.owns_slot:
+            self.slots.release()  # free the slot before anyone sees Done
         if msg.has_output:
             stream._push(Output(msg.output))
         if msg.metrics:
@@ -533,6 +543,8 @@ class Worker:
             self._state = WorkerState.DEFUNCT
         streams, self._streams = self._streams, {}
         for stream in streams.values():
+            if stream.owns_slot:
+                self.slots.release()
             for entry in last_words:
                 stream._push(entry)
             stream._push(Done(status="failed", error=f"Prediction failed: {reason}; the worker is defunct"))

@@ -14,7 +14,8 @@ import pytest
 
 from cogkit.runtime import prediction as prediction_module
 from cogkit.runtime.events import Done, Event, Log, Metric, Output, OutputChunk, SetupResult
-from cogkit.runtime.runner import InputValidationError, PredictionRunner, RunnerBusy, RunnerUnavailable
+from cogkit.runtime.runner import InputValidationError, PredictionRunner, RunnerUnavailable
+from cogkit.runtime.slots import Busy, Slots
 from cogkit.runtime.types import PredictionRequest
 
 
@@ -24,6 +25,7 @@ class ScriptedWorker:
     def __init__(self, script: list[Event], concurrency: int = 1, gated: bool = False) -> None:
         self.script = script
         self.concurrency = concurrency
+        self.slots = Slots(concurrency)
         self.setup: SetupResult | None = None
         self.schema: dict[str, Any] | None = None
         self.gated = gated
@@ -48,7 +50,8 @@ class ScriptedWorker:
         self._state = "DEFUNCT"
 
     def predict(self, prediction_id: str, inputs: dict[str, Any],
-                context: dict[str, str] | None = None) -> AsyncIterator[Event]:
+                context: dict[str, str] | None = None, *, slot_held: bool = False) -> AsyncIterator[Event]:
+        assert slot_held, "the runner takes the slot at admission"
         self.started.append(prediction_id)
         self.gates[prediction_id] = gate = asyncio.Event()
         if not self.gated:
@@ -116,7 +119,7 @@ def test_capacity_is_the_worker_s_and_the_slot_is_free_before_waiters_wake() -> 
         runner = PredictionRunner(worker)
         first = runner.submit(request(id="a"))
         assert runner.busy
-        with pytest.raises(RunnerBusy):
+        with pytest.raises(Busy):
             runner.submit(request(id="b"))
         assert runner.submit(request(id="a")) is first  # an id in flight: the same prediction
         (await started(worker, "a")).set()

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from cogkit.runtime.events import Done, Log, Metric, Output, OutputChunk
-from cogkit.runtime.worker import Worker, WorkerBusy, WorkerUnavailable
+from cogkit.runtime.slots import Busy
+from cogkit.runtime.worker import Worker, WorkerUnavailable
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -394,7 +395,7 @@ def test_busy_and_concurrent_async_predictions() -> None:
             begin = time.monotonic()
             streams = [worker.predict(f"p{i}", {"seconds": 2.0}) for i in range(4)]
             assert worker.state == "BUSY"
-            with pytest.raises(WorkerBusy):
+            with pytest.raises(Busy):
                 worker.predict("p5", {"seconds": 0})
             results = await asyncio.gather(*(collect(s) for s in streams))
             elapsed = time.monotonic() - begin

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from cogkit.runtime.slots import Slots
 from cogkit.runtime.types import PredictionRequest, PredictionResponse
 
 # (live state, event name: "start" | "output" | "logs", optional encoder of the live state).
@@ -23,6 +24,12 @@ class BackendUnavailable(Exception):
 
 class PredictionBackend(Protocol):
     """Runs predictions for the queue worker."""
+
+    @property
+    def slots(self) -> Slots:
+        """The predictor's one count of capacity: the worker waits for a free slot, then calls
+        run() with no await in between, and run() takes that slot."""
+        ...
 
     async def run(self, request: PredictionRequest, on_update: UpdateCallback) -> PredictionResponse:
         """Run one prediction to its terminal state.

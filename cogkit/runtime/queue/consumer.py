@@ -57,8 +57,8 @@ class WorkerOptions:
     stream: str
     group: str = DEFAULT_GROUP
     consumer: str = ""
-    concurrency: int = 1
-    # Entries held beyond the running ones. 0 suits a GPU fleet (an entry never waits behind a
+    # Entries held beyond the predictor's slots (its concurrency, counted by the backend's
+    # `slots`, never here). 0 suits a GPU fleet (an entry never waits behind a
     # long prediction while another worker idles); many tiny jobs want 16 or so (round trips).
     prefetch: int = 0
     visibility_timeout: float = 30.0
@@ -76,8 +76,6 @@ class WorkerOptions:
         check_stream_name(self.stream)
         if self.prefetch < 0:
             raise ValueError("prefetch must not be negative")
-        if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
         if self.visibility_timeout <= 0:
             raise ValueError("visibility timeout must be positive")
 
@@ -98,15 +96,12 @@ class QueueWorker:
             legacy_keys=options.legacy_keys,
         )
         self.cancels = CancelWatcher(redis, backend.cancel, options.stream, legacy_keys=options.legacy_keys)
-        self.capacity = options.concurrency + options.prefetch
         self.lease_ms = int(options.visibility_timeout * 1000)
         self._held: dict[str, Job] = {}  # entry id -> job: every entry pending on this consumer
         self._finishing: set[str] = set()  # held entries whose terminal write is under way
         self._cursor = "0-0"  # XAUTOCLAIM's position in the pending entries list
         self._leases: dict[str, str] = {}  # prediction id -> lease token, while we run it
-        self._running = 0
         self._room = asyncio.Event()  # an entry was released: maybe read more
-        self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._unstarted: set[str] = set()  # held entries waiting for a slot
         self._tasks: set[asyncio.Task[None]] = set()
@@ -119,9 +114,9 @@ class QueueWorker:
         if exit_code is not None:
             self.exit_code = exit_code
         if not self._stopping.is_set():
-            log.info("stopping: no new entries; %d prediction(s) in flight", self._running)
+            log.info("stopping: no new entries; %d prediction(s) in flight", self.backend.slots.taken)
         self._stopping.set()
-        self._slot_freed.set()
+        self.backend.slots.wake()  # entries waiting for a slot go back to other workers
         self._room.set()
 
     async def run(self) -> int:
@@ -137,7 +132,7 @@ class QueueWorker:
             self.opts.stream,
             self.opts.group,
             self.opts.consumer,
-            self.opts.concurrency,
+            self.backend.slots.size,
             self.opts.visibility_timeout,
         )
         try:
@@ -152,7 +147,7 @@ class QueueWorker:
     async def _drain(self) -> None:
         pending = [t for t in self._tasks if not t.done()]
         if pending:
-            log.info("draining %d in-flight prediction(s)", self._running)
+            log.info("draining %d in-flight prediction(s)", self.backend.slots.taken)
             _, late = await asyncio.wait(pending, timeout=self.opts.drain_timeout)
             if late:
                 log.warning("drain timeout: leaving %d entr(y/ies) pending for another worker", len(late))
@@ -188,10 +183,11 @@ class QueueWorker:
         # Read again once half the prefetch window is free (or we hold nothing): one read per
         # batch of entries instead of one per finished prediction. An entry whose prediction
         # has ended no longer counts: the next read rides with its terminal write.
-        low_water = max(1, (self.capacity - self.opts.concurrency + 1) // 2)
+        capacity = self.backend.slots.size + self.opts.prefetch  # entries held at most
+        low_water = max(1, (self.opts.prefetch + 1) // 2)
         while not self._stopping.is_set():
             busy = len(self._held) - len(self._finishing)
-            free = self.capacity - busy
+            free = capacity - busy
             if free < low_water and busy:
                 self._room.clear()
                 await self._room.wait()
@@ -361,7 +357,7 @@ class QueueWorker:
             state = failed_state(job, f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self.cancels.unwatch(pid)
-            self._free_slot()  # before the finish round trip: the next prediction starts now
+            # The runner freed the slot before run() returned: the next prediction starts now,
             self._finishing.add(entry)  # and the next read joins that round trip
             self._room.set()
         stored = await self.store.finish(entry, state, token)
@@ -373,21 +369,16 @@ class QueueWorker:
             self.stop(exit_code=1)
 
     async def _take_slot(self, entry: str) -> bool:
+        """Wait until the predictor has a free slot; False when stopping instead. The caller
+        submits with no await in between, so the runner takes that very slot."""
+        slots = self.backend.slots
         self._unstarted.add(entry)
         try:
-            while self._running >= self.opts.concurrency and not self._stopping.is_set():
-                self._slot_freed.clear()
-                await self._slot_freed.wait()
-            if self._stopping.is_set():
-                return False
-            self._running += 1
-            return True
+            while slots.full and not self._stopping.is_set():
+                await slots.wait_free()
+            return not self._stopping.is_set()
         finally:
             self._unstarted.discard(entry)
-
-    def _free_slot(self) -> None:
-        self._running -= 1
-        self._slot_freed.set()
 
     # ------------------------------------------------------------------ ownership upkeep
     async def _heartbeat(self) -> None:

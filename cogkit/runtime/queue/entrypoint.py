@@ -82,11 +82,12 @@ async def run_worker(args: argparse.Namespace, cwd: str | None = None) -> int:
         ref, concurrency = read_predictor_config(cwd, args.mode)
     concurrency = args.concurrency if args.concurrency is not None else concurrency
     try:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
         options = WorkerOptions(
             stream=args.stream,
             group=args.group,
             consumer=args.consumer,
-            concurrency=concurrency,
             prefetch=args.prefetch,
             visibility_timeout=args.visibility_timeout,
             state_ttl=args.state_ttl,

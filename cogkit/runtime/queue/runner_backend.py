@@ -15,12 +15,13 @@ from cogkit.runtime.events import WorkerState
 from cogkit.runtime.queue.backend import BackendUnavailable, UpdateCallback
 from cogkit.runtime.queue.protocol import Job, failed_state
 from cogkit.runtime.runner import (
+    Busy,
     InputValidationError,
     Prediction,
     PredictionRunner,
-    RunnerBusy,
     RunnerUnavailable,
 )
+from cogkit.runtime.slots import Slots
 from cogkit.runtime.types import PredictionRequest, PredictionResponse
 
 log = logging.getLogger("cogkit.queue")
@@ -48,6 +49,10 @@ class RunnerBackend:
         self.runner = runner
 
     @property
+    def slots(self) -> Slots:
+        return self.runner.slots
+
+    @property
     def healthy(self) -> bool:
         return self.runner.worker.state not in _DEFUNCT_STATES
 
@@ -65,7 +70,7 @@ class RunnerBackend:
 
         try:
             pred = self.runner.submit(request, inputs=inputs, on_update=listener, respond_async=True)
-        except (RunnerUnavailable, RunnerBusy) as exc:
+        except (RunnerUnavailable, Busy) as exc:
             raise BackendUnavailable(str(exc)) from None
         return await pred.wait()
 

@@ -10,6 +10,7 @@ result is never lost, and its entry is acked only by the same atomic script that
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ClusterDownError, NoScriptError, TryAgainError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ClusterDownError, NoScriptError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential_jitter
@@ -54,6 +56,21 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 # How long a batch holding only non-terminal updates waits for more operations: a prediction
 # that ends within it costs one write (its terminal state) instead of two.
 UPDATE_LINGER = 0.005
+
+# A batch that gets no complete answer within this long is sent again on a new connection
+# (the same bound the pooled connections' socket timeout sets; see connection.py).
+BATCH_TIMEOUT = 10.0
+
+
+_HAS_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+; the image's Python may be 3.10
+
+
+def _deadline(seconds: float) -> contextlib.AbstractAsyncContextManager[Any]:
+    """asyncio.timeout where there is one (a timer, no extra task), else no deadline here: on
+    3.10 the writer's own connection keeps its socket timeout instead (see _own_connection)."""
+    if _HAS_TIMEOUT:
+        return asyncio.timeout(seconds)  # type: ignore[attr-defined,unused-ignore]
+    return contextlib.nullcontext()
 
 
 def backoff(max_wait: float = 2.0) -> AsyncRetrying:
@@ -130,11 +147,16 @@ class StateStore:
         self._shas = {kind: hashlib.sha1(text.encode()).hexdigest() for kind, text in self._scripts.items()}
         self._ops: list[_Op] = []
         self._unflushed_update: dict[str, _Op] = {}
-        self._wakeup = asyncio.Event()
-        self._urgent = asyncio.Event()  # an operation someone waits for was queued
+        self._wakeup = asyncio.Event()  # write a batch now
+        self._linger: asyncio.TimerHandle | None = None  # write queued updates soon
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        # Standalone Redis: the writer keeps one connection of its own and writes each batch
+        # straight to it (redis-py's Pipeline costs more CPU than the round trip it saves).
+        # A cluster goes through the cluster pipeline, which routes and follows failovers.
+        self._direct = not isinstance(redis, RedisCluster)
+        self._conn: Any = None
 
     # ------------------------------------------------------------------ operations
     async def begin(self, prediction_id: str, token: str, lease_ms: int) -> str:
@@ -237,33 +259,37 @@ class StateStore:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.disconnect()
 
     def _enqueue(self, op: _Op) -> None:
+        """A progress update: written within UPDATE_LINGER, so that the prediction can end (or
+        log more) first and they share one write. Anything someone waits for cuts this short.
+        (One timer per batch, not a wake-up of the writer per update.)"""
+        self._ops.append(op)
+        self._idle.clear()
+        if self._linger is None and not self._wakeup.is_set():
+            self._linger = asyncio.get_running_loop().call_later(UPDATE_LINGER, self._wakeup.set)
+
+    def _submit(self, op: _Op) -> asyncio.Future[Any]:
+        """An operation someone waits for: written in the next batch."""
+        op.future = asyncio.get_running_loop().create_future()
         self._ops.append(op)
         self._idle.clear()
         self._wakeup.set()
-
-    def _submit(self, op: _Op) -> asyncio.Future[Any]:
-        op.future = asyncio.get_running_loop().create_future()
-        self._enqueue(op)
-        self._urgent.set()
         return op.future
 
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
-            if not self._urgent.is_set():
-                # Only progress updates so far: give the prediction a moment to end (or log
-                # more) so they share one write. Anything someone waits for cuts this short.
-                try:
-                    await asyncio.wait_for(self._urgent.wait(), UPDATE_LINGER)
-                except TimeoutError:
-                    pass
             # One more turn of the event loop lets operations issued by the same wake-up (a
             # prediction's finish and the next one's read) join this round trip.
             await asyncio.sleep(0)
             self._wakeup.clear()
-            self._urgent.clear()
+            if self._linger is not None:
+                self._linger.cancel()
+                self._linger = None
             if not self._ops:
                 self._idle.set()
                 continue
@@ -322,9 +348,62 @@ class StateStore:
         return results
 
     async def _pipeline(self, batch: list[_Op]) -> list[Any]:
+        if self._direct:
+            return await self._write_direct(batch)
         async with self.redis.pipeline(transaction=False) as pipe:
             for op in batch:
                 # execute_command: redis-py's cluster pipeline refuses its evalsha() helper,
                 # though every script here keeps to one slot (the stream's hash tag).
                 pipe.execute_command("EVALSHA", self._shas[op.kind], len(op.keys), *op.keys, *op.args)
             return await pipe.execute(raise_on_error=False)
+
+    def _own_connection(self) -> Any:
+        """A connection like the pool's, kept by the writer alone. On 3.11+ it has no socket
+        timeout (each batch has one deadline instead of a timer per read and a task per send)."""
+        pool = self.redis.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+        if _HAS_TIMEOUT:
+            kwargs["socket_timeout"] = None
+        return pool.connection_class(**kwargs)
+
+    async def _write_direct(self, batch: list[_Op]) -> list[Any]:
+        """The batch as one write of EVALSHAs on the writer's connection, then one reply each:
+        a refused script comes back as its error (like a pipeline with raise_on_error=False)."""
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._own_connection()
+        shas = self._shas
+        packed = b"".join(
+            [_resp_command(("EVALSHA", shas[op.kind], len(op.keys), *op.keys, *op.args)) for op in batch]
+        )
+        results: list[Any] = []
+        try:
+            async with _deadline(BATCH_TIMEOUT):
+                await conn.send_packed_command(packed, check_health=False)
+                for _ in batch:
+                    try:
+                        results.append(await conn.read_response())
+                    except ResponseError as exc:
+                        results.append(exc)
+        except BaseException:
+            # A half-read batch leaves replies on the wire: start the next on a new connection.
+            await conn.disconnect(nowait=True)
+            raise
+        return results
+
+
+def _resp_command(args: tuple[Any, ...]) -> bytes:
+    """One command in Redis' wire format (RESP): what redis-py's pack_command writes, for the
+    few argument types the scripts take, without its per-argument dispatch."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, int):
+            arg = b"%d" % arg
+        elif not isinstance(arg, (bytes, bytearray, memoryview)):
+            arg = repr(arg).encode()  # floats, as redis-py's encoder writes them
+        parts.append(b"$%d\r\n" % len(arg))
+        parts.append(bytes(arg) if isinstance(arg, memoryview) else arg)
+        parts.append(b"\r\n")
+    return b"".join(parts)
