@@ -62,14 +62,15 @@ UPDATE_LINGER = 0.005
 BATCH_TIMEOUT = 10.0
 
 
-_HAS_TIMEOUT = hasattr(asyncio, "timeout")  # 3.11+; the image's Python may be 3.10
+# asyncio.timeout is 3.11+ and the image's Python may be 3.10: looked up, never named directly
+_ASYNC_TIMEOUT: Any = getattr(asyncio, "timeout", None)
 
 
 def _deadline(seconds: float) -> contextlib.AbstractAsyncContextManager[Any]:
     """asyncio.timeout where there is one (a timer, no extra task), else no deadline here: on
     3.10 the writer's own connection keeps its socket timeout instead (see _own_connection)."""
-    if _HAS_TIMEOUT:
-        return asyncio.timeout(seconds)  # type: ignore[attr-defined,unused-ignore]
+    if _ASYNC_TIMEOUT is not None:
+        return _ASYNC_TIMEOUT(seconds)
     return contextlib.nullcontext()
 
 
@@ -362,7 +363,7 @@ class StateStore:
         timeout (each batch has one deadline instead of a timer per read and a task per send)."""
         pool = self.redis.connection_pool
         kwargs = dict(pool.connection_kwargs)
-        if _HAS_TIMEOUT:
+        if _ASYNC_TIMEOUT is not None:
             kwargs["socket_timeout"] = None
         return pool.connection_class(**kwargs)
 
