@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from cogkit import __version__, llb
+from cogkit.config.requirements import LOCAL_MOUNT
 from cogkit.layers.plan import (
     CONTEXT,
+    FIND_LINKS,
     HOST_UV,
+    LOCAL_PACKAGES,
     RUNTIME_COMPAT,
     RUNTIME_REQUIREMENTS,
     RUNTIME_SRC,
@@ -45,6 +48,7 @@ CA_PATH = "/etc/cogkit/ca-certificates.crt"
 UV_MOUNT = "/cogkit/uv"
 UV = f"{UV_MOUNT}/bin/uv"
 REQ_MOUNT = "/cogkit/req"
+FIND_LINKS_MOUNT = "/cogkit/find-links"
 RUNTIME_DIR = "/opt/cogkit"
 # The image's init (cogkit/runtime/pid1.py, shipped with the runtime below): its path inside the image.
 PID1 = f"{RUNTIME_DIR}/lib/cogkit/runtime/pid1.py"
@@ -143,7 +147,33 @@ def _uv_mount(tool: llb.State) -> Any:
 
 def _uv_env(plan: LayerPlan) -> dict[str, str]:
     return {"UV_CACHE_DIR": "/root/.cache/uv", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1",
-            "UV_PYTHON_DOWNLOADS": "automatic", "UV_BREAK_SYSTEM_PACKAGES": "1"}  # fmt: skip
+            "UV_PYTHON_DOWNLOADS": "automatic", "UV_BREAK_SYSTEM_PACKAGES": "1",
+            **plan.index_env}  # fmt: skip
+
+
+def _local_sources(plan: LayerPlan) -> tuple[list[Any], dict[str, str]]:
+    """Mounts and env of the user's install steps for --find-links and the project's own packages.
+
+    Both are local sources mounted into the steps (their content is part of the steps' cache key),
+    never copied into a layer. The project's packages are mounted writable (a throwaway copy):
+    building a package directory writes build/ and *.egg-info next to its sources."""
+    mounts: list[Any] = []
+    env: dict[str, str] = {}
+    if plan.find_links is not None:
+        wheels = llb.local(FIND_LINKS, shared_key_hint=f"{FIND_LINKS}:{plan.find_links}")
+        mounts.append(llb.bind(wheels, FIND_LINKS_MOUNT, readonly=True))
+        env["UV_FIND_LINKS"] = FIND_LINKS_MOUNT
+    paths = plan.requirements.local_paths
+    if paths:
+        include = None if "." in paths else list(paths)
+        source = llb.local(
+            LOCAL_PACKAGES,
+            include=include,
+            exclude=list(plan.code_excludes) if include is None else None,
+            shared_key_hint=f"{LOCAL_PACKAGES}:{plan.config.project_dir}",
+        )
+        mounts.append(llb.bind(source, LOCAL_MOUNT, readonly=False))
+    return mounts, env
 
 
 def _uv_cache() -> Any:
@@ -266,14 +296,16 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
         'rm -rf "$dir"\n'
         "date -u > /cogkit-out/prefetched\n"
     )
+    local_mounts, local_env = _local_sources(plan)
     step = pybase.run(
         _sh(script),
-        env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **ca_env},
+        env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
             _uv_cache(),
             llb.bind(llb.scratch(), "/cogkit-out"),
+            *local_mounts,
             *ca_mounts,
         ],
         name="download python packages (not in the image)",
@@ -290,14 +322,16 @@ def python_packages_layer(
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
     count = len(plan.requirements.requirements)
+    local_mounts, local_env = _local_sources(plan)
     return state.run(
         _sh(script),
-        env={**plan.config.environment, **_uv_env(plan), **ca_env},
+        env={**plan.config.environment, **_uv_env(plan), **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
             llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True),
             _uv_cache(),
+            *local_mounts,
             *ca_mounts,
         ],
         name=f"python packages: {_short(' '.join(plan.requirements.requirements))}"
