@@ -151,14 +151,19 @@ def _uv_env(plan: LayerPlan) -> dict[str, str]:
             **plan.index_env}  # fmt: skip
 
 
-def _local_sources(plan: LayerPlan) -> tuple[list[Any], dict[str, str]]:
-    """Mounts and env of the user's install steps for --find-links and the project's own packages.
+LOCAL_SOURCE_MOUNT = "/cogkit/local-src"
 
-    Both are local sources mounted into the steps (their content is part of the steps' cache key),
-    never copied into a layer. The project's packages are mounted writable (a throwaway copy):
-    building a package directory writes build/ and *.egg-info next to its sources."""
+
+def _local_sources(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
+    """Mounts, env and a script prefix for --find-links and the project's own packages.
+
+    Both are local sources mounted read-only into the user's install steps (read-only: BuildKit keys
+    the step on their content; a writable mount of a local source would be a new key every build),
+    never copied into a layer. Building a package directory writes build/ and *.egg-info next to its
+    sources, so the project's packages are copied into a tmpfs at LOCAL_MOUNT first."""
     mounts: list[Any] = []
     env: dict[str, str] = {}
+    prefix = ""
     if plan.find_links is not None:
         wheels = llb.local(FIND_LINKS, shared_key_hint=f"{FIND_LINKS}:{plan.find_links}")
         mounts.append(llb.bind(wheels, FIND_LINKS_MOUNT, readonly=True))
@@ -172,8 +177,9 @@ def _local_sources(plan: LayerPlan) -> tuple[list[Any], dict[str, str]]:
             exclude=list(plan.code_excludes) if include is None else None,
             shared_key_hint=f"{LOCAL_PACKAGES}:{plan.config.project_dir}",
         )
-        mounts.append(llb.bind(source, LOCAL_MOUNT, readonly=False))
-    return mounts, env
+        mounts += [llb.bind(source, LOCAL_SOURCE_MOUNT, readonly=True), llb.tmpfs(LOCAL_MOUNT)]
+        prefix = f"cp -a {LOCAL_SOURCE_MOUNT}/. {LOCAL_MOUNT}/\n"
+    return mounts, env, prefix
 
 
 def _uv_cache() -> Any:
@@ -289,14 +295,15 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
     """
     ca_mounts, ca_env, _ = _ca(plan)
     scratch_dir = "/root/.cache/uv/.cogkit-prefetch"
+    local_mounts, local_env, local_prefix = _local_sources(plan)
     script = (
         "set -e\n"
-        f'dir="{scratch_dir}-$(date +%s%N)"\n'
+        + local_prefix
+        + f'dir="{scratch_dir}-$(date +%s%N)"\n'
         f'{UV} pip install --python python3 --target "$dir" -r {REQ_MOUNT}/requirements.txt >/dev/null\n'
         'rm -rf "$dir"\n'
         "date -u > /cogkit-out/prefetched\n"
     )
-    local_mounts, local_env = _local_sources(plan)
     step = pybase.run(
         _sh(script),
         env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **local_env, **ca_env},
@@ -318,11 +325,11 @@ def python_packages_layer(
 ) -> llb.State:
     """uv pip install from the user's requirements, mounted as a file (the key is its content)."""
     ca_mounts, ca_env, _ = _ca(plan)
-    script = (
+    local_mounts, local_env, local_prefix = _local_sources(plan)
+    script = local_prefix + (
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
     count = len(plan.requirements.requirements)
-    local_mounts, local_env = _local_sources(plan)
     return state.run(
         _sh(script),
         env={**plan.config.environment, **_uv_env(plan), **local_env, **ca_env},

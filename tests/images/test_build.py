@@ -130,8 +130,9 @@ def test_system_and_python_packages_and_secret_run_step(
     )  # fmt: skip
     lines = probe.stdout.split()
     assert lines[0].startswith("jq-") and lines[1:] == ["1.16.0", "checked", "clean"]
-    labels = json.loads(docker(docker_cli, "image", "inspect", outcome.image, "--format",
-                               "{{json .Config.Labels}}").stdout)
+    labels = json.loads(
+        docker(docker_cli, "image", "inspect", outcome.image, "--format", "{{json .Config.Labels}}").stdout
+    )
     freeze = labels["run.cog.pip_freeze"].splitlines()  # Cog's label: pip freeze of the model's packages
     assert "six==1.16.0" in freeze and not any(line.startswith("aiohttp") for line in freeze)
     saved = subprocess.run([docker_cli, "save", outcome.image], capture_output=True, check=True).stdout

@@ -14,7 +14,7 @@ from cogkit.config.compat import TORCH_INDEX
 from cogkit.config.requirements import LOCAL_MOUNT
 from cogkit.config.torch_index import TorchIndex
 from cogkit.errors import CogkitError, ConfigError
-from cogkit.layers.compile import FIND_LINKS_MOUNT, compile_plan
+from cogkit.layers.compile import FIND_LINKS_MOUNT, LOCAL_SOURCE_MOUNT, compile_plan
 from cogkit.layers.plan import FIND_LINKS, LOCAL_PACKAGES, BuildOptions, plan_layers
 
 INSTALL = "python packages"
@@ -162,8 +162,12 @@ def test_local_wheel_and_package_dir_are_mounted_from_the_project(tmp_path: Path
     )
     assert any("-e ./pkg is installed as a regular package" in w for w in plan.warnings)
     for step in (install_step(ops), ops[PREFETCH]):
-        source = local_source(step, ops, LOCAL_MOUNT)
+        source = local_source(step, ops, LOCAL_SOURCE_MOUNT)
         assert source.identifier == f"local://{LOCAL_PACKAGES}"
+        assert mounts(step, ops)[LOCAL_SOURCE_MOUNT][1] is True  # read-only: keyed on its content
+        tmpfs = [m for m in step.op.exec.mounts if m.dest == LOCAL_MOUNT]
+        assert tmpfs and tmpfs[0].mountType == 4  # the writable copy lives in a tmpfs, not the layer
+        assert f"cp -a {LOCAL_SOURCE_MOUNT}/. {LOCAL_MOUNT}/" in step.op.exec.meta.args[-1]
         assert source.attrs["local.includepattern"] == '["dist/tiny-1.0-py3-none-any.whl","pkg"]'
 
 
