@@ -191,7 +191,7 @@ def test_unreachable_pytorch_index_warns_once_and_torch_comes_from_the_wheelhous
     assert "torch: torch from PyPI (PyTorch's index unreachable)" in lines
     step = next(t for t in built.outcome.layer_times if t.name.startswith("python packages"))
     if not step.cached:  # uv lists what it installed (a warm engine may have the layer cached)
-        assert [line.split("+ ", 1)[1] for line in lines if " + torch==" in line] == ["torch==2.13.0+cpu"]
+        assert {line.split("+ ", 1)[1] for line in lines if " + torch==" in line} == {"torch==2.13.0+cpu"}
     assert "nvidia" not in built.log.lower()  # no CUDA wheel was resolved, downloaded or installed
     freeze = built.outcome.compiled.image_config["config"]["Labels"]["run.cog.pip_freeze"].splitlines()
     assert "torch==2.13.0+cpu" in freeze
