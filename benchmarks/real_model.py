@@ -54,9 +54,11 @@ ADDED_PACKAGES = ["six==1.16.0", "toml==0.10.2", "ply==3.11", "pyasn1==0.6.1", "
 TEXTS = ["A man is eating food.", "The cat sits outside", "Transformers map sentences to vectors."]
 
 # Cog 0.16's runner for this project (CPU, python from the base; see build_vs_dockerfile.py), with the
-# wheelhouse as a named context in the pip step. {weights} is the COPY --from=weights line or nothing.
+# wheelhouse as a named context in the pip step; {weights_copy} is the COPY --from=weights line or
+# nothing. COG_BENCH_LAYOUT only keeps the two Cog layouts from reusing each other's cached steps.
 # ruff: noqa: E501
 COG_DOCKERFILE = """{weights_from}FROM {base}
+ENV COG_BENCH_LAYOUT={layout}
 ENV DEBIAN_FRONTEND=noninteractive
 ENV PYTHONUNBUFFERED=1
 ENV PIP_BREAK_SYSTEM_PACKAGES=1
@@ -83,7 +85,10 @@ class CogLayout(bvd.CogStyle):
             weights_copy = "".join(f"COPY --from=weights --link /src/{w} /src/{w}\n" for w in self.weights)
         else:
             weights_from = weights_copy = ""
-        return COG_DOCKERFILE.format(base=bvd.BASE, weights_from=weights_from, weights_copy=weights_copy)
+        layout = "separate-weights" if self.separate else "default"  # no shared cache keys between the two
+        return COG_DOCKERFILE.format(
+            base=bvd.BASE, layout=layout, weights_from=weights_from, weights_copy=weights_copy
+        )
 
     def requirements(self) -> None:
         """Cog's rewrite of the pins (torch==X+cpu); the PyTorch index line is left out (unreachable)."""
@@ -269,9 +274,9 @@ def main() -> int:
             for side in sides:
                 if isinstance(side, CogSide):
                     side.cog.manifest.unlink(missing_ok=True)
-            bvd.prune()
             order = sides if round_ % 2 == 0 else list(reversed(sides))
             for side in order:
+                bvd.prune()  # before each side: every cold build starts from an empty cache
                 seconds = side.build()
                 record("cold", side, seconds)
                 kind = "cogkit" if isinstance(side, CogkitSide) else "cog"

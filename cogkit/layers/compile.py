@@ -20,6 +20,7 @@ Layer order (every layer only depends on what is below it, so put rarely-changin
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from cogkit import __version__, llb
-from cogkit.config.requirements import LOCAL_MOUNT
+from cogkit.config.compat import TORCH_PACKAGES
+from cogkit.config.requirements import LOCAL_MOUNT, PythonRequirements, canonicalize_name
 from cogkit.layers.plan import (
     CONTEXT,
     FIND_LINKS,
@@ -280,10 +282,28 @@ def system_packages_layer(state: llb.State, prefetched: llb.State, plan: LayerPl
     )
 
 
-def _requirements_file(plan: LayerPlan) -> llb.State:
-    return llb.scratch().file(
-        llb.mkfile("/requirements.txt", 0o644, plan.requirements.render()), name="requirements.txt"
-    )
+def _requirements_file(plan: LayerPlan, reqs: PythonRequirements | None = None) -> llb.State:
+    reqs = plan.requirements if reqs is None else reqs
+    name = "requirements.txt" if reqs is plan.requirements else "requirements.txt (torch first)"
+    return llb.scratch().file(llb.mkfile("/requirements.txt", 0o644, reqs.render()), name=name)
+
+
+def torch_first(reqs: PythonRequirements) -> PythonRequirements | None:
+    """The torch pins alone (with the file's options), when there are other requirements besides.
+
+    They get a layer of their own below the rest: torch is most of a model's dependencies (~700 MB
+    unpacked for the CPU build, GBs for CUDA), so adding or bumping any other package re-creates,
+    re-exports and re-pushes only the smaller layer above, and at a cold build dockerd turns the
+    torch layer into a Docker layer while the rest still installs."""
+    pinned = [line for line in reqs.requirements if _torch_line(line)]
+    if not pinned or len(pinned) == len(reqs.requirements):
+        return None
+    return PythonRequirements(list(reqs.options), pinned, list(reqs.local_paths))
+
+
+def _torch_line(line: str) -> bool:
+    name = re.split(r"[\s\[;=<>!~@]", line.strip(), maxsplit=1)[0]
+    return canonicalize_name(name) in TORCH_PACKAGES
 
 
 def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
@@ -321,27 +341,35 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
 
 
 def python_packages_layer(
-    state: llb.State, tool: llb.State, prefetched: llb.State, plan: LayerPlan
+    state: llb.State,
+    tool: llb.State,
+    prefetched: llb.State,
+    plan: LayerPlan,
+    reqs: PythonRequirements | None = None,
 ) -> llb.State:
-    """uv pip install from the user's requirements, mounted as a file (the key is its content)."""
+    """uv pip install from the user's requirements, mounted as a file (the key is its content);
+    `reqs`: a part of them (torch_first)."""
+    part = reqs is not None
+    reqs = plan.requirements if reqs is None else reqs
     ca_mounts, ca_env, _ = _ca(plan)
     local_mounts, local_env, local_prefix = _local_sources(plan)
     script = local_prefix + (
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
-    count = len(plan.requirements.requirements)
+    count = len(reqs.requirements)
     return state.run(
         _sh(script),
         env={**plan.config.environment, **_uv_env(plan), **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
-            llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
+            llb.bind(_requirements_file(plan, reqs), REQ_MOUNT, readonly=True),
             llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True),
             _uv_cache(),
             *local_mounts,
             *ca_mounts,
         ],
-        name=f"python packages: {_short(' '.join(plan.requirements.requirements))}"
+        name=("python packages (torch first): " if part else "python packages: ")
+        + _short(" ".join(reqs.requirements))
         + (f" ({count})" if count > 3 else ""),
     )
 
@@ -484,7 +512,12 @@ def compile_plan(
     for index, step in enumerate(plan.pre_install):
         chain = add(run_layer(chain, step, index, plan, kind="pre_install"))
     if plan.requirements:
-        chain = add(python_packages_layer(chain, tool, python_prefetch(pybase, tool, plan), plan))
+        prefetched = python_prefetch(pybase, tool, plan)
+        heavy = torch_first(plan.requirements)
+        if heavy is not None:
+            chain = add(python_packages_layer(chain, tool, prefetched, plan, heavy))
+            early.append(chain)
+        chain = add(python_packages_layer(chain, tool, prefetched, plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
     environment = chain

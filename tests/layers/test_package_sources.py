@@ -17,7 +17,8 @@ from cogkit.errors import CogkitError, ConfigError
 from cogkit.layers.compile import FIND_LINKS_MOUNT, LOCAL_SOURCE_MOUNT, compile_plan
 from cogkit.layers.plan import FIND_LINKS, LOCAL_PACKAGES, BuildOptions, plan_layers
 
-INSTALL = "python packages"
+INSTALL = "python packages: "
+TORCH_FIRST = "python packages (torch first): "
 PREFETCH = "download python packages (not in the image)"
 
 
@@ -81,6 +82,27 @@ def test_gpu_torch_gets_the_cuda_base_the_cuda_index_and_the_plain_wheel_spec(tm
     step = install_step(ops)
     assert mounts(step, ops)["/cogkit/req"] == ("requirements.txt", True)
     assert "-r /cogkit/req/requirements.txt" in step.op.exec.meta.args[-1]
+    torch_layer = next(v for name, v in ops.items() if name.startswith(TORCH_FIRST))
+    torch_file = ops["requirements.txt (torch first)"].op.file.actions[0].mkfile.data.decode()
+    assert torch_file == f"--extra-index-url {TORCH_INDEX}/cu124\ntorch==2.4.1\n"
+    assert mounts(torch_layer, ops)["/cogkit/req"] == ("requirements.txt (torch first)", True)
+    assert torch_layer.digest in [d for d, _ in step.inputs]  # the rest installs on top of torch
+
+
+def test_torch_gets_its_own_layer_below_the_rest_and_is_exported_early(tmp_path: Path) -> None:
+    project = write(tmp_path, CPU, "torch==2.13.0\nsix==1.16.0\n")
+    plan = plan_layers(load_config(project / "cog.yaml"), BuildOptions(base_image="python:3.11-slim"))
+    compiled = compile_plan(plan, {}, None)
+    assert [n for n in compiled.layers if n.startswith("python packages")] == [
+        "python packages (torch first): torch==2.13.0+cpu",
+        "python packages: torch==2.13.0+cpu six==1.16.0",
+    ]
+    assert [state.name for state in compiled.early] == ["python packages (torch first): torch==2.13.0+cpu"]
+    only_torch = write(tmp_path / "t", CPU, "torch==2.13.0\n")
+    plan = plan_layers(load_config(only_torch / "cog.yaml"), BuildOptions(base_image="python:3.11-slim"))
+    assert [n for n in compile_plan(plan, {}, None).layers if n.startswith("python packages")] == [
+        "python packages: torch==2.13.0+cpu"
+    ]
 
 
 def test_gpu_torch_from_a_mirror_of_pytorchs_index(tmp_path: Path) -> None:
