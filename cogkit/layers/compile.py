@@ -357,9 +357,12 @@ def python_packages_layer(
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
     count = len(reqs.requirements)
+    # Bytecode at install, as pip does: the image runs with PYTHONDONTWRITEBYTECODE, so without it every
+    # start would compile torch's and transformers' modules again (seconds before READY).
+    compile_env = {"UV_COMPILE_BYTECODE": "1"}
     return state.run(
         _sh(script),
-        env={**plan.config.environment, **_uv_env(plan), **local_env, **ca_env},
+        env={**plan.config.environment, **_uv_env(plan), **compile_env, **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan, reqs), REQ_MOUNT, readonly=True),

@@ -82,6 +82,7 @@ def test_gpu_torch_gets_the_cuda_base_the_cuda_index_and_the_plain_wheel_spec(tm
     step = install_step(ops)
     assert mounts(step, ops)["/cogkit/req"] == ("requirements.txt", True)
     assert "-r /cogkit/req/requirements.txt" in step.op.exec.meta.args[-1]
+    assert env(step)["UV_COMPILE_BYTECODE"] == "1"  # .pyc in the layer, as pip writes them
     torch_layer = next(v for name, v in ops.items() if name.startswith(TORCH_FIRST))
     torch_file = ops["requirements.txt (torch first)"].op.file.actions[0].mkfile.data.decode()
     assert torch_file == f"--extra-index-url {TORCH_INDEX}/cu124\ntorch==2.4.1\n"
