@@ -187,10 +187,11 @@ class Running:
         self.proc.wait()
 
 
-def wrk(port: int, conns: int, duration: float, core: str) -> dict[str, float]:
+def wrk(port: int, conns: int, duration: float, core: str, body: str = BODY) -> dict[str, float]:
+    """wrk POSTing `body` (JSON) to /predictions from `core`; a Lua long string, so any JSON fits."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
     script.write_text(
-        f'wrk.method = "POST"\nwrk.body = \'{BODY}\'\nwrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.method = "POST"\nwrk.body = [==[{body}]==]\nwrk.headers["Content-Type"] = "application/json"\n'
     )
     out = subprocess.run(
         [

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 
 import pytest
 
+# The real-model fixtures (a cached torch + sentence-transformers venv, reference vectors, the embeddings
+# example with its weights), for any test directory: tests/model_venv.py.
+from model_venv import embeddings_project, embeddings_reference, embeddings_venv  # noqa: F401
+
 
 @dataclass(frozen=True)
 class Engine:

@@ -271,6 +271,16 @@ class OutputError(Exception):
     """predict() returned something that does not match its declared output type."""
 
 
+# Item kinds whose values check_output passes through unchanged when their type is exactly one of these.
+_EXACT_ITEM_TYPES: dict[str, frozenset[type]] = {
+    "float": frozenset({float, int}),
+    "int": frozenset({int}),
+    "str": frozenset({str}),
+    "bool": frozenset({bool}),
+}
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def check_output(value: Any, spec: TypeSpec | None, where: str = "output") -> Any:
     """Verify/coerce a return value against its annotation, as Cog's output model does.
 
@@ -309,6 +319,11 @@ def check_output(value: Any, spec: TypeSpec | None, where: str = "output") -> An
     elif kind == "list":
         if isinstance(value, (list, tuple)):
             item = spec.args[0] if spec.args else None
+            # A list of plain scalars (an embedding: thousands of floats) in one pass, no per-item call
+            # or `where` string; anything else, or a mismatch to name, takes the item-by-item path.
+            exact = _EXACT_ITEM_TYPES.get(item.kind) if item is not None and not item.nullable else None
+            if exact is not None and exact.issuperset(map(type, value)):
+                return value if type(value) is list else list(value)
             return [check_output(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
     elif kind == "literal":
         if value in spec.values:
@@ -358,6 +373,8 @@ class OutputEncoder:
         if isinstance(value, dict):
             return {str(k): self.encode(v) for k, v in value.items()}
         if isinstance(value, (list, tuple, set, frozenset)):
+            if _JSON_SCALARS.issuperset(map(type, value)):  # vectors: nothing to convert, one C-level pass
+                return value if type(value) is list else list(value)
             return [self.encode(v) for v in value]
         if hasattr(value, "__cog_fields__"):
             return {name: self.encode(getattr(value, name)) for name in value.__cog_fields__}

