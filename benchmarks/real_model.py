@@ -214,6 +214,15 @@ def run_to_ready(image: str) -> tuple[float, float]:
         subprocess.run([bvd.DOCKER, "rm", "-f", container], capture_output=True)
 
 
+def clean_private_engine() -> None:
+    """Remove every image but the base (pushed tags included) and the build cache: the engine is ours."""
+    listed = bvd.sh(bvd.DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}").stdout.split()
+    doomed = [ref for ref in listed if ref != bvd.BASE and not ref.startswith("<none>")]
+    if doomed:
+        subprocess.run([bvd.DOCKER, "rmi", "-f", *doomed], capture_output=True)
+    bvd.prune()
+
+
 def fmt(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
@@ -268,6 +277,7 @@ def main() -> int:
     bvd.ENGINE_HOST = exports["DOCKER_HOST"]
     bvd.BUILDX = True
     os.environ.update({"DOCKER_HOST": bvd.ENGINE_HOST, "DOCKER_CONFIG": exports["DOCKER_CONFIG"]})
+    clean_private_engine()  # what an interrupted run left behind
     load = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="t13build-bench-"))
     bvd.FROZEN = bvd.freeze_cogkit(work)
@@ -371,8 +381,7 @@ def main() -> int:
         write_tables(results, notes, args, load)
         edits("weights edit", weights_edit)
     finally:
-        made = [s.image for s in sides] if "sides" in locals() else []
-        subprocess.run([bvd.DOCKER, "rmi", "-f", *made], capture_output=True)
+        clean_private_engine()
         shutil.rmtree(work, ignore_errors=True)
         if not args.keep_engine:
             subprocess.run(["bash", str(ROOT / "benchmarks" / "private_engine.sh"), "stop"], env=env)
