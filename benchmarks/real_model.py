@@ -227,8 +227,12 @@ def fmt(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
 
-def write_tables(results: dict[str, dict[str, list[float]]], notes: dict[str, dict[str, str]],
-                 args: argparse.Namespace, load: tuple[float, float, float]) -> None:
+def write_tables(
+    results: dict[str, dict[str, list[float]]],
+    notes: dict[str, dict[str, str]],
+    args: argparse.Namespace,
+    load: tuple[float, float, float],
+) -> None:
     """The table so far (written after every phase, so a run cut short still leaves its figures)."""
     names = list(results)
     if len(names) != 3:
@@ -261,7 +265,9 @@ def write_tables(results: dict[str, dict[str, list[float]]], notes: dict[str, di
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--wheelhouse", default="/opt/wheels")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -326,9 +332,17 @@ def main() -> int:
                 for part, value in breakdown(side.last_log, kind).items():
                     record(f"cold: {part}", side, value)
                 if isinstance(side, CogSide) and side.cog.separate:
-                    record("cold: weights", side, results[side.name]["cold: weights"].pop() + side.weights_seconds)
+                    record(
+                        "cold: weights",
+                        side,
+                        results[side.name]["cold: weights"].pop() + side.weights_seconds,
+                    )
             write_tables(results, notes, args, load)
-            print(f"cold round {round_ + 1}: " + ", ".join(f"{s.name} {results[s.name]['cold'][-1]:.1f}s" for s in sides), flush=True)
+            print(
+                f"cold round {round_ + 1}: "
+                + ", ".join(f"{s.name} {results[s.name]['cold'][-1]:.1f}s" for s in sides),
+                flush=True,
+            )
 
         # run to READY and the first prediction
         for round_ in range(args.rounds):
@@ -356,7 +370,11 @@ def main() -> int:
                     record(step, side, side.build())
                     layers = push_layers(side.image, f"{step.split()[0]}-{round_}")
                     seen = pushed_before[side.name]
-                    record(f"pushed after: {step}", side, sum(n for d, n in layers.items() if d not in seen) / 1e3)
+                    record(
+                        f"pushed after: {step}",
+                        side,
+                        sum(n for d, n in layers.items() if d not in seen) / 1e3,
+                    )
                     pushed_before[side.name] = {**seen, **layers}
 
         def pip_edit(side: Side, i: int) -> None:
@@ -368,7 +386,8 @@ def main() -> int:
                 fh.write(f"# code edit {i}\n")
 
         def weights_edit(side: Side, i: int) -> None:
-            with (side.project / WEIGHT).open("r+b") as fh:  # a byte of the tensor data (the file stays loadable)
+            # one byte of the tensor data: the file stays loadable
+            with (side.project / WEIGHT).open("r+b") as fh:
                 fh.seek(-(i + 1) * 4096, os.SEEK_END)
                 byte = fh.read(1)
                 fh.seek(-1, os.SEEK_CUR)
