@@ -64,7 +64,7 @@ GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
 # The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
 # cogkit.config ships only its runtime reader (config/predictor.py); the build's loader needs pydantic.
 RUNTIME_INCLUDE = ["__init__.py", "errors.py", "runtime", "schema", "config/__init__.py",
-                   "config/predictor.py"]
+                   "config/predictor.py"]  # fmt: skip
 RUNTIME_EXCLUDE = ["**/__pycache__", "**/*.pyc"]
 
 
@@ -317,9 +317,7 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
     scratch_dir = "/root/.cache/uv/.cogkit-prefetch"
     local_mounts, local_env, local_prefix = _local_sources(plan)
     script = (
-        "set -e\n"
-        + local_prefix
-        + f'dir="{scratch_dir}-$(date +%s%N)"\n'
+        "set -e\n" + local_prefix + f'dir="{scratch_dir}-$(date +%s%N)"\n'
         f'{UV} pip install --python python3 --target "$dir" -r {REQ_MOUNT}/requirements.txt >/dev/null\n'
         'rm -rf "$dir"\n'
         "date -u > /cogkit-out/prefetched\n"
@@ -343,7 +341,7 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
 def python_packages_layer(
     state: llb.State,
     tool: llb.State,
-    prefetched: llb.State,
+    prefetched: llb.State | None,
     plan: LayerPlan,
     reqs: PythonRequirements | None = None,
 ) -> llb.State:
@@ -357,6 +355,7 @@ def python_packages_layer(
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
     count = len(reqs.requirements)
+    order = [] if prefetched is None else [llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True)]
     # Bytecode at install, as pip does: the image runs with PYTHONDONTWRITEBYTECODE, so without it every
     # start would compile torch's and transformers' modules again (seconds before READY).
     compile_env = {"UV_COMPILE_BYTECODE": "1"}
@@ -366,7 +365,7 @@ def python_packages_layer(
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan, reqs), REQ_MOUNT, readonly=True),
-            llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True),
+            *order,
             _uv_cache(),
             *local_mounts,
             *ca_mounts,
@@ -518,7 +517,9 @@ def compile_plan(
         prefetched = python_prefetch(pybase, tool, plan)
         heavy = torch_first(plan.requirements)
         if heavy is not None:
-            chain = add(python_packages_layer(chain, tool, prefetched, plan, heavy))
+            # Not after the prefetch of everything: its marker changes with any requirement, and would
+            # re-run this layer on every pip edit; torch installs while the rest is still downloading.
+            chain = add(python_packages_layer(chain, tool, None, plan, heavy))
             early.append(chain)
         chain = add(python_packages_layer(chain, tool, prefetched, plan))
     for index, step in enumerate(plan.run):

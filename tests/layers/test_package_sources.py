@@ -99,6 +99,12 @@ def test_torch_gets_its_own_layer_below_the_rest_and_is_exported_early(tmp_path:
         "python packages: torch==2.13.0+cpu six==1.16.0",
     ]
     assert [state.name for state in compiled.early] == ["python packages (torch first): torch==2.13.0+cpu"]
+    # A pip edit must not touch the torch layer: same digest with another package added.
+    (project / "requirements.txt").write_text("torch==2.13.0\nsix==1.16.0\nidna==3.7\n")
+    edited = compile_plan(
+        plan_layers(load_config(project / "cog.yaml"), BuildOptions(base_image="python:3.11-slim")), {}, None
+    )
+    assert edited.early[0].marshal().head == compiled.early[0].marshal().head
     only_torch = write(tmp_path / "t", CPU, "torch==2.13.0\n")
     plan = plan_layers(load_config(only_torch / "cog.yaml"), BuildOptions(base_image="python:3.11-slim"))
     assert [n for n in compile_plan(plan, {}, None).layers if n.startswith("python packages")] == [
