@@ -344,13 +344,6 @@ def main() -> int:
                 flush=True,
             )
 
-        # run to READY and the first prediction
-        for round_ in range(args.rounds):
-            for side in sides if round_ % 2 == 0 else list(reversed(sides)):
-                ready, first = run_to_ready(side.image)
-                record("docker run → READY", side, ready)
-                record("first prediction (3 texts)", side, first)
-
         # sizes and pushes
         pushed_before: dict[str, dict[str, int]] = {s.name: push_layers(s.image, "cold") for s in sides}
         base_blobs = set.intersection(*(set(layers) for layers in pushed_before.values()))
@@ -397,6 +390,14 @@ def main() -> int:
         edits("pip edit (one small package)", pip_edit)
         write_tables(results, notes, args, load)
         edits("code edit", code_edit)
+        write_tables(results, notes, args, load)
+        # run to READY and the first prediction
+        for round_ in range(args.rounds):
+            for side in sides if round_ % 2 == 0 else list(reversed(sides)):
+                ready, first = run_to_ready(side.image)
+                record("docker run → READY", side, ready)
+                record("first prediction (3 texts)", side, first)
+
         write_tables(results, notes, args, load)
         edits("weights edit", weights_edit)
     finally:
