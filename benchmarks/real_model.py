@@ -121,7 +121,8 @@ def breakdown(log: str, kind: str) -> dict[str, float]:
     if kind == "cogkit":
         return {
             "download": total(r"^download python packages"),
-            "install": total(r"^python packages"),  # the torch-first layer and the rest
+            "install": total(r"^python packages[^→]*$"),  # the torch-first layer and the rest
+            "early export (beside the install)": total(r"→ Docker layer"),
             "weights": total(r"^weights: "),
             "export": total(r"^exporting", r"^writing image", r"^naming to"),
         }
