@@ -160,36 +160,65 @@ def timed(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 
 
 class CogStyle:
-    """Cog 0.16's two-image --separate-weights flow, driven through the engine's docker CLI."""
+    """Cog 0.16's two-image --separate-weights flow, driven through the engine's docker CLI.
 
-    def __init__(self, project: Path, image: str) -> None:
+    `weights` are the project paths Cog's FindWeights picks; `separate=False` is Cog's default layout
+    (one Dockerfile, the weights inside `COPY . /src`); `extra_args` go to every docker build (say a
+    named build context). benchmarks/real_model.py subclasses it with its own runner Dockerfile."""
+
+    def __init__(
+        self,
+        project: Path,
+        image: str,
+        weights: tuple[str, ...] = ("weights.bin",),
+        separate: bool = True,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.project = project
         self.image = image
+        self.weights = weights
+        self.separate = separate
+        self.extra_args = extra_args
         self.weights_image = f"{image}-weights"
         self.manifest = project / ".cog" / "cache" / "weights_manifest.json"
+        self.last_log = ""  # the runner build's output (--progress plain where buildx is used)
 
     def _weights_changed(self) -> bool:
-        digest = hashlib.sha256()
-        with (self.project / "weights.bin").open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 24), b""):
-                digest.update(chunk)
-        current = {"weights.bin": digest.hexdigest()}
+        current = {}
+        for rel in self.weights:
+            digest = hashlib.sha256()
+            with (self.project / rel).open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 24), b""):
+                    digest.update(chunk)
+            current[rel] = digest.hexdigest()
         if self.manifest.exists() and json.loads(self.manifest.read_text()) == current:
             return False
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
         self.manifest.write_text(json.dumps(current))
         return True
 
+    def runner_dockerfile(self) -> str:
+        return RUNNER_DOCKERFILE.format(
+            weights_image=self.weights_image,
+            base=BASE,
+            apt=APT_PACKAGE,
+            run0=RUN_STEPS[0],
+            run1=RUN_STEPS[1],
+            link=" --link" if BUILDX else "",
+        )
+
     def build(self) -> tuple[float, float]:
         """(weights image seconds, runner seconds); hashing the weights counts toward the first."""
         env = {"DOCKER_BUILDKIT": "1", "DOCKER_HOST": ENGINE_HOST}
-        build = [DOCKER, "buildx", "build", "--load", "--provenance=false"] if BUILDX else [DOCKER, "build"]
+        build = [DOCKER, "buildx", "build", "--load", "--provenance=false", "--progress", "plain"] if BUILDX else [DOCKER, "build"]
+        build += list(self.extra_args)
         tmp = self.project / ".cog" / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         weights_seconds = 0.0
-        if self._weights_changed():
-            (tmp / "Dockerfile.weights").write_text(WEIGHTS_DOCKERFILE)
+        if self.separate and self._weights_changed():
+            weights_dockerfile = "FROM scratch\n" + "".join(f"COPY {w} /src/{w}\n" for w in self.weights)
+            (tmp / "Dockerfile.weights").write_text(weights_dockerfile)
             (self.project / ".dockerignore").write_text("\n".join([*DOCKERIGNORE_HEADER, ".cog"]) + "\n")
             timed(
                 *build,
@@ -202,21 +231,14 @@ class CogStyle:
             )
         weights_seconds = time.perf_counter() - start
         shutil.copy(self.project / "requirements.txt", tmp / "requirements.txt")
-        (tmp / "Dockerfile").write_text(
-            RUNNER_DOCKERFILE.format(
-                weights_image=self.weights_image,
-                base=BASE,
-                apt=APT_PACKAGE,
-                run0=RUN_STEPS[0],
-                run1=RUN_STEPS[1],
-                link=" --link" if BUILDX else "",
-            )
-        )
-        (self.project / ".dockerignore").write_text("\n".join([*DOCKERIGNORE_HEADER, "weights.bin"]) + "\n")
+        (tmp / "Dockerfile").write_text(self.runner_dockerfile())
+        ignored = [*DOCKERIGNORE_HEADER, *(self.weights if self.separate else ())]
+        (self.project / ".dockerignore").write_text("\n".join(ignored) + "\n")
         runner = timed(
             *build, "-f", str(tmp / "Dockerfile"), "-t", self.image, "--secret", f"id=ca,src={CA}",
             str(self.project), env=env,
         )  # fmt: skip
+        self.last_log = LOGS[-1]
         (self.project / ".dockerignore").unlink()
         return weights_seconds, runner
 

@@ -44,6 +44,18 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
         help="CA bundle for network steps, not kept (or COGKIT_CA_CERT)",
     )
     parser.add_argument(
+        "--torch-index",
+        default=None,
+        metavar="auto|pytorch|pypi|URL",
+        help="where pinned torch wheels come from (default auto, or COGKIT_TORCH_INDEX; see docs/build.md)",
+    )
+    parser.add_argument(
+        "--find-links",
+        default=None,
+        metavar="DIR",
+        help="a local wheelhouse for the install steps, not in the image (or COGKIT_FIND_LINKS)",
+    )
+    parser.add_argument(
         "--cache-from", action="append", default=[], metavar="SPEC", help="cache import (repeatable)"
     )
     parser.add_argument(
@@ -93,6 +105,8 @@ def request_from_args(args: argparse.Namespace, **extra: object):  # noqa: ANN20
         openapi_schema_file=args.openapi_schema,
         output=getattr(args, "output", None),
         pull=args.pull,
+        torch_index=args.torch_index,
+        find_links=args.find_links,
         **extra,  # type: ignore[arg-type]
     )
 

@@ -21,7 +21,6 @@ from cogkit.config.requirements import (
     PythonRequirements,
     from_packages,
     read_requirements_file,
-    rewrite_for_cuda,
 )
 from cogkit.config.yamlpos import LoadedYaml, load_yaml
 from cogkit.config.yamlpos import Path as YamlPath
@@ -48,7 +47,9 @@ class Config:
     python_version: str  # major.minor
     environment: dict[str, str]
     cuda: CudaChoice
-    requirements: PythonRequirements  # the user's, with torch pointed at the right wheel index
+    # The user's, as written (local paths pointed at their mount); the layer plan points torch at
+    # its wheel index (cogkit/config/torch_index.py), since that choice may need the network.
+    requirements: PythonRequirements
     pre_install: list[RunStep]
     run: list[RunStep]
     warnings: list[str] = field(default_factory=list)
@@ -168,8 +169,7 @@ def parse_config(text: str, path: Path) -> Config:
                 f"CUDA {choice.cuda} is not compatible with cuDNN {model.build.cudnn}",
                 f"compatible cuDNN versions are: {', '.join(compatible) or 'none'}; or remove build.cudnn",
             )
-    warnings += choice.warnings
-    requirements = rewrite_for_cuda(requirements, model.build.gpu, choice)
+    warnings += choice.warnings + requirements.warnings
 
     return Config(
         path=path,

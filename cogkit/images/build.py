@@ -19,11 +19,13 @@ from typing import Any, TextIO
 from cogkit import buildkit, llb
 from cogkit.buildkit.exporters import key_values
 from cogkit.config import Config, find_config, load_config
+from cogkit.config.requirements import pins_torch
+from cogkit.config.torch_index import PYTORCH, choose_torch_index, index_env
 from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
 from cogkit.images.explain import explain
 from cogkit.layers.compile import CA_SECRET_ID, FREEZE_FILE, Compiled, compile_plan, pip_freeze_state
-from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, plan_layers
+from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, find_links_summary, plan_layers
 
 
 @dataclass
@@ -48,6 +50,8 @@ class BuildRequest:
     openapi_schema_file: str | None = None  # --openapi-schema: this schema instead of a generated one
     output: str | None = None  # --output type=oci|docker,dest=FILE: a tarball instead of an image
     pull: bool = False  # --pull: ask the registry for the base image even when the engine has it
+    torch_index: str | None = None  # --torch-index auto|pytorch|pypi|URL; else $COGKIT_TORCH_INDEX
+    find_links: str | None = None  # --find-links DIR; else $COGKIT_FIND_LINKS
     source_date_epoch: int | None = None  # reproducible export; else $SOURCE_DATE_EPOCH if set
     require_predictor: bool = True  # Cog: no run/predict/train ref fails the build (exec's does not)
     labels: Mapping[str, str] = field(default_factory=dict)  # extra image labels (push: run.cog.push_id)
@@ -167,13 +171,20 @@ def _openapi_problem(schema: Any) -> str | None:
 def prepare(request: BuildRequest) -> tuple[Config, LayerPlan, dict[str, buildkit.SecretSource]]:
     """Load config, plan layers and check secrets: everything that needs no engine."""
     config = load_config(find_config(request.cwd, request.config_file))
+    torch_index, warnings = PYTORCH, []
+    if pins_torch(config.requirements):  # probe PyTorch's index only for a build that needs it
+        torch_index, warnings = choose_torch_index(request.torch_index)
     options = BuildOptions(
         request.separate_weights,
         request.base_image,
         request.ca_cert,
         use_cuda_base_image=request.use_cuda_base_image != "false",
+        torch_index=torch_index,
+        find_links=request.find_links,
+        index_env=index_env(),
     )
     plan = plan_layers(config, options)
+    plan.warnings.extend(warnings)
     secrets = {**parse_secrets(request.secrets, config), **ca_secret(plan.ca_cert)}
     return config, plan, secrets
 
@@ -183,6 +194,26 @@ RESOLVE_WHY = {
     "local": "resolve mode local (the engine's copy when it has one, else pulled; --pull asks the registry)",
     "default": "resolve mode default (this dockerd takes its own copy first; --pull asks the registry)",
 }
+
+
+def package_sources(plan: LayerPlan) -> list[str]:
+    """Where the install steps get packages from, one line each (shown unless --progress quiet)."""
+    lines = []
+    if plan.index_env:
+        lines.append(f"python packages: from your mirror {plan.index_env['UV_DEFAULT_INDEX']}")
+    if pins_torch(plan.config.requirements):
+        cuda = plan.config.cuda.torch_cuda if plan.config.gpu else None
+        url = plan.torch_index.url(cuda)
+        lines.append(f"torch: {plan.torch_index.why}" + (f", {url}" if url else ""))
+    if plan.find_links is not None:
+        lines.append(
+            f"find-links {plan.find_links}: {find_links_summary(plan.find_links)}, "
+            "mounted into the install steps only (not in the image)"
+        )
+    if plan.requirements.local_paths:
+        shown = ", ".join(plan.requirements.local_paths)
+        lines.append(f"project packages from requirements: {shown} (mounted into the install steps)")
+    return lines
 
 
 def source_date_epoch(request: BuildRequest) -> int | None:
@@ -363,6 +394,8 @@ def build(request: BuildRequest) -> BuildOutcome:
             plan = replace(plan, base=replace(plan.base, resolve_mode=resolve_mode(client, request.pull)))
             if request.progress != "quiet":
                 print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
+                for line in package_sources(plan):
+                    print(line, file=request.out)
             try:
                 report = client.build(
                     lambda gateway: solve_image(

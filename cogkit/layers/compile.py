@@ -20,6 +20,7 @@ Layer order (every layer only depends on what is below it, so put rarely-changin
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,9 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from cogkit import __version__, llb
+from cogkit.config.compat import TORCH_PACKAGES
+from cogkit.config.requirements import LOCAL_MOUNT, PythonRequirements, canonicalize_name
 from cogkit.layers.plan import (
     CONTEXT,
+    FIND_LINKS,
     HOST_UV,
+    LOCAL_PACKAGES,
     RUNTIME_COMPAT,
     RUNTIME_REQUIREMENTS,
     RUNTIME_SRC,
@@ -46,6 +51,7 @@ CA_PATH = "/etc/cogkit/ca-certificates.crt"
 UV_MOUNT = "/cogkit/uv"
 UV = f"{UV_MOUNT}/bin/uv"
 REQ_MOUNT = "/cogkit/req"
+FIND_LINKS_MOUNT = "/cogkit/find-links"
 RUNTIME_DIR = "/opt/cogkit"
 # The image's init (cogkit/runtime/pid1.py, shipped with the runtime below): its path inside the image.
 PID1 = f"{RUNTIME_DIR}/lib/cogkit/runtime/pid1.py"
@@ -150,7 +156,39 @@ def _uv_mount(tool: llb.State) -> Any:
 
 def _uv_env(plan: LayerPlan) -> dict[str, str]:
     return {"UV_CACHE_DIR": "/root/.cache/uv", "UV_LINK_MODE": "copy", "UV_NO_PROGRESS": "1",
-            "UV_PYTHON_DOWNLOADS": "automatic", "UV_BREAK_SYSTEM_PACKAGES": "1"}  # fmt: skip
+            "UV_PYTHON_DOWNLOADS": "automatic", "UV_BREAK_SYSTEM_PACKAGES": "1",
+            **plan.index_env}  # fmt: skip
+
+
+LOCAL_SOURCE_MOUNT = "/cogkit/local-src"
+
+
+def _local_sources(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
+    """Mounts, env and a script prefix for --find-links and the project's own packages.
+
+    Both are local sources mounted read-only into the user's install steps (read-only: BuildKit keys
+    the step on their content; a writable mount of a local source would be a new key every build),
+    never copied into a layer. Building a package directory writes build/ and *.egg-info next to its
+    sources, so the project's packages are copied into a tmpfs at LOCAL_MOUNT first."""
+    mounts: list[Any] = []
+    env: dict[str, str] = {}
+    prefix = ""
+    if plan.find_links is not None:
+        wheels = llb.local(FIND_LINKS, shared_key_hint=f"{FIND_LINKS}:{plan.find_links}")
+        mounts.append(llb.bind(wheels, FIND_LINKS_MOUNT, readonly=True))
+        env["UV_FIND_LINKS"] = FIND_LINKS_MOUNT
+    paths = plan.requirements.local_paths
+    if paths:
+        include = None if "." in paths else list(paths)
+        source = llb.local(
+            LOCAL_PACKAGES,
+            include=include,
+            exclude=list(plan.code_excludes) if include is None else None,
+            shared_key_hint=f"{LOCAL_PACKAGES}:{plan.config.project_dir}",
+        )
+        mounts += [llb.bind(source, LOCAL_SOURCE_MOUNT, readonly=True), llb.tmpfs(LOCAL_MOUNT)]
+        prefix = f"cp -a {LOCAL_SOURCE_MOUNT}/. {LOCAL_MOUNT}/\n"
+    return mounts, env, prefix
 
 
 def _uv_cache() -> Any:
@@ -251,10 +289,28 @@ def system_packages_layer(state: llb.State, prefetched: llb.State, plan: LayerPl
     )
 
 
-def _requirements_file(plan: LayerPlan) -> llb.State:
-    return llb.scratch().file(
-        llb.mkfile("/requirements.txt", 0o644, plan.requirements.render()), name="requirements.txt"
-    )
+def _requirements_file(plan: LayerPlan, reqs: PythonRequirements | None = None) -> llb.State:
+    reqs = plan.requirements if reqs is None else reqs
+    name = "requirements.txt" if reqs is plan.requirements else "requirements.txt (torch first)"
+    return llb.scratch().file(llb.mkfile("/requirements.txt", 0o644, reqs.render()), name=name)
+
+
+def torch_first(reqs: PythonRequirements) -> PythonRequirements | None:
+    """The torch pins alone (with the file's options), when there are other requirements besides.
+
+    They get a layer of their own below the rest: torch is most of a model's dependencies (~700 MB
+    unpacked for the CPU build, GBs for CUDA), so adding or bumping any other package re-creates,
+    re-exports and re-pushes only the smaller layer above, and at a cold build dockerd turns the
+    torch layer into a Docker layer while the rest still installs."""
+    pinned = [line for line in reqs.requirements if _torch_line(line)]
+    if not pinned or len(pinned) == len(reqs.requirements):
+        return None
+    return PythonRequirements(list(reqs.options), pinned, list(reqs.local_paths))
+
+
+def _torch_line(line: str) -> bool:
+    name = re.split(r"[\s\[;=<>!~@]", line.strip(), maxsplit=1)[0]
+    return canonicalize_name(name) in TORCH_PACKAGES
 
 
 def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
@@ -266,21 +322,22 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
     """
     ca_mounts, ca_env, _ = _ca(plan)
     scratch_dir = "/root/.cache/uv/.cogkit-prefetch"
+    local_mounts, local_env, local_prefix = _local_sources(plan)
     script = (
-        "set -e\n"
-        f'dir="{scratch_dir}-$(date +%s%N)"\n'
+        "set -e\n" + local_prefix + f'dir="{scratch_dir}-$(date +%s%N)"\n'
         f'{UV} pip install --python python3 --target "$dir" -r {REQ_MOUNT}/requirements.txt >/dev/null\n'
         'rm -rf "$dir"\n'
         "date -u > /cogkit-out/prefetched\n"
     )
     step = pybase.run(
         _sh(script),
-        env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **ca_env},
+        env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
             _uv_cache(),
             llb.bind(llb.scratch(), "/cogkit-out"),
+            *local_mounts,
             *ca_mounts,
         ],
         name="download python packages (not in the image)",
@@ -289,25 +346,39 @@ def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.
 
 
 def python_packages_layer(
-    state: llb.State, tool: llb.State, prefetched: llb.State, plan: LayerPlan
+    state: llb.State,
+    tool: llb.State,
+    prefetched: llb.State | None,
+    plan: LayerPlan,
+    reqs: PythonRequirements | None = None,
 ) -> llb.State:
-    """uv pip install from the user's requirements, mounted as a file (the key is its content)."""
+    """uv pip install from the user's requirements, mounted as a file (the key is its content);
+    `reqs`: a part of them (torch_first)."""
+    part = reqs is not None
+    reqs = plan.requirements if reqs is None else reqs
     ca_mounts, ca_env, _ = _ca(plan)
-    script = (
+    local_mounts, local_env, local_prefix = _local_sources(plan)
+    script = local_prefix + (
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
-    count = len(plan.requirements.requirements)
+    count = len(reqs.requirements)
+    order = [] if prefetched is None else [llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True)]
+    # Bytecode at install, as pip does: the image runs with PYTHONDONTWRITEBYTECODE, so without it every
+    # start would compile torch's and transformers' modules again (seconds before READY).
+    compile_env = {"UV_COMPILE_BYTECODE": "1"}
     return state.run(
         _sh(script),
-        env={**plan.config.environment, **_uv_env(plan), **ca_env},
+        env={**plan.config.environment, **_uv_env(plan), **compile_env, **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
-            llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
-            llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True),
+            llb.bind(_requirements_file(plan, reqs), REQ_MOUNT, readonly=True),
+            *order,
             _uv_cache(),
+            *local_mounts,
             *ca_mounts,
         ],
-        name=f"python packages: {_short(' '.join(plan.requirements.requirements))}"
+        name=("python packages (torch first): " if part else "python packages: ")
+        + _short(" ".join(reqs.requirements))
         + (f" ({count})" if count > 3 else ""),
     )
 
@@ -458,7 +529,14 @@ def compile_plan(
     for index, step in enumerate(plan.pre_install):
         chain = add(run_layer(chain, step, index, plan, kind="pre_install"))
     if plan.requirements:
-        chain = add(python_packages_layer(chain, tool, python_prefetch(pybase, tool, plan), plan))
+        prefetched = python_prefetch(pybase, tool, plan)
+        heavy = torch_first(plan.requirements)
+        if heavy is not None:
+            # Not after the prefetch of everything: its marker changes with any requirement, and would
+            # re-run this layer on every pip edit; torch installs while the rest is still downloading.
+            chain = add(python_packages_layer(chain, tool, None, plan, heavy))
+            early.append(chain)
+        chain = add(python_packages_layer(chain, tool, prefetched, plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
     environment = chain

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cogkit
 from cogkit.config import CONFIG_NAME, Config, RunStep
 from cogkit.config.compat import cuda_base_image
-from cogkit.config.requirements import PythonRequirements
+from cogkit.config.requirements import PythonRequirements, rewrite_for_cuda
+from cogkit.config.torch_index import PYTORCH, TorchIndex
 from cogkit.context.ignore import read_dockerignore
 from cogkit.context.weights import WeightFile, find_weights
+from cogkit.errors import CogkitError
 
 BASE_IMAGE_ENV = "COGKIT_BASE_IMAGE"
 CA_CERT_ENV = "COGKIT_CA_CERT"
+FIND_LINKS_ENV = "COGKIT_FIND_LINKS"
 UV_VERSION = "0.13.9"
 # The runtime's own dependencies, installed apart from the user's packages (see compile.py).
 RUNTIME_REQUIREMENTS = ("aiohttp>=3.9", "msgspec>=0.18", "redis>=5.0", "tenacity>=8.2", "pyyaml>=6")
@@ -32,6 +36,8 @@ CONTEXT = "context"
 WEIGHTS = "weights"
 RUNTIME_SRC = "cogkit-src"
 RUNTIME_COMPAT = "cogkit-compat"
+FIND_LINKS = "find-links"  # --find-links DIR, mounted into the install steps only
+LOCAL_PACKAGES = "requirements-local"  # the project's wheels/package dirs named in requirements.txt
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,9 @@ class BuildOptions:
     base_image: str | None = None  # --base-image, else $COGKIT_BASE_IMAGE
     ca_cert: str | None = None  # --ca-cert, else $COGKIT_CA_CERT
     use_cuda_base_image: bool = True  # Cog's --use-cuda-base-image=false: GPU models on python:<ver>-slim
+    torch_index: TorchIndex = PYTORCH  # resolved by the build (cogkit/config/torch_index.py)
+    find_links: str | None = None  # --find-links DIR, else $COGKIT_FIND_LINKS
+    index_env: Mapping[str, str] = field(default_factory=dict)  # the user's PyPI mirror for uv steps
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,9 @@ class LayerPlan:
     config_copy: bytes | None = None  # cog.yaml content when -f named another file
     warnings: list[str] = field(default_factory=list)
     host_uv_version: str | None = None  # set when uv is shipped from this machine (local://cogkit-uv)
+    torch_index: TorchIndex = PYTORCH
+    find_links: str | None = None  # absolute directory, served as local://find-links
+    index_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def python_version(self) -> str:
@@ -129,7 +141,8 @@ def plan_layers(config: Config, options: BuildOptions) -> LayerPlan:
     weights = find_weights(project, ignore) if options.separate_weights else []
     if options.separate_weights and not weights:
         warnings.append("--separate-weights: no files of 10 MiB or more found; weights stay with the code")
-    requirements = _without_managed(config.requirements, warnings)
+    requirements = rewrite_for_cuda(config.requirements, config.gpu, config.cuda, options.torch_index)
+    requirements = _without_managed(requirements, warnings)
     excludes = [*ignore, *ALWAYS_EXCLUDED, *(w.path for w in weights)]
     local_dirs = {CONTEXT: str(project), **runtime_sources()}
     if weights:
@@ -137,6 +150,11 @@ def plan_layers(config: Config, options: BuildOptions) -> LayerPlan:
     uv = host_uv()
     if uv is not None:
         local_dirs[HOST_UV] = uv[0]
+    find_links = find_links_dir(options.find_links)
+    if find_links is not None:
+        local_dirs[FIND_LINKS] = find_links
+    if requirements.local_paths:
+        local_dirs[LOCAL_PACKAGES] = str(project)
     ca_cert = options.ca_cert or os.environ.get(CA_CERT_ENV) or None
     return LayerPlan(
         config=config,
@@ -152,7 +170,31 @@ def plan_layers(config: Config, options: BuildOptions) -> LayerPlan:
         config_copy=config.path.read_bytes() if config.path.name != CONFIG_NAME else None,
         warnings=warnings,
         host_uv_version=uv[1] if uv is not None else None,
+        torch_index=options.torch_index,
+        find_links=find_links,
+        index_env=dict(options.index_env),
     )
+
+
+def find_links_dir(flag: str | None) -> str | None:
+    """--find-links DIR (else $COGKIT_FIND_LINKS), checked to be a directory, as an absolute path."""
+    value = flag or os.environ.get(FIND_LINKS_ENV) or None
+    if value is None:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise CogkitError(
+            f"--find-links {value} is not a directory",
+            "pass a directory of wheels (--find-links DIR or COGKIT_FIND_LINKS)",
+        )
+    return str(path)
+
+
+def find_links_summary(directory: str) -> str:
+    """What a wheelhouse holds, for the build's first lines: 'N files (a.whl, b.whl, …)'."""
+    names = sorted(p.name for p in Path(directory).iterdir() if p.is_file())
+    shown = ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
+    return f"{len(names)} files ({shown})" if names else "no files"
 
 
 def _without_managed(reqs: PythonRequirements, warnings: list[str]) -> PythonRequirements:
@@ -166,4 +208,4 @@ def _without_managed(reqs: PythonRequirements, warnings: list[str]) -> PythonReq
             warnings.append(f"ignoring '{line}' in your Python requirements: cogkit provides the cog module")
             continue
         kept.append(line)
-    return PythonRequirements(list(reqs.options), kept)
+    return PythonRequirements(list(reqs.options), kept, list(reqs.local_paths), list(reqs.warnings))

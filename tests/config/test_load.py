@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cogkit.config import find_config, load_config
+from cogkit.config.requirements import rewrite_for_cuda
 from cogkit.errors import ConfigError
 
 
@@ -84,7 +85,9 @@ def test_cpu_torch_is_rewritten_to_cpu_wheels(tmp_path: Path) -> None:
             tmp_path / "cog.yaml", "build:\n  python_packages: [torch==2.3.1, torchvision==0.18.1, numpy]\n"
         )
     )
-    assert config.requirements.render() == (
+    assert config.requirements.render() == "torch==2.3.1\ntorchvision==0.18.1\nnumpy\n"  # as written
+    rewritten = rewrite_for_cuda(config.requirements, config.gpu, config.cuda)
+    assert rewritten.render() == (
         "--extra-index-url https://download.pytorch.org/whl/cpu\n"
         "torch==2.3.1+cpu\ntorchvision==0.18.1+cpu\nnumpy\n"
     )
@@ -95,8 +98,9 @@ def test_gpu_torch_gets_newest_cuda_index(tmp_path: Path) -> None:
         write(tmp_path / "cog.yaml", "build:\n  gpu: true\n  python_packages: [torch==2.4.1]\n")
     )
     assert (config.cuda.cuda, config.cuda.cudnn) == ("12.4", "9")
-    assert config.requirements.options == ["--extra-index-url https://download.pytorch.org/whl/cu124"]
-    assert config.requirements.requirements == ["torch==2.4.1"]
+    rewritten = rewrite_for_cuda(config.requirements, config.gpu, config.cuda)
+    assert rewritten.options == ["--extra-index-url https://download.pytorch.org/whl/cu124"]
+    assert rewritten.requirements == ["torch==2.4.1"]
 
 
 def test_bare_build_key_means_defaults(tmp_path: Path) -> None:
