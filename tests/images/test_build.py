@@ -48,34 +48,44 @@ def write_project(path: Path, cog_yaml: str, predict: str = HELLO) -> Path:
     return path
 
 
-def predict_over_http(docker_cli: str, image: str, payload: dict) -> dict:
+def predictions_over_http(
+    docker_cli: str, image: str, payloads: list[dict], ready_within: float = 60, answer_within: float = 30
+) -> list[dict]:
+    """Start the image once, wait for READY (failing at once on SETUP_FAILED), POST each payload."""
     container = docker(docker_cli, "run", "-d", "-p", "127.0.0.1::5000", image).stdout.strip()
     try:
-        port = (
-            docker(docker_cli, "port", container, "5000/tcp").stdout.strip().splitlines()[0].rsplit(":", 1)[1]
-        )
+        port = docker(docker_cli, "port", container, "5000/tcp").stdout.split()[0].rsplit(":", 1)[1]
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + ready_within
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/health-check", timeout=2) as response:
-                    if json.load(response).get("status") == "READY":
+                    status = json.load(response).get("status")
+                    if status == "READY":
                         break
+                    assert status != "SETUP_FAILED", docker(docker_cli, "logs", container, check=False).stderr
             except OSError:
                 pass
             if time.monotonic() > deadline:
                 logs = docker(docker_cli, "logs", container, check=False)
                 pytest.fail(f"model never became READY:\n{logs.stdout}{logs.stderr}")
             time.sleep(0.2)
-        request = urllib.request.Request(
-            f"{base}/predictions",
-            data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
+        answers = []
+        for payload in payloads:
+            request = urllib.request.Request(
+                f"{base}/predictions",
+                data=json.dumps(payload).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=answer_within) as response:
+                answers.append(json.load(response))
+        return answers
     finally:
         docker(docker_cli, "rm", "-f", container, check=False)
+
+
+def predict_over_http(docker_cli: str, image: str, payload: dict) -> dict:
+    return predictions_over_http(docker_cli, image, [payload])[0]
 
 
 def test_hello_world_builds_runs_and_answers(base_image: str, docker_cli: str, tmp_path: Path) -> None:

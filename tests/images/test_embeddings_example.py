@@ -10,7 +10,6 @@ vectors are compared with the same model run directly (tests/model_venv.py's ven
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import uuid
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 from model_venv import Unavailable, cosine, fetch_weights
-from test_build import docker
+from test_build import docker, predictions_over_http
 
 from cogkit.images.build import BuildOutcome, BuildRequest, build
 
@@ -58,39 +57,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def predictions(docker_cli: str, image: str, payloads: list[dict]) -> list[dict]:
-    """Start the image once, wait for READY (torch and the model load in setup), POST each payload."""
-    import time
-    import urllib.request
-
-    container = docker(docker_cli, "run", "-d", "-p", "127.0.0.1::5000", image).stdout.strip()
-    try:
-        port = docker(docker_cli, "port", container, "5000/tcp").stdout.split()[0].rsplit(":", 1)[1]
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/health-check", timeout=2) as response:
-                    status = json.load(response).get("status")
-                    if status == "READY":
-                        break
-                    assert status != "SETUP_FAILED", docker(docker_cli, "logs", container, check=False).stderr
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                logs = docker(docker_cli, "logs", container, check=False)
-                pytest.fail(f"model never became READY:\n{logs.stdout}{logs.stderr}")
-            time.sleep(0.5)
-        answers = []
-        for payload in payloads:
-            request = urllib.request.Request(
-                f"{base}/predictions", data=json.dumps(payload).encode(),
-                headers={"Content-Type": "application/json"},
-            )  # fmt: skip
-            with urllib.request.urlopen(request, timeout=120) as response:
-                answers.append(json.load(response))
-        return answers
-    finally:
-        docker(docker_cli, "rm", "-f", container, check=False)
+    """Start the image once (torch and the model load in setup: READY takes a while), POST each payload."""
+    return predictions_over_http(docker_cli, image, payloads, ready_within=300, answer_within=120)
 
 
 class Built:
