@@ -8,7 +8,7 @@ import sys
 
 def add_build_flags(parser: argparse.ArgumentParser) -> None:
     """Flags shared by `build` and `push` (push builds first)."""
-    from cogkit.commands.flags import add_base_image_flags, add_progress_flag
+    from cogkit.commands.flags import add_base_image_flags, add_package_source_flags, add_progress_flag
 
     add_base_image_flags(parser)
     parser.add_argument(
@@ -37,24 +37,7 @@ def add_build_flags(parser: argparse.ArgumentParser) -> None:
         metavar="REF",
         help="base image instead of python/nvidia (or COGKIT_BASE_IMAGE)",
     )
-    parser.add_argument(
-        "--ca-cert",
-        default=None,
-        metavar="PATH",
-        help="CA bundle for network steps, not kept (or COGKIT_CA_CERT)",
-    )
-    parser.add_argument(
-        "--torch-index",
-        default=None,
-        metavar="auto|pytorch|pypi|URL",
-        help="where pinned torch wheels come from (default auto, or COGKIT_TORCH_INDEX; see docs/build.md)",
-    )
-    parser.add_argument(
-        "--find-links",
-        default=None,
-        metavar="DIR",
-        help="a local wheelhouse for the install steps, not in the image (or COGKIT_FIND_LINKS)",
-    )
+    add_package_source_flags(parser)
     parser.add_argument(
         "--cache-from", action="append", default=[], metavar="SPEC", help="cache import (repeatable)"
     )

@@ -2,7 +2,9 @@
 
 Works without an engine: the graph is compiled for BuildKit v0.8's capabilities (dockerd 20.10)
 unless --merge asks for the MergeOp layout of newer BuildKits. The base image's Env is only
-known to a running engine, so it is not shown here.
+known to a running engine, so it is not shown here. The plan is the build's own (`prepare` in
+cogkit/images/build.py): the same package sources (--ca-cert, --torch-index, --find-links), so the
+same warnings, e.g. when PyTorch's index cannot be reached.
 """
 
 from __future__ import annotations
@@ -30,21 +32,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="Cog's name for the separate weights image (<NAME>-weights); cogkit keeps weights as a "
         "layer of the one image, so it is only echoed",
     )
-    from cogkit.commands.flags import add_base_image_flags
+    from cogkit.commands.flags import add_base_image_flags, add_package_source_flags
 
     add_base_image_flags(parser)
+    add_package_source_flags(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from cogkit.config import find_config, load_config
+    from cogkit.images.build import BuildRequest, prepare
     from cogkit.layers.compile import MERGE_CAP, compile_plan
     from cogkit.layers.describe import describe, render_dot, render_json, render_text
-    from cogkit.layers.plan import BuildOptions, plan_layers
 
-    config = load_config(find_config(None, args.config_file))
+    request = BuildRequest(
+        config_file=args.config_file,
+        separate_weights=args.separate_weights,
+        base_image=args.base_image,
+        ca_cert=args.ca_cert,
+        use_cuda_base_image=args.use_cuda_base_image,
+        torch_index=args.torch_index,
+        find_links=args.find_links,
+    )
+    _, plan, _ = prepare(request)
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.image_name:
         # Cog uses it only for `<name>-weights`, the image of its two-Dockerfile weights layout.
         print(
@@ -55,10 +68,6 @@ def run(args: argparse.Namespace) -> int:
     if args.use_cog_base_image:
         print("note: --use-cog-base-image: r8.im/cog-base images are not reachable; shown without them",
               file=sys.stderr)  # fmt: skip
-    options = BuildOptions(
-        args.separate_weights, args.base_image, use_cuda_base_image=args.use_cuda_base_image != "false"
-    )
-    plan = plan_layers(config, options)
     caps = frozenset({MERGE_CAP}) if args.merge else None
     vertices = describe(compile_plan(plan, None, caps))
     render = {"text": render_text, "json": render_json, "dot": render_dot}[args.format]

@@ -32,6 +32,28 @@ def add_config_file_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_package_source_flags(parser: argparse.ArgumentParser) -> None:
+    """Where the install steps get packages from: `build`, `push` and `debug` (same graph)."""
+    parser.add_argument(
+        "--ca-cert",
+        default=None,
+        metavar="PATH",
+        help="CA bundle for network steps, not kept (or COGKIT_CA_CERT)",
+    )
+    parser.add_argument(
+        "--torch-index",
+        default=None,
+        metavar="auto|pytorch|pypi|URL",
+        help="where pinned torch wheels come from (default auto, or COGKIT_TORCH_INDEX; see docs/build.md)",
+    )
+    parser.add_argument(
+        "--find-links",
+        default=None,
+        metavar="DIR",
+        help="a local wheelhouse for the install steps, not in the image (or COGKIT_FIND_LINKS)",
+    )
+
+
 def add_env_flag(parser: argparse.ArgumentParser, *, help: str) -> None:
     """`-e KEY=VALUE`, repeatable, collected as `args.env` (parsed by cogkit.docker.containers)."""
     parser.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE", help=help)

@@ -57,6 +57,39 @@ def test_debug_formats(tmp_path: Path) -> None:
     assert cogkit(project, "debug", "--format", "dot", "--merge").stdout.startswith("digraph")
 
 
+def test_debug_takes_the_builds_package_sources(tmp_path: Path) -> None:
+    """debug shows the graph build would send: --find-links mounts the wheelhouse into the install
+    steps, --torch-index changes the torch step, and a bad choice is the build's one-line error."""
+    project = tmp_path / "torchy"
+    (project / "wheelhouse").mkdir(parents=True)
+    (project / "cog.yaml").write_text(
+        'build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\npredict: "predict.py:P"\n'
+    )
+    (project / "requirements.txt").write_text("torch==2.13.0\nsix==1.16.0\n")
+    (project / "predict.py").write_text("from cog import BasePredictor\nclass P(BasePredictor):\n    pass\n")
+
+    def graph(*args: str) -> list[dict]:
+        result = cogkit(project, "debug", "--format", "json", *args)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def torch_step(vertices: list[dict]) -> str:
+        torch_first = "python packages (torch first)"
+        (step,) = [v for v in vertices if v["kind"] == "exec" and v["name"].startswith(torch_first)]
+        return step["digest"]
+
+    with_links = graph("--torch-index", "pypi", "--find-links", "wheelhouse")
+    plain = graph("--torch-index", "pypi")
+    assert any(v["name"] == "local://find-links" for v in with_links)
+    assert not any(v["name"] == "local://find-links" for v in plain)
+    elsewhere = graph("--torch-index", "http://127.0.0.1:9/whl")
+    assert torch_step(elsewhere) != torch_step(plain)
+    assert torch_step(graph("--torch-index", "pypi")) == torch_step(plain)  # the same choice, the same step
+    bad = cogkit(project, "debug", "--torch-index", "nightly")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("error: unknown torch index 'nightly'")
+
+
 def test_missing_secret_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "cog.yaml").write_text(
         "build:\n  run:\n    - command: cat /run/secrets/k\n"
