@@ -365,7 +365,12 @@ def summarise(runs: dict[str, dict[int, list[dict[str, float]]]]) -> dict[str, d
     return out
 
 
-LABELS = {"direct": "model called directly", "cogkit": "cogkit serve --local", "coglet": "coglet 0.23.1"}
+LABELS = {
+    "direct": "model called directly",
+    "cogkit": "cogkit serve --local",
+    "floor": "floor: aiohttp + one process hop (serving_floor.py)",
+    "coglet": "coglet 0.23.1",
+}
 
 
 def table(results: dict[str, dict[str, dict[str, Any]]], note: str) -> str:
@@ -376,7 +381,7 @@ def table(results: dict[str, dict[str, dict[str, Any]]], note: str) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for batch in BATCHES:
-        for name in ("direct", "cogkit", "coglet"):
+        for name in LABELS:
             e = results.get(name, {}).get(str(batch))
             if e is None:
                 continue

@@ -176,7 +176,10 @@ stop() {
   if [ -f "$DATA/subnet" ]; then net_rules -D; fi
   ip link show "$BRIDGE" >/dev/null 2>&1 && ip link delete "$BRIDGE"
   if [ "${1:-}" = --purge ]; then
-    # dockerd unmounts its layers on shutdown; refuse rather than delete through a mount left behind
+    # A network namespace of a build step that was running when dockerd stopped stays bind-mounted
+    # (nsfs): nothing is stored there, so it is unmounted. Layers are different: dockerd unmounts them
+    # on shutdown; refuse rather than delete through one left behind.
+    findmnt -rn -t nsfs -o TARGET | grep "^$RUN/" | xargs -r -n1 umount -l
     if findmnt -rn -o TARGET | grep -q "^$DATA/\|^$RUN/"; then
       die "mounts are left under $DATA or $RUN; not purging"
     fi

@@ -16,6 +16,7 @@ in wall time, and in CPU time (every thread of the server's process tree per suc
 Target (issue 13): cogkit's overhead ≤ 2 % of the model's time at batch 1.
 
 Usage:  .venv/bin/python benchmarks/real_model_serving.py [--rounds 5] [--duration 5] [--threads 1]
+        [--floor] [--no-coglet]
 The venvs are made (once, cached under /var/cache/cogkit-test) by tests/model_venv.py: torch 2.13 CPU from
 the local wheel, sentence-transformers; cogkit runs from this checkout, coglet from `pip install cog==0.23.1`.
 Results: benchmarks/results/real-model-serving-<time>.{json,md}; the table is printed.
@@ -85,6 +86,25 @@ class Coglet(Peer):
         return {**super().env(project, port, conc), **thread_env(self.threads)}
 
 
+class Floor(Peer):
+    """benchmarks/serving_floor.py: HTTP + one process hop and nothing else, the floor under such servers."""
+
+    def __init__(self, venv: ModelVenv, threads: int) -> None:
+        super().__init__("floor", str(venv.python), "floor: aiohttp + a worker process")
+        self.venv, self.threads = venv, threads
+
+    def command(self, port: int) -> list[str]:
+        return [self.python, str(ROOT / "benchmarks" / "serving_floor.py"), "--port", str(port)]
+
+    def env(self, project: Path, port: int, conc: int | None) -> dict[str, str]:
+        return {
+            **super().env(project, port, conc),
+            **self.venv.env,
+            **thread_env(self.threads),
+            "COGKIT_COMPAT": str(ROOT / "cogkit" / "_compat"),
+        }
+
+
 class WrkDriven:
     """A server started by benchmarks/serve.py's Running, measured by its wrk (one connection)."""
 
@@ -108,7 +128,8 @@ class WrkDriven:
 
 
 def bench(args: argparse.Namespace) -> dict[str, object]:
-    cogkit_venv, coglet_venv = ensure_venv("cogkit"), ensure_venv("coglet")
+    cogkit_venv = ensure_venv("cogkit")
+    coglet_venv = None if args.no_coglet else ensure_venv("coglet")
     project = Path(tempfile.mkdtemp(prefix="cogkit-real-model-serving-")) / "embeddings"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("weights", "__pycache__"))
     fetch_weights(project)
@@ -125,7 +146,13 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
         )
         meta["direct"] = systems["direct"].info
         log(f"direct: {meta['direct']}")
-        for peer in (CogkitServe(cogkit_venv, args.threads), Coglet(coglet_venv, args.threads)):
+        peers: list[Peer] = [CogkitServe(cogkit_venv, args.threads)]
+        if args.floor:
+            peers.append(Floor(cogkit_venv, args.threads))
+        if not args.no_coglet:
+            assert coglet_venv is not None
+            peers.append(Coglet(coglet_venv, args.threads))
+        for peer in peers:
             server = WrkDriven(peer, project, args)  # one at a time: each loads torch and the model
             systems[peer.name] = server
             meta[f"{peer.name}_ready_s"] = round(server.ready_s, 2)
@@ -146,6 +173,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads, the same for all three")
     p.add_argument("--server-core", default="0")
     p.add_argument("--load-core", default="1")
+    p.add_argument("--floor", action="store_true", help="also serving_floor.py (HTTP + a process hop)")
+    p.add_argument("--no-coglet", action="store_true", help="leave coglet out")
     args = p.parse_args()
     os.sched_setaffinity(0, {int(c) for c in args.load_core.split(",")})
     result = bench(args)
