@@ -21,7 +21,7 @@ from cogkit.buildkit.exporters import key_values
 from cogkit.config import Config, find_config, load_config
 from cogkit.config.requirements import pins_torch
 from cogkit.config.torch_index import PYTORCH, choose_torch_index, index_env
-from cogkit.docker.images import load_image
+from cogkit.docker.images import load_image, tag_image
 from cogkit.errors import BuildError, CogkitError
 from cogkit.images.explain import explain
 from cogkit.layers.compile import CA_SECRET_ID, FREEZE_FILE, Compiled, compile_plan, pip_freeze_state
@@ -256,14 +256,17 @@ def parse_output(spec: str) -> tuple[str, str]:
 
 def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarball: str) -> Any:
     """moby on dockerd's classic store; BuildKit's own exporters where the engine has them (a standalone
-    buildkitd, or dockerd with the containerd image store): a push straight from the builder, a tarball."""
+    buildkitd, or dockerd with the containerd image store): a push straight from the builder, a tarball.
+
+    dockerd with the containerd image store exports unnamed and build() names the image afterwards
+    (see tag_image: naming inside the export races containerd's snapshot GC)."""
     if request.output:
         kind, dest = parse_output(request.output)
         return OUTPUT_TYPES[kind](dest, names=[image])
     if request.push and client.exports_images:
         return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
     if client.is_docker:
-        return buildkit.MobyExporter(names=[image])
+        return buildkit.MobyExporter(names=[] if client.exports_images else [image])
     return buildkit.DockerTarExporter(tarball, names=[image])
 
 
@@ -414,6 +417,8 @@ def build(request: BuildRequest) -> BuildOutcome:
             except BuildError as err:
                 raise explain(err) from None
             image_id = report.image_id
+            if isinstance(exporter, buildkit.MobyExporter) and not exporter.names:
+                tag_image(client.address, image_id, image)
             if isinstance(exporter, buildkit.DockerTarExporter) and exporter.path == tarball:
                 # a standalone builder's image, promised in Docker
                 load_image(tarball, image, request.progress, request.out)
