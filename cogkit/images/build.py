@@ -23,6 +23,7 @@ from cogkit.config.requirements import pins_torch
 from cogkit.config.torch_index import PYTORCH, choose_torch_index, index_env
 from cogkit.docker.images import load_image, tag_image
 from cogkit.errors import BuildError, CogkitError
+from cogkit.images import probe_cache
 from cogkit.images.explain import explain
 from cogkit.layers.compile import CA_SECRET_ID, FREEZE_FILE, Compiled, compile_plan, pip_freeze_state
 from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, find_links_summary, plan_layers
@@ -327,13 +328,24 @@ def solve_image(
     source_date_epoch: int | None = None,
     pip_freeze: bool = False,
     labels: Mapping[str, str] | None = None,
+    remembered_probe: bool = True,
 ) -> ImageResult:
-    """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
+    """The build function: finish the plan with what the engine knows (base config, Python), compile it.
+
+    `remembered_probe`: take the base's Python from the on-disk probe cache when it has this image
+    (images/probe_cache.py); --no-cache probes again."""
     _, base_config = gateway.resolve_image_config(
         llb.normalize_image_ref(plan.base.ref), resolve_mode=plan.base.resolve_mode
     )
     if plan.base.has_python is None:
-        plan = replace(plan, base=probe_python(gateway, plan))
+        key = probe_cache.image_key(base_config)
+        known = probe_cache.lookup(key, plan.python_version) if remembered_probe else None
+        if known is None:
+            plan = replace(plan, base=probe_python(gateway, plan))
+            assert plan.base.has_python is not None
+            probe_cache.remember(key, plan.python_version, plan.base.has_python)
+        else:
+            plan = replace(plan, base=replace(plan.base, has_python=known))
     compiled = compile_plan(plan, base_config, gateway.caps, schema, source_date_epoch)
     if labels:  # config only: no layer and no cache key changes
         compiled.image_config["config"]["Labels"].update(labels)
@@ -402,7 +414,13 @@ def build(request: BuildRequest) -> BuildOutcome:
             try:
                 report = client.build(
                     lambda gateway: solve_image(
-                        gateway, plan, schema, epoch, request.pip_freeze, request.labels
+                        gateway,
+                        plan,
+                        schema,
+                        epoch,
+                        request.pip_freeze,
+                        request.labels,
+                        remembered_probe=not request.no_cache,
                     ),
                     exporter=exporter,
                     local_dirs=plan.local_dirs,

@@ -149,6 +149,28 @@ def test_concurrent_builds_sharing_layers_all_get_their_names(
     assert not ids & set(dangling), "an image the build named was left dangling"
 
 
+def test_the_base_image_probe_is_remembered_on_disk(
+    base_image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A --base-image build records what probe_python found (the base has Python: no Python layer)
+    and a rebuild takes it from $COGKIT_CACHE_DIR; --no-cache probes again."""
+    from cogkit.images import probe_cache
+
+    monkeypatch.setenv("COGKIT_CACHE_DIR", str(tmp_path / "cache"))
+    cog_yaml = 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'
+    project = write_project(tmp_path / "probe", cog_yaml)
+    first = run_build(project, base_image, tag=f"cogkit-test/probe-cache:{uuid.uuid4().hex[:8]}")
+    assert first.plan.base.has_python is True
+    (remembered,) = probe_cache.cache_dir().iterdir()
+    assert remembered.name.endswith("-py3.11.json")
+    assert json.loads(remembered.read_text()) == {"has_python": True}
+    remembered.write_text('{"has_python": false}')  # a rebuild believes the file (no probe) ...
+    assert probe_cache.lookup(remembered.name.rsplit("-py", 1)[0], "3.11") is False
+    again = run_build(project, base_image, tag=first.image, no_cache=True)  # ... but --no-cache probes
+    assert again.plan.base.has_python is True
+    assert json.loads(remembered.read_text()) == {"has_python": True}
+
+
 def test_system_and_python_packages_and_secret_run_step(
     base_image: str, docker_cli: str, tmp_path: Path
 ) -> None:
