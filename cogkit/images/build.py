@@ -378,7 +378,9 @@ def check_predictor_reference(config: Config, request: BuildRequest) -> None:
     )
 
 
-def build(request: BuildRequest) -> BuildOutcome:
+def build(request: BuildRequest, connection: buildkit.PendingConnection | None = None) -> BuildOutcome:
+    """Build the image. `connection`: a connect() to request.builder already under way (the CLI
+    starts it before importing this module), taken over once the engine is needed."""
     config, plan, secrets = prepare(request)
     check_predictor_reference(config, request)
     for warning in plan.warnings:
@@ -403,7 +405,7 @@ def build(request: BuildRequest) -> BuildOutcome:
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")
-        client = buildkit.connect(request.builder)
+        client = connection.result() if connection is not None else buildkit.connect(request.builder)
         try:
             exporter = _exporter(client, request, image, tarball)
             plan = replace(plan, base=replace(plan.base, resolve_mode=resolve_mode(client, request.pull)))
