@@ -1,4 +1,4 @@
-"""Images in Docker: name a built image, load a built tarball, push with retries and read back the digest.
+"""Images through the docker CLI: load a built tarball, push with retries and read back the digest.
 
 cogkit/images decides what to build and push; this module is the only place it touches Docker.
 """
@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import sys
 from typing import TextIO
-from urllib.parse import quote, urlencode
 
-from cogkit.buildkit.address import BuilderAddress
-from cogkit.buildkit.transport import docker_request
-from cogkit.errors import BuildError, CogkitError
+from cogkit.errors import CogkitError
 
 _AUTH_WORDS = ("unauthorized", "denied", "authentication required", "no basic auth credentials")
 
@@ -19,36 +16,6 @@ _AUTH_WORDS = ("unauthorized", "denied", "authentication required", "no basic au
 def _transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return not any(word in text for word in _AUTH_WORDS)
-
-
-def split_name(ref: str) -> tuple[str, str]:
-    """`host:5000/a/b:tag` -> (`host:5000/a/b`, `tag`); no tag means `latest`."""
-    last = ref.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, _, tag = ref.rpartition(":")
-        return name, tag
-    return ref, "latest"
-
-
-def tag_image(address: BuilderAddress, image_id: str | None, image: str) -> None:
-    """Name a freshly exported image in the engine that built it (POST /images/{id}/tag).
-
-    On dockerd's containerd image store the build exports the image unnamed and this names it:
-    a name given to the exporter makes it unpack the image under that name inside the solve, which
-    races containerd's garbage collection of the snapshots it unpacks onto ("parent snapshot ...
-    does not exist"), most often while another build shares the base layers."""
-    if not image_id:
-        raise BuildError(f"built {image}, but the engine reported no image ID to name", "rerun the build")
-    repo, tag = split_name(image)
-    path = f"/images/{quote(image_id, safe=':')}/tag?{urlencode({'repo': repo, 'tag': tag})}"
-    try:
-        status = docker_request(address, "POST", path)
-    except (OSError, CogkitError) as exc:
-        status, detail = 0, str(exc)
-    else:
-        detail = f"HTTP {status}"
-    if status not in (200, 201):
-        raise BuildError(f"built {image_id}, but could not name it {image}: {detail}", "rerun the build")
 
 
 def load_image(tarball: str, image: str, progress: str = "auto", out: TextIO = sys.stderr) -> None:

@@ -18,10 +18,11 @@ from typing import Any, TextIO
 
 from cogkit import buildkit, llb
 from cogkit.buildkit.exporters import key_values
+from cogkit.buildkit.naming import tag_image
 from cogkit.config import Config, find_config, load_config
 from cogkit.config.requirements import pins_torch
 from cogkit.config.torch_index import PYTORCH, choose_torch_index, index_env
-from cogkit.docker.images import load_image, tag_image
+from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
 from cogkit.images import probe_cache
 from cogkit.images.explain import explain
