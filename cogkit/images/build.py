@@ -272,6 +272,18 @@ def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarbal
     return buildkit.DockerTarExporter(tarball, names=[image])
 
 
+# containerd's GC can delete the snapshot an export is unpacking onto while another build removes
+# an image sharing that layer (seen under load even with the image exported unnamed); the steps are
+# all cached by then, so exporting again costs only the export.
+_EXPORT_RACE = re.compile(r"failed to prepare extraction snapshot .*parent snapshot \S+ does not exist")
+EXPORT_ATTEMPTS = 3
+
+
+def export_raced(err: CogkitError) -> bool:
+    """The export lost a snapshot to containerd's GC (worth exporting again), not a build failure."""
+    return bool(_EXPORT_RACE.search(err.message))
+
+
 def layer_times(report: buildkit.BuildReport, compiled: Compiled) -> list[LayerTime]:
     """Seconds per image layer (by vertex name), in layer order."""
     by_name = {v.name: v for v in report.vertices}
@@ -414,29 +426,38 @@ def build(request: BuildRequest, connection: buildkit.PendingConnection | None =
                 print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
                 for line in package_sources(plan):
                     print(line, file=request.out)
-            try:
-                report = client.build(
-                    lambda gateway: solve_image(
-                        gateway,
-                        plan,
-                        schema,
-                        epoch,
-                        request.pip_freeze,
-                        request.labels,
-                        remembered_probe=not request.no_cache,
-                    ),
-                    exporter=exporter,
-                    local_dirs=plan.local_dirs,
-                    secrets=secrets,
-                    cache_from=request.cache_from,
-                    cache_to=request.cache_to,
-                    no_cache=request.no_cache,
-                    source_date_epoch=epoch,
-                    progress=request.progress,  # type: ignore[arg-type]
-                    progress_out=request.out,
-                )
-            except BuildError as err:
-                raise explain(err) from None
+            for attempt in range(1, EXPORT_ATTEMPTS + 1):
+                try:
+                    report = client.build(
+                        lambda gateway: solve_image(
+                            gateway,
+                            plan,
+                            schema,
+                            epoch,
+                            request.pip_freeze,
+                            request.labels,
+                            remembered_probe=not request.no_cache,
+                        ),
+                        exporter=exporter,
+                        local_dirs=plan.local_dirs,
+                        secrets=secrets,
+                        cache_from=request.cache_from,
+                        cache_to=request.cache_to,
+                        no_cache=request.no_cache,
+                        source_date_epoch=epoch,
+                        progress=request.progress,  # type: ignore[arg-type]
+                        progress_out=request.out,
+                    )
+                    break
+                except BuildError as err:
+                    if attempt < EXPORT_ATTEMPTS and client.exports_images and export_raced(err):
+                        print(
+                            "warning: the engine lost a snapshot while exporting (containerd's GC, racing "
+                            "another build that removed an image); exporting again",
+                            file=request.out,
+                        )
+                        continue
+                    raise explain(err) from None
             image_id = report.image_id
             if isinstance(exporter, buildkit.MobyExporter) and not exporter.names:
                 tag_image(client.address, image_id, image)
