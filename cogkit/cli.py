@@ -44,9 +44,26 @@ COMMAND_MODULES: tuple[str, ...] = (
     "queue",
     "completion",
 )
+# Commands registered by a module of another name.
+MODULE_OF_COMMAND = {"queue-worker": "queue"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_module(argv: Sequence[str]) -> str | None:
+    """The one module whose parser `argv` needs (its first positional names a command); None when
+    the whole parser is needed: no command, an unknown one (argparse then lists them all), or
+    `completion` (which renders every command)."""
+    from cogkit.commands.run import command_index
+
+    index = command_index(list(argv))
+    if index is None:
+        return None
+    name = MODULE_OF_COMMAND.get(argv[index], argv[index])
+    return name if name in COMMAND_MODULES and name != "completion" else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or with `only` the named command module's subcommands alone (a command
+    builds just its own: ~20 ms less of every run than adding all of them)."""
     parser = argparse.ArgumentParser(
         prog="cogkit",
         description="Containers for machine learning: Cog-compatible, built natively on BuildKit.",
@@ -67,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="no colour in the output (also NO_COLOR=1; plain progress implies it)",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if only is None else (only,):
         try:
             module = importlib.import_module(f"cogkit.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -106,11 +123,11 @@ def _subparsers_of(parser: argparse.ArgumentParser) -> list[argparse.ArgumentPar
 def main(argv: Sequence[str] | None = None) -> int:
     # Accepted for Cog compatibility; there is nothing to check offline.
     os.environ.setdefault("COGKIT_NO_UPDATE_CHECK", "1")
-    parser = build_parser()
     from cogkit.commands.run import seed_style_run
 
     argv = list(sys.argv[1:] if argv is None else argv)
     argv = seed_style_run(argv)
+    parser = build_parser(command_module(argv))
     args = parser.parse_args(argv)
     args.root_parser = parser  # for `cogkit completion`, which renders the whole parser
     if args.no_color or args.progress in ("plain", "quiet"):

@@ -55,3 +55,29 @@ def test_fast_exit_runs_atexit_flushes_output_and_keeps_the_status(tmp_path: Pat
         assert result.stdout.startswith("x" * 100000)
         assert result.stdout.endswith("thread done\n") == (mode == "thread")
         assert marker.read_text() == "ran"
+
+
+def test_a_command_builds_only_its_own_parser_and_parses_the_same() -> None:
+    from cogkit.cli import build_parser, command_module
+
+    assert command_module(["build", "-t", "x"]) == "build"
+    assert command_module(["--progress", "plain", "--debug", "build"]) == "build"
+    assert command_module(["queue-worker", "redis://x"]) == "queue"
+    assert command_module([]) is None
+    assert command_module(["--version"]) is None
+    assert command_module(["nosuch"]) is None  # argparse names the known commands
+    assert command_module(["completion", "bash"]) is None  # it renders every command
+    for argv in (
+        ["build", "--separate-weights", "-t", "img", "--secret", "id=a,src=b"],
+        ["--progress", "plain", "push", "r/x", "--debug"],
+        ["queue-worker", "--redis", "redis://127.0.0.1:6379/0"],
+        ["predict", "-i", "text=hi"],
+    ):
+        whole = vars(build_parser().parse_args(argv))
+        own = vars(build_parser(command_module(argv)).parse_args(argv))
+        assert own.keys() == whole.keys() and all(
+            own[k] == whole[k] for k in whole if k != "func"
+        ), argv
+        assert own["func"].__module__ == whole["func"].__module__
+    sub = build_parser("build")._subparsers._group_actions[0]  # type: ignore[union-attr]
+    assert list(sub.choices) == ["build"]

@@ -5,6 +5,7 @@ command layer adds the hints that name CLI flags.
 """
 
 from cogkit.buildkit.address import BuilderAddress, TLSConfig, parse_address, resolve_address
+from cogkit.buildkit.background import PendingConnection
 from cogkit.buildkit.client import BuildReport, Client, VertexSummary, connect
 from cogkit.buildkit.errors import (
     CacheOptionError,
@@ -37,6 +38,7 @@ __all__ = [
     "ImageExporter",
     "MobyExporter",
     "OciTarExporter",
+    "PendingConnection",
     "SecretFileMissing",
     "SecretNotFound",
     "SecretSource",

@@ -70,6 +70,7 @@ class BuildReport(Generic[R]):
     vertices: list[VertexSummary]
     sync: dict[str, SyncStats] = field(default_factory=dict)
     session_id: str = ""
+    ref: str = ""  # the solve's ref (the build ID in the engine's build history)
     credential_requests: list[str] = field(default_factory=list)  # registry hosts the daemon asked about
     health_checks: int = 0
     duration: float = 0.0
@@ -96,6 +97,11 @@ def _step_failure(tracker: ProgressTracker, gateway: Gateway | None, detail: str
     command = gateway.command_of(failed.digest, failed.name) if gateway else None
     reason = failed.error.strip().splitlines()[0] if failed.error.strip() else first_line
     return StepFailed(failed.name, failed.exit_code, command, failed.log_tail(20), reason)
+
+
+def build_history() -> bool:
+    """COGKIT_BUILD_HISTORY=1: record cogkit's builds in the engine's build history."""
+    return os.environ.get("COGKIT_BUILD_HISTORY", "").strip().lower() in ("1", "true", "yes")
 
 
 def _probe_caps(gateway: Gateway) -> None:
@@ -167,6 +173,7 @@ class Client:
         shared_key: str | None = None,
         session_via: Literal["auto", "upgrade", "control"] = "auto",
         source_date_epoch: int | None = None,
+        record_history: bool | None = None,
     ) -> BuildReport[R]:
         """Run `build_fn` against the gateway, export its result and report (with what it returned).
 
@@ -176,6 +183,9 @@ class Client:
         `source_date_epoch` makes the export reproducible (history times and every file's mtime
         clamped to it) where the engine has the cap (BuildKit >= v0.13; not dockerd 20.10's v0.8);
         into dockerd's own store (moby) only the times in the image config can be clamped.
+        `record_history` puts the build in the engine's build history (`docker buildx history`,
+        Docker Desktop's Builds view; BuildKit >= v0.11); None reads COGKIT_BUILD_HISTORY=1, and
+        by default it is left out, which saves a code-edit rebuild ~80 ms on dockerd 28.5.
         """
         started = time.time()
         if session_via == "upgrade" and not self.is_docker:
@@ -226,6 +236,7 @@ class Client:
                 exporter_attrs,
                 cache_imports=[(c.type, c.attrs) for c in imports],
                 cache_exports=[(c.type, c.attrs) for c in exports],
+                internal=not (build_history() if record_history is None else record_history),
             )
             status_call = self.control.status(build_id)
             status_thread = threading.Thread(
@@ -318,6 +329,7 @@ class Client:
             step_digests=frozenset(gateway.step_digests) if gateway else frozenset(),
             step_names=frozenset(gateway.step_names) if gateway else frozenset(),
             session_id=session.id,
+            ref=build_id,
             credential_requests=list(session.auth.requests),
             health_checks=session.health_checks,
             duration=time.time() - started,

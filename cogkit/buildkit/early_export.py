@@ -102,6 +102,7 @@ class EarlyExports:
             {},
             cache_imports=self._cache_imports,
             definition=layer.definition,
+            internal=True,  # a throwaway export, not a build of its own in the engine's history
         )
 
         if self._progress is not None:

@@ -105,9 +105,16 @@ def print_outcome(outcome, out=sys.stderr) -> None:  # noqa: ANN001
 
 
 def run(args: argparse.Namespace) -> int:
-    from cogkit.images.build import build
+    # Connect first (grpc is imported here, in this thread), then import and plan while it connects.
+    from cogkit.buildkit.background import PendingConnection
 
-    outcome = build(request_from_args(args))
+    connection = PendingConnection(args.builder)
+    try:
+        from cogkit.images.build import build
+
+        outcome = build(request_from_args(args), connection)
+    finally:
+        connection.discard()
     print_outcome(outcome)
     print(outcome.image)
     return 0

@@ -56,7 +56,7 @@ def seed_style_run(argv: list[str], is_model_image: Callable[[str], bool] = _is_
     A prediction call has no positional, or -i/--json, or names a model image; anything else whose
     first positional is a word (`python`, `jupyter`) or that publishes ports is the old command.
     """
-    index = _command_index(argv)
+    index = command_index(argv)
     if index is None or argv[index] != "run":
         return argv
     rest = argv[index + 1 :]
@@ -99,7 +99,8 @@ def _as_exec(argv: list[str], index: int) -> list[str]:
     return [*argv[:index], "exec", *argv[index + 1 :]]
 
 
-def _command_index(argv: list[str]) -> int | None:
+def command_index(argv: list[str]) -> int | None:
+    """Where the command's name is in argv (after the global flags); None when there is none."""
     i = 0
     while i < len(argv):
         token = argv[i]

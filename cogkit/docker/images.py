@@ -8,9 +8,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
-
-from cogkit.docker.containers import docker
 from cogkit.errors import CogkitError
 
 _AUTH_WORDS = ("unauthorized", "denied", "authentication required", "no basic auth credentials")
@@ -29,6 +26,7 @@ def load_image(tarball: str, image: str, progress: str = "auto", out: TextIO = s
     from python_on_whales import DockerException
 
     from cogkit.docker import transfer
+    from cogkit.docker.containers import docker
 
     try:
         if transfer.available():
@@ -48,8 +46,10 @@ def push_image(image: str, progress: str = "auto", out: TextIO = sys.stderr) -> 
     Through the engine API when it is reachable directly, with layers/bytes/rate shown
     (cogkit.docker.transfer); otherwise through the docker CLI, quietly."""
     from python_on_whales import DockerException
+    from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
     from cogkit.docker import transfer
+    from cogkit.docker.containers import docker
 
     client = docker()
     failures = (DockerException, transfer.TransferError)

@@ -18,11 +18,13 @@ from typing import Any, TextIO
 
 from cogkit import buildkit, llb
 from cogkit.buildkit.exporters import key_values
+from cogkit.buildkit.naming import tag_image
 from cogkit.config import Config, find_config, load_config
 from cogkit.config.requirements import pins_torch
 from cogkit.config.torch_index import PYTORCH, choose_torch_index, index_env
 from cogkit.docker.images import load_image
 from cogkit.errors import BuildError, CogkitError
+from cogkit.images import probe_cache
 from cogkit.images.explain import explain
 from cogkit.layers.compile import CA_SECRET_ID, FREEZE_FILE, Compiled, compile_plan, pip_freeze_state
 from cogkit.layers.plan import BaseImage, BuildOptions, LayerPlan, find_links_summary, plan_layers
@@ -256,15 +258,30 @@ def parse_output(spec: str) -> tuple[str, str]:
 
 def _exporter(client: buildkit.Client, request: BuildRequest, image: str, tarball: str) -> Any:
     """moby on dockerd's classic store; BuildKit's own exporters where the engine has them (a standalone
-    buildkitd, or dockerd with the containerd image store): a push straight from the builder, a tarball."""
+    buildkitd, or dockerd with the containerd image store): a push straight from the builder, a tarball.
+
+    dockerd with the containerd image store exports unnamed and build() names the image afterwards
+    (see tag_image: naming inside the export races containerd's snapshot GC)."""
     if request.output:
         kind, dest = parse_output(request.output)
         return OUTPUT_TYPES[kind](dest, names=[image])
     if request.push and client.exports_images:
         return buildkit.ImageExporter(names=[image], push=True, insecure=request.insecure_registry)
     if client.is_docker:
-        return buildkit.MobyExporter(names=[image])
+        return buildkit.MobyExporter(names=[] if client.exports_images else [image])
     return buildkit.DockerTarExporter(tarball, names=[image])
+
+
+# containerd's GC can delete the snapshot an export is unpacking onto while another build removes
+# an image sharing that layer (seen under load even with the image exported unnamed); the steps are
+# all cached by then, so exporting again costs only the export.
+_EXPORT_RACE = re.compile(r"failed to prepare extraction snapshot .*parent snapshot \S+ does not exist")
+EXPORT_ATTEMPTS = 3
+
+
+def export_raced(err: CogkitError) -> bool:
+    """The export lost a snapshot to containerd's GC (worth exporting again), not a build failure."""
+    return bool(_EXPORT_RACE.search(err.message))
 
 
 def layer_times(report: buildkit.BuildReport, compiled: Compiled) -> list[LayerTime]:
@@ -324,13 +341,24 @@ def solve_image(
     source_date_epoch: int | None = None,
     pip_freeze: bool = False,
     labels: Mapping[str, str] | None = None,
+    remembered_probe: bool = True,
 ) -> ImageResult:
-    """The build function: finish the plan with what the engine knows (base config, Python), compile it."""
+    """The build function: finish the plan with what the engine knows (base config, Python), compile it.
+
+    `remembered_probe`: take the base's Python from the on-disk probe cache when it has this image
+    (images/probe_cache.py); --no-cache probes again."""
     _, base_config = gateway.resolve_image_config(
         llb.normalize_image_ref(plan.base.ref), resolve_mode=plan.base.resolve_mode
     )
     if plan.base.has_python is None:
-        plan = replace(plan, base=probe_python(gateway, plan))
+        key = probe_cache.image_key(base_config)
+        known = probe_cache.lookup(key, plan.python_version) if remembered_probe else None
+        if known is None:
+            plan = replace(plan, base=probe_python(gateway, plan))
+            assert plan.base.has_python is not None
+            probe_cache.remember(key, plan.python_version, plan.base.has_python)
+        else:
+            plan = replace(plan, base=replace(plan.base, has_python=known))
     compiled = compile_plan(plan, base_config, gateway.caps, schema, source_date_epoch)
     if labels:  # config only: no layer and no cache key changes
         compiled.image_config["config"]["Labels"].update(labels)
@@ -363,7 +391,9 @@ def check_predictor_reference(config: Config, request: BuildRequest) -> None:
     )
 
 
-def build(request: BuildRequest) -> BuildOutcome:
+def build(request: BuildRequest, connection: buildkit.PendingConnection | None = None) -> BuildOutcome:
+    """Build the image. `connection`: a connect() to request.builder already under way (the CLI
+    starts it before importing this module), taken over once the engine is needed."""
     config, plan, secrets = prepare(request)
     check_predictor_reference(config, request)
     for warning in plan.warnings:
@@ -388,7 +418,7 @@ def build(request: BuildRequest) -> BuildOutcome:
 
     with tempfile.TemporaryDirectory(prefix="cogkit-build-") as scratch_dir:
         tarball = os.path.join(scratch_dir, "image.tar")
-        client = buildkit.connect(request.builder)
+        client = connection.result() if connection is not None else buildkit.connect(request.builder)
         try:
             exporter = _exporter(client, request, image, tarball)
             plan = replace(plan, base=replace(plan.base, resolve_mode=resolve_mode(client, request.pull)))
@@ -396,24 +426,41 @@ def build(request: BuildRequest) -> BuildOutcome:
                 print(f"base image {plan.base.ref}: {RESOLVE_WHY[plan.base.resolve_mode]}", file=request.out)
                 for line in package_sources(plan):
                     print(line, file=request.out)
-            try:
-                report = client.build(
-                    lambda gateway: solve_image(
-                        gateway, plan, schema, epoch, request.pip_freeze, request.labels
-                    ),
-                    exporter=exporter,
-                    local_dirs=plan.local_dirs,
-                    secrets=secrets,
-                    cache_from=request.cache_from,
-                    cache_to=request.cache_to,
-                    no_cache=request.no_cache,
-                    source_date_epoch=epoch,
-                    progress=request.progress,  # type: ignore[arg-type]
-                    progress_out=request.out,
-                )
-            except BuildError as err:
-                raise explain(err) from None
+            for attempt in range(1, EXPORT_ATTEMPTS + 1):
+                try:
+                    report = client.build(
+                        lambda gateway: solve_image(
+                            gateway,
+                            plan,
+                            schema,
+                            epoch,
+                            request.pip_freeze,
+                            request.labels,
+                            remembered_probe=not request.no_cache,
+                        ),
+                        exporter=exporter,
+                        local_dirs=plan.local_dirs,
+                        secrets=secrets,
+                        cache_from=request.cache_from,
+                        cache_to=request.cache_to,
+                        no_cache=request.no_cache,
+                        source_date_epoch=epoch,
+                        progress=request.progress,  # type: ignore[arg-type]
+                        progress_out=request.out,
+                    )
+                    break
+                except BuildError as err:
+                    if attempt < EXPORT_ATTEMPTS and client.exports_images and export_raced(err):
+                        print(
+                            "warning: the engine lost a snapshot while exporting (containerd's GC, racing "
+                            "another build that removed an image); exporting again",
+                            file=request.out,
+                        )
+                        continue
+                    raise explain(err) from None
             image_id = report.image_id
+            if isinstance(exporter, buildkit.MobyExporter) and not exporter.names:
+                tag_image(client.address, image_id, image)
             if isinstance(exporter, buildkit.DockerTarExporter) and exporter.path == tarball:
                 # a standalone builder's image, promised in Docker
                 load_image(tarball, image, request.progress, request.out)

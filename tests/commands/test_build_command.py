@@ -148,3 +148,23 @@ def test_a_failed_step_exits_1_whatever_its_own_exit_code(base_image: str, tmp_p
     result = cogkit(tmp_path, "build", "--progress", "quiet", COGKIT_BASE_IMAGE=base_image)
     assert "failed with exit code 3" in result.stderr and "Traceback" not in result.stderr
     assert result.returncode == 1, result.stderr
+
+
+def test_the_engine_is_reached_while_the_config_is_checked_and_config_mistakes_still_come_first(
+    tmp_path: Path,
+) -> None:
+    """`cogkit build` connects in a background thread while it loads and plans: an unreachable
+    builder is still one line, and a broken cog.yaml is reported before it (as when it connected
+    after planning)."""
+    project = tmp_path / "hello"
+    shutil.copytree(ROOT / "examples" / "hello-world", project)
+    gone = f"docker://{tmp_path}/no-such-docker.sock"
+    unreachable = cogkit(project, "build", "--builder", gone, "--progress", "quiet", COGKIT_CA_CERT=CA_BUNDLE)
+    assert unreachable.returncode != 0
+    first = unreachable.stderr.strip().splitlines()[0]
+    assert first.startswith("error: ") and "no-such-docker.sock" in first, unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    (project / "cog.yaml").write_text("build:\n  gpu: maybe\n")
+    broken = cogkit(project, "build", "--builder", gone, "--progress", "quiet")
+    assert broken.returncode != 0
+    assert broken.stderr.startswith("error: cog.yaml:2:3: build.gpu"), broken.stderr
