@@ -1,8 +1,9 @@
 """cog.yaml: finding, parsing with positions, validation with Cog's rules, CUDA/torch resolution.
 
-Two readers of one file: `loader` (the build's full model, pydantic) and `predictor` (the few keys
-a running model needs, standard library + pyyaml, shipped into images). The loader's names are
-imported on first use, so `cogkit.config.predictor` never pulls in pydantic.
+Two readers of one file: `loader` (the build's full model: msgspec Structs, positions, Cog's rules,
+CUDA tables) and `predictor` (the few keys a running model needs, standard library + pyyaml, shipped
+into images). The loader's names are imported on first use, so `cogkit.config.predictor` never
+pulls in the loader.
 """
 
 from __future__ import annotations

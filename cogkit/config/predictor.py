@@ -1,8 +1,9 @@
 """What a running model reads from cog.yaml: the predictor reference and concurrency.max.
 
 The one reader of cog.yaml for the runtime (the HTTP server and the queue worker, in the image
-and under `--local`). It must not import the build's config model (pydantic, positions): it
-runs inside images that lack pydantic and on the start-up path, where pyyaml alone costs ~12 ms.
+and under `--local`). It must not import the build's config model (Structs, rules, positions):
+it runs inside images, which ship only this file of cogkit/config, and on the start-up path,
+where pyyaml alone costs ~12 ms.
 So plainly written keys are scanned, and anything unusual falls back to pyyaml. Environment
 variables (set by the image from cog.yaml at build time) win over the file.
 """

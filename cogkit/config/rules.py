@@ -1,6 +1,6 @@
 """Cog's semantic rules for cog.yaml, each failing with a message that says how to fix it.
 
-Types are checked by the pydantic model first; these rules see well-typed values. Every error
+Types are checked by the msgspec Structs (model.py) first; these rules see well-typed values. Every error
 points at the offending key's line and column through the `fail` callback.
 """
 

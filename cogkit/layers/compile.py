@@ -63,7 +63,7 @@ COMPAT_DIR = f"{RUNTIME_DIR}/lib/cogkit/_compat"
 DEFAULT_ENV = {"PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": COMPAT_DIR}
 GPU_ENV = {"NVIDIA_DRIVER_CAPABILITIES": "all"}
 # The runtime needs only these parts of the package (keeps the layer stable while the CLI changes).
-# cogkit.config ships only its runtime reader (config/predictor.py); the build's loader needs pydantic.
+# cogkit.config ships only its runtime reader (config/predictor.py), not the build's loader.
 RUNTIME_INCLUDE = [
     "__init__.py",
     "errors.py",

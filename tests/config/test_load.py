@@ -131,3 +131,23 @@ def test_run_key_errors(tmp_path: Path, text: str, message: str) -> None:
         load_config(write(tmp_path / "cog.yaml", text))
     assert message in caught.value.message and caught.value.message.startswith("cog.yaml:")
     assert caught.value.hint
+
+
+def test_no_cli_path_needs_pydantic() -> None:
+    """pydantic is a test-only dependency: building (config, plan, compile) and every command module
+    import and load a real cog.yaml in a process where importing it fails."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import sys, pkgutil, importlib; sys.modules['pydantic'] = None\n"
+        "import cogkit.commands, cogkit.images.build, cogkit.layers.compile\n"
+        "for m in pkgutil.iter_modules(cogkit.commands.__path__):\n"
+        "    importlib.import_module('cogkit.commands.' + m.name)\n"
+        "from cogkit.config import load_config\n"
+        f"config = load_config({str(root / 'examples' / 'hello-world' / 'cog.yaml')!r})\n"
+        "assert config.model.predict == 'predict.py:Predictor' and config.python_version == '3.11'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
