@@ -90,12 +90,24 @@ class Compiled:
 FREEZE_FILE = "/cogkit-pip-freeze.txt"
 
 
+def _pip_freeze_tool() -> llb.State:
+    """pip_freeze.py as a file (its text is part of the label step's cache key)."""
+    text = (Path(__file__).parent / "pip_freeze.py").read_bytes()
+    return llb.scratch().file(llb.mkfile("/pip_freeze.py", 0o644, text), name="pip_freeze.py")
+
+
 def pip_freeze_state(environment: llb.State) -> llb.State:
-    """`python -m pip freeze` of the model's environment (for the run.cog.pip_freeze label), in a side
-    chain never part of the image; cached with the dependencies, so code edits do not re-run it."""
+    """`pip freeze` of the model's environment (for the run.cog.pip_freeze label), in a side chain never
+    part of the image; cached with the dependencies, so code edits do not re-run it. pip_freeze.py prints
+    pip's output from the installed metadata where it can prove it is the same, else runs pip (whose own
+    start-up took 1-2 s of a dependency edit)."""
     out = FREEZE_FILE
-    script = f"python -m pip freeze --disable-pip-version-check > {out} 2>/dev/null || : > {out}"
-    return environment.run(_sh(script), name="pip freeze (run.cog.pip_freeze label)")
+    script = f"python {TOOLS_MOUNT}/pip_freeze.py > {out} 2>/dev/null || : > {out}"
+    return environment.run(
+        _sh(script),
+        mounts=[llb.bind(_pip_freeze_tool(), TOOLS_MOUNT, readonly=True)],
+        name="pip freeze (run.cog.pip_freeze label)",
+    )
 
 
 def _ca(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
