@@ -569,20 +569,25 @@ def compile_plan(
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
     environment = chain
-    chain = add(runtime_layer(chain, runtime_stage(pybase, runtime_deps(pybase, tool, plan))))
+    staged = runtime_stage(pybase, runtime_deps(pybase, tool, plan))
     if weights is not None:
-        dependencies = llb.diff(pybase, chain, name="dependencies + runtime (their layers, restacked)")
-        parts = [pybase, weights, dependencies, add(code_copy(llb.scratch(), plan))]
-        merged = llb.merge(parts, name="image = base + weights + dependencies + code")
+        # The runtime is a layer of its own on scratch here: above the dependencies in a chain it was a
+        # new snapshot on every dependency edit, diffed, compressed (and pushed) again with the same files.
+        parts = [pybase, weights]
+        if chain is not pybase:
+            parts.append(llb.diff(pybase, chain, name="dependencies (their layers, restacked)"))
+        parts += [add(runtime_layer(llb.scratch(), staged)), add(code_copy(llb.scratch(), plan))]
+        merged = llb.merge(parts, name="image = base + weights + dependencies + runtime + code")
         final = chain.with_output(merged.output)  # the dependency chain's env, cwd and user
     elif use_merge:
+        chain = add(runtime_layer(chain, staged))
         parts = [chain]
         if plan.weights:
             parts.append(add(weights_copy(llb.scratch(), plan)))
         parts.append(add(code_copy(llb.scratch(), plan)))
         final = llb.merge(parts, name="image = dependencies + weights + code")
     else:
-        final = add(code_copy(chain, plan))
+        final = add(code_copy(add(runtime_layer(chain, staged)), plan))
     final = final.with_cwd("/src")
     config = image_config(plan, base_config or {}, openapi_schema)
     return Compiled(final, config, layers, use_merge, early, environment, beside)

@@ -272,7 +272,7 @@ def test_with_weights_below_the_torch_layer_is_exported_as_the_final_images_pref
     inputs = [early[d].name for d, _ in head.inputs]
     assert inputs == ["python 3.11", "weights: 1 files, 12 MB", f"{torch} (restacked)"]
     image = {v.name: v for v in compiled.state.marshal(caps=caps).walk()}
-    final = image["image = base + weights + dependencies + code"]
+    final = image["image = base + weights + dependencies + runtime + code"]
     # the same two lower inputs as the image's merge: base and the very same weights vertex
     assert [d for d, _ in head.inputs][:2] == [d for d, _ in final.inputs][:2]
     assert image[torch].digest in {d for v in early.values() for d, _ in v.inputs}
