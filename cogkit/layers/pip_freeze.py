@@ -177,7 +177,7 @@ def freeze_lines(paths, env, python):
     _check_options(env)
     found = {}
     pip = None
-    for location in paths:
+    for location in dict.fromkeys(paths):  # an entry listed twice: pip finds its distributions once
         if not os.path.isdir(location):
             if os.path.lexists(location):
                 raise Unsure(location)  # a zip on sys.path
