@@ -244,3 +244,11 @@ def test_uv_is_shipped_from_this_machine_or_else_pip_installed(project: Path) ->
     plan = replace(plan, host_uv_version=None, local_dirs=local_dirs)
     fallback = [v.name for v in describe(compile_plan(plan, None, None))]
     assert any(name.startswith("build tool: uv") and "from this machine" not in name for name in fallback)
+
+
+def test_debug_shows_the_side_chains_solved_beside_the_image(project: Path) -> None:
+    """`cogkit debug` prints what build sends: the python packages' download is a solve of its own."""
+    _, compiled = compile_project(project, caps=frozenset({MERGE_CAP, DIFF_CAP}), separate_weights=True)
+    layers = {v.name: v.layer for v in describe(compiled)}
+    assert layers["download python packages (not in the image)"] == "(not in the image)"
+    assert layers["weights: 1 files, 10 MB"] == "weights: 1 files, 10 MB"  # the image's own still attributed
