@@ -4,11 +4,11 @@ Run inside the image (stdlib only, Python 3.6+, any pip): the run.cog.pip_freeze
 output, and pip's own start-up (1-2 s under load) bounded a dependency edit's build. This reads the
 distributions' metadata the way pip 23.0-26.x does and prints the same bytes; anything it cannot prove
 (an unknown pip version, a pip config file or PIP_* variable, eggs and egg-links, editable or VCS
-installs, a version pip would rewrite, duplicates, metadata the backends would read differently) makes
-it run pip itself instead (`os.execv`), so the label is pip's output either way.
+installs, a version pip would rewrite, duplicates it cannot order, metadata the backends would read
+differently) makes it run pip itself instead (`os.execv`), so the label is pip's output either way.
 
 What pip does, as facts (pip/_internal/operations/freeze.py, metadata/): every distribution found on
-sys.path (less the `python -m` entry pip drops), first one per normalised name; a direct_url.json
+sys.path (less the `python -m` entry pip drops), the first one per normalised name; a direct_url.json
 (PEP 610) gives `name @ url[#hash][&subdirectory=…]`, else `name==version` with the version
 normalised by `packaging`; sorted by the metadata's Name, lowercased; pip itself (and setuptools,
 distribute and wheel on Python < 3.12, or with pip < 23.2) left out.
@@ -133,6 +133,11 @@ def _distribution(location, entry):
     return name, canonical(name), line
 
 
+def _legacy_key(entry):
+    """pkg_resources' key for a distribution directory: safe_name of its name part, lowercased."""
+    return re.sub(r"[^A-Za-z0-9.]+", "-", os.path.splitext(entry)[0].split("-")[0]).lower()
+
+
 def _pip_version(location):
     for entry in os.listdir(location):
         if entry.endswith(".dist-info") and canonical(entry.split("-")[0]) == "pip":
@@ -176,6 +181,7 @@ def freeze_lines(paths, env, python):
     """pip freeze's lines for these sys.path entries, or Unsure."""
     _check_options(env)
     found = {}
+    seen = {}
     pip = None
     for location in dict.fromkeys(paths):  # an entry listed twice: pip finds its distributions once
         if not os.path.isdir(location):
@@ -193,8 +199,16 @@ def freeze_lines(paths, env, python):
             if entry.endswith((".dist-info", ".egg-info")):
                 name, key, line = _distribution(location, entry)
                 if key in found:
-                    raise Unsure(key)
+                    # Found again further down sys.path (Debian's setuptools below a newer one): both
+                    # backends keep the first; pkg_resources only when its key (the directory's name
+                    # through safe_name, lowercased) is the same, and within one directory the order
+                    # is the backends' own.
+                    first_location, first_entry = seen[key]
+                    if first_location == location or _legacy_key(first_entry) != _legacy_key(entry):
+                        raise Unsure(key)
+                    continue
                 found[key] = (name, line)
+                seen[key] = (location, entry)
         if pip is None and os.path.isfile(os.path.join(location, "pip", "__init__.py")):
             pip = _pip_version(location)
     if pip is None or not FIRST_PIP <= pip < NEXT_PIP or pip[:2] == (23, 1):

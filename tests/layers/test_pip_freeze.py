@@ -110,6 +110,11 @@ def venv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     return make_venv(request.param, tmp_path_factory.mktemp(f"py{request.param}"), wheels)
 
 
+def purelib(python: str) -> Path:
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    return Path(_run(python, "-c", code).stdout.strip())
+
+
 def real_freeze(python: str, env: dict[str, str] | None = None) -> str:
     return _run(python, "-m", "pip", "freeze", "--disable-pip-version-check", env=env).stdout
 
@@ -144,9 +149,7 @@ def test_setuptools_and_wheel_listed_as_pip_lists_them(tmp_path: Path, wheels: P
     """pip freeze hides setuptools and wheel below Python 3.12 (pip >= 23.2) and shows them from 3.12."""
     for version in ("3.11", "3.12"):
         python = make_venv(version, tmp_path / version, wheels)
-        site = Path(
-            _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-        )
+        site = purelib(python)
         for name, number in (("setuptools", "69.0.0"), ("wheel", "0.42.0")):
             if any(site.glob(f"{name}-*.dist-info")):  # the venv's own (3.11's venv has setuptools)
                 continue
@@ -175,9 +178,7 @@ def test_what_it_cannot_prove_is_left_to_pip(tmp_path: Path, wheels: Path) -> No
     assert "legacyver==1.0rc1" in expected  # pip prints the normalised version
     assert ours(python) == expected
 
-    site = Path(
-        _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    )
+    site = purelib(python)
     shutil.rmtree(next(site.glob("legacyver-*.dist-info")))
     info = next(site.glob("PyFoo-*.dist-info"))
     project = tmp_path / "pyfoo-src"
@@ -211,3 +212,27 @@ def test_what_it_cannot_prove_is_left_to_pip(tmp_path: Path, wheels: Path) -> No
 )
 def test_versions_pip_would_rewrite_are_recognised(version: str, normal: bool) -> None:
     assert bool(pip_freeze.CANONICAL_VERSION.match(version)) is normal
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.13"])  # pkg_resources' backend, importlib's
+def test_a_distribution_found_again_further_down_sys_path_is_skipped_as_pip_skips_it(
+    version: str, tmp_path: Path, wheels: Path
+) -> None:
+    """Debian-based images have setuptools twice (Debian's .egg-info below a newer one): the first counts."""
+    python = make_venv(version, tmp_path / "v", wheels)
+    extra = tmp_path / "extra"
+    for number in ("9.0", "8.0"):  # one in front of the venv's PyFoo 2.0rc1, and one again behind it
+        info = (extra if number == "9.0" else tmp_path / "behind") / f"PyFoo-{number}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: PyFoo\nVersion: {number}\n\n")
+    env = {**ISOLATED, "PYTHONPATH": str(extra)}
+    expected = real_freeze(python, env)
+    assert "PyFoo==9.0" in expected and "PyFoo==2.0rc1" not in expected
+    assert ours(python, env) == expected
+    assert fast_path(python, env) == "fast"
+    site = purelib(python)
+    (site / "behind.pth").write_text(str(tmp_path / "behind") + "\n")  # a .pth appends it after site-packages
+    expected = real_freeze(python)
+    assert "PyFoo==2.0rc1" in expected and "PyFoo==8.0" not in expected
+    assert ours(python) == expected
+    assert fast_path(python) == "fast"
