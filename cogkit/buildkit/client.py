@@ -276,8 +276,8 @@ class Client:
                     try:
                         ref_id = gateway.solve(result.definition, evaluate=evaluate)
                     except BaseException:
-                        if side is not None:
-                            side.join(reraise=False)  # the main graph's failure is the one to report
+                        # The main graph's failure is the one to report, at once: the side solves (say a
+                        # download of GBs beside the image) end with the build, their errors unread.
                         raise
                     if side is not None:
                         side.join()
@@ -419,9 +419,9 @@ class _Beside:
         self._thread = threading.Thread(target=target, name="before-return", daemon=True)
         self._thread.start()
 
-    def join(self, reraise: bool = True) -> None:
+    def join(self) -> None:
         self._thread.join()
-        if reraise and self._error is not None:
+        if self._error is not None:
             raise self._error
 
 

@@ -6,12 +6,13 @@ checked first, so mistakes are reported in one line before a session is opened.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -334,6 +335,31 @@ def pip_freeze_label(gateway: buildkit.Gateway, compiled: Compiled) -> None:
     compiled.image_config["config"]["Labels"]["run.cog.pip_freeze"] = text
 
 
+def beside_image(compiled: Compiled, pip_freeze: bool) -> Callable[[buildkit.Gateway], None] | None:
+    """What to solve beside the image graph, all at once: its side chains (the python packages'
+    download, which fills the uv cache the install reads) and the pip freeze label. A side chain that
+    fails leaves the image as it is: the install step runs the same resolve and reports the error."""
+    if not compiled.beside and not pip_freeze:
+        return None
+
+    def solve(gateway: buildkit.Gateway) -> None:
+        def side(state: llb.State) -> None:
+            with contextlib.suppress(Exception):
+                gateway.solve(state.marshal(caps=gateway.caps), evaluate=True)
+
+        threads = [threading.Thread(target=side, args=(s,), daemon=True) for s in compiled.beside]
+        for thread in threads:
+            thread.start()
+        try:
+            if pip_freeze:
+                pip_freeze_label(gateway, compiled)
+        finally:
+            for thread in threads:
+                thread.join()
+
+    return solve
+
+
 def solve_image(
     gateway: buildkit.Gateway,
     plan: LayerPlan,
@@ -366,7 +392,7 @@ def solve_image(
         definition=compiled.state.marshal(caps=gateway.caps),
         image_config=compiled.image_config,
         early_layers=[state.marshal(caps=gateway.caps) for state in compiled.early],
-        before_return=(lambda gw: pip_freeze_label(gw, compiled)) if pip_freeze else None,
+        before_return=beside_image(compiled, pip_freeze),
         plan=plan,
         compiled=compiled,
     )

@@ -85,17 +85,31 @@ class Compiled:
     early: list[llb.State] = field(default_factory=list)
     # The model's Python environment (user packages and build.run), below cogkit's runtime and the code.
     environment: llb.State | None = None
+    # Side chains to solve beside the image, in no layer (the python packages' download).
+    beside: list[llb.State] = field(default_factory=list)
 
 
 FREEZE_FILE = "/cogkit-pip-freeze.txt"
 
 
+def _pip_freeze_tool() -> llb.State:
+    """pip_freeze.py as a file (its text is part of the label step's cache key)."""
+    text = (Path(__file__).parent / "pip_freeze.py").read_bytes()
+    return llb.scratch().file(llb.mkfile("/pip_freeze.py", 0o644, text), name="pip_freeze.py")
+
+
 def pip_freeze_state(environment: llb.State) -> llb.State:
-    """`python -m pip freeze` of the model's environment (for the run.cog.pip_freeze label), in a side
-    chain never part of the image; cached with the dependencies, so code edits do not re-run it."""
+    """`pip freeze` of the model's environment (for the run.cog.pip_freeze label), in a side chain never
+    part of the image; cached with the dependencies, so code edits do not re-run it. pip_freeze.py prints
+    pip's output from the installed metadata where it can prove it is the same, else runs pip (whose own
+    start-up took 1-2 s of a dependency edit)."""
     out = FREEZE_FILE
-    script = f"python -m pip freeze --disable-pip-version-check > {out} 2>/dev/null || : > {out}"
-    return environment.run(_sh(script), name="pip freeze (run.cog.pip_freeze label)")
+    script = f"python {TOOLS_MOUNT}/pip_freeze.py > {out} 2>/dev/null || : > {out}"
+    return environment.run(
+        _sh(script),
+        mounts=[llb.bind(_pip_freeze_tool(), TOOLS_MOUNT, readonly=True)],
+        name="pip freeze (run.cog.pip_freeze label)",
+    )
 
 
 def _ca(plan: LayerPlan) -> tuple[list[Any], dict[str, str], str]:
@@ -313,42 +327,49 @@ def _torch_line(line: str) -> bool:
     return canonicalize_name(name) in TORCH_PACKAGES
 
 
-def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
-    """Resolve and download the user's packages into the uv cache, beside the weights transfer.
+PREFETCH_DIR = "/root/.cache/uv/.cogkit-prefetch"
 
-    A throwaway --target install inside the cache mount (hardlinked, so nearly free) fills the
-    cache; the real install layer then only links files. For torch-sized dependencies this takes
-    the download off the critical path. Output: a marker that orders the two steps.
-    """
+
+def python_prefetch(pybase: llb.State, tool: llb.State, plan: LayerPlan) -> llb.State:
+    """Resolve and download the user's packages into the uv cache, in a side chain off the Python base.
+
+    Solved beside the image (Compiled.beside), never waited for by the install layer: it starts with
+    the build and fills the cache while the weights and the system packages are still on their way,
+    and the install finds there what it has fetched by then. On a dependency edit the install no longer
+    waits for a second resolve and container start. The throwaway --target install (hardlinked, so nearly
+    free) goes to one directory per interpreter in the cache mount, kept between builds under a lock, so
+    an edit installs only what changed there too (torch's thousands of files are not linked and deleted
+    again)."""
     ca_mounts, ca_env, _ = _ca(plan)
-    scratch_dir = "/root/.cache/uv/.cogkit-prefetch"
     local_mounts, local_env, local_prefix = _local_sources(plan)
     script = (
-        "set -e\n" + local_prefix + f'dir="{scratch_dir}-$(date +%s%N)"\n'
+        "set -e\n" + local_prefix + "key=$(python3 -c 'import sys; print(sys.version, sys.executable, "
+        "sys.platform)' | cksum | cut -d' ' -f1)\n"
+        f'mkdir -p {PREFETCH_DIR}\ndir="{PREFETCH_DIR}/$key"\n'
+        # flock (util-linux) where the base has it; else a directory of this build's own, as before
+        "throwaway=\n"
+        'if command -v flock >/dev/null 2>&1; then exec 9>"$dir.lock"; flock 9\n'
+        'else throwaway="$dir-$$-$(date +%s%N)"; dir=$throwaway; fi\n'
         f'{UV} pip install --python python3 --target "$dir" -r {REQ_MOUNT}/requirements.txt >/dev/null\n'
-        'rm -rf "$dir"\n'
-        "date -u > /cogkit-out/prefetched\n"
+        '[ -z "$throwaway" ] || rm -rf "$throwaway"\n'
     )
-    step = pybase.run(
+    return pybase.run(
         _sh(script),
         env={**plan.config.environment, **_uv_env(plan), "UV_LINK_MODE": "hardlink", **local_env, **ca_env},
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan), REQ_MOUNT, readonly=True),
             _uv_cache(),
-            llb.bind(llb.scratch(), "/cogkit-out"),
             *local_mounts,
             *ca_mounts,
         ],
         name="download python packages (not in the image)",
     )
-    return step.get_mount("/cogkit-out")
 
 
 def python_packages_layer(
     state: llb.State,
     tool: llb.State,
-    prefetched: llb.State | None,
     plan: LayerPlan,
     reqs: PythonRequirements | None = None,
 ) -> llb.State:
@@ -362,7 +383,6 @@ def python_packages_layer(
         f"{UV} pip install --system --break-system-packages --python python3 -r {REQ_MOUNT}/requirements.txt"
     )
     count = len(reqs.requirements)
-    order = [] if prefetched is None else [llb.bind(prefetched, "/cogkit/pip-prefetched", readonly=True)]
     # Bytecode at install, as pip does: the image runs with PYTHONDONTWRITEBYTECODE, so without it every
     # start would compile torch's and transformers' modules again (seconds before READY).
     compile_env = {"UV_COMPILE_BYTECODE": "1"}
@@ -372,7 +392,6 @@ def python_packages_layer(
         mounts=[
             _uv_mount(tool),
             llb.bind(_requirements_file(plan, reqs), REQ_MOUNT, readonly=True),
-            *order,
             _uv_cache(),
             *local_mounts,
             *ca_mounts,
@@ -483,6 +502,16 @@ def code_copy(target: llb.State, plan: LayerPlan) -> llb.State:
     return target.file(action, name="code → /src")
 
 
+def _image_prefix(pybase: llb.State, weights: llb.State, chain: llb.State) -> llb.State:
+    """The final image's lower layers up to `chain`'s head (merge(base, weights, diff(base, chain)), as
+    the image stacks them), to export early: the containerd image store unpacks a layer again when the
+    layers below it differ, so an early export of the bare chain (no weights under it) would leave the
+    final export to unpack torch's layer a second time. Named as the chain's head, whose completion in
+    the main build starts the early export (cogkit/buildkit/early_export.py matches names)."""
+    dependencies = llb.diff(pybase, chain, name=f"{chain.name} (restacked)")
+    return llb.merge([pybase, weights, dependencies], name=chain.name)
+
+
 def compile_plan(
     plan: LayerPlan,
     base_config: Mapping[str, Any] | None = None,
@@ -528,35 +557,40 @@ def compile_plan(
         chain = add(system_packages_layer(chain, apt_prefetch(base, plan), plan))
     for index, step in enumerate(plan.pre_install):
         chain = add(run_layer(chain, step, index, plan, kind="pre_install"))
+    beside: list[llb.State] = []
     if plan.requirements:
-        prefetched = python_prefetch(pybase, tool, plan)
+        beside.append(python_prefetch(pybase, tool, plan))
         heavy = torch_first(plan.requirements)
         if heavy is not None:
-            # Not after the prefetch of everything: its marker changes with any requirement, and would
-            # re-run this layer on every pip edit; torch installs while the rest is still downloading.
-            chain = add(python_packages_layer(chain, tool, None, plan, heavy))
-            early.append(chain)
-        chain = add(python_packages_layer(chain, tool, prefetched, plan))
+            # torch installs while the rest is still downloading
+            chain = add(python_packages_layer(chain, tool, plan, heavy))
+            early.append(chain if weights is None else _image_prefix(pybase, weights, chain))
+        chain = add(python_packages_layer(chain, tool, plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
     environment = chain
-    chain = add(runtime_layer(chain, runtime_stage(pybase, runtime_deps(pybase, tool, plan))))
+    staged = runtime_stage(pybase, runtime_deps(pybase, tool, plan))
     if weights is not None:
-        dependencies = llb.diff(pybase, chain, name="dependencies + runtime (their layers, restacked)")
-        parts = [pybase, weights, dependencies, add(code_copy(llb.scratch(), plan))]
-        merged = llb.merge(parts, name="image = base + weights + dependencies + code")
+        # The runtime is a layer of its own on scratch here: above the dependencies in a chain it was a
+        # new snapshot on every dependency edit, diffed, compressed (and pushed) again with the same files.
+        parts = [pybase, weights]
+        if chain is not pybase:
+            parts.append(llb.diff(pybase, chain, name="dependencies (their layers, restacked)"))
+        parts += [add(runtime_layer(llb.scratch(), staged)), add(code_copy(llb.scratch(), plan))]
+        merged = llb.merge(parts, name="image = base + weights + dependencies + runtime + code")
         final = chain.with_output(merged.output)  # the dependency chain's env, cwd and user
     elif use_merge:
+        chain = add(runtime_layer(chain, staged))
         parts = [chain]
         if plan.weights:
             parts.append(add(weights_copy(llb.scratch(), plan)))
         parts.append(add(code_copy(llb.scratch(), plan)))
         final = llb.merge(parts, name="image = dependencies + weights + code")
     else:
-        final = add(code_copy(chain, plan))
+        final = add(code_copy(add(runtime_layer(chain, staged)), plan))
     final = final.with_cwd("/src")
     config = image_config(plan, base_config or {}, openapi_schema)
-    return Compiled(final, config, layers, use_merge, early, environment)
+    return Compiled(final, config, layers, use_merge, early, environment, beside)
 
 
 def image_config(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from cogkit.layers.compile import MERGE_CAP, Compiled
 from cogkit.llb.definition import Definition
+from cogkit.llb.state import State
 
 BUILD_ONLY = "(not in the image)"
 
@@ -24,12 +25,20 @@ class DescribedVertex:
     layer: str
 
 
-def describe(compiled: Compiled) -> list[DescribedVertex]:
-    definition: Definition = compiled.state.marshal()
+def _marshal(compiled: Compiled, state: State) -> Definition:
+    definition: Definition = state.marshal()
     if compiled.uses_merge:  # offline: claim every cap the graph uses, plus MergeOp, so merge stays merge
         used = {cap for meta in definition.metadata.values() for cap in meta.caps}
-        definition = compiled.state.marshal(caps=frozenset(used | {MERGE_CAP}))
-    vertices = {v.digest: v for v in definition.walk()}
+        definition = state.marshal(caps=frozenset(used | {MERGE_CAP}))
+    return definition
+
+
+def describe(compiled: Compiled) -> list[DescribedVertex]:
+    """The image's vertices, then those of the side chains solved beside it (Compiled.beside)."""
+    vertices = {v.digest: v for v in _marshal(compiled, compiled.state).walk()}
+    for state in compiled.beside:
+        for v in _marshal(compiled, state).walk():
+            vertices.setdefault(v.digest, v)
     by_name = {v.name: v.digest for v in vertices.values()}
     owner: dict[str, str] = {}
     base = next((d for d, v in vertices.items() if v.name.startswith("base: ")), None)

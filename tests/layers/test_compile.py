@@ -90,17 +90,21 @@ def test_with_diffop_the_weights_sit_below_the_dependencies(project: Path) -> No
     assert compiled.layers[-1] == "code → /src"
     vertices = {v.name: v for v in describe(compiled)}
     by_digest = {v.digest: v for v in vertices.values()}
-    merge = vertices["image = base + weights + dependencies + code"]
+    merge = vertices["image = base + weights + dependencies + runtime + code"]
     inputs = [by_digest[i].name for i in merge.inputs]
     assert inputs[1:] == [
         "weights: 1 files, 10 MB",
-        "dependencies + runtime (their layers, restacked)",
+        "dependencies (their layers, restacked)",
+        "cogkit runtime 0.1.0 + cog module",
         "code → /src",
     ]
-    diff = vertices["dependencies + runtime (their layers, restacked)"]
+    diff = vertices["dependencies (their layers, restacked)"]
     lower, upper = (by_digest[i] for i in diff.inputs)
     assert lower.digest == merge.inputs[0] and lower.name == "python 3.11"  # the merge's first input
-    assert upper.name.startswith("cogkit runtime")  # the top of the dependency chain
+    assert upper.name.startswith("run: ")  # the top of the dependency chain
+    # The runtime is a scratch layer of its own: a dependency edit leaves its snapshot (and blob) alone.
+    runtime = vertices["cogkit runtime 0.1.0 + cog module"]
+    assert [by_digest[i].name for i in runtime.inputs] == ["stage cogkit runtime (not in the image)"]
     engine_caps = caps | {
         "source.image", "source.image.resolvemode", "source.local", "source.local.includepatterns",
         "source.local.excludepatterns", "source.local.sharedkeyhint", "exec.meta.base", "exec.meta.network",
@@ -240,3 +244,11 @@ def test_uv_is_shipped_from_this_machine_or_else_pip_installed(project: Path) ->
     plan = replace(plan, host_uv_version=None, local_dirs=local_dirs)
     fallback = [v.name for v in describe(compile_plan(plan, None, None))]
     assert any(name.startswith("build tool: uv") and "from this machine" not in name for name in fallback)
+
+
+def test_debug_shows_the_side_chains_solved_beside_the_image(project: Path) -> None:
+    """`cogkit debug` prints what build sends: the python packages' download is a solve of its own."""
+    _, compiled = compile_project(project, caps=frozenset({MERGE_CAP, DIFF_CAP}), separate_weights=True)
+    layers = {v.name: v.layer for v in describe(compiled)}
+    assert layers["download python packages (not in the image)"] == "(not in the image)"
+    assert layers["weights: 1 files, 10 MB"] == "weights: 1 files, 10 MB"  # the image's own still attributed

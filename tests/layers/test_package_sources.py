@@ -14,7 +14,7 @@ from cogkit.config.compat import TORCH_INDEX
 from cogkit.config.requirements import LOCAL_MOUNT
 from cogkit.config.torch_index import TorchIndex
 from cogkit.errors import CogkitError, ConfigError
-from cogkit.layers.compile import FIND_LINKS_MOUNT, LOCAL_SOURCE_MOUNT, compile_plan
+from cogkit.layers.compile import DIFF_CAP, FIND_LINKS_MOUNT, LOCAL_SOURCE_MOUNT, MERGE_CAP, compile_plan
 from cogkit.layers.plan import FIND_LINKS, LOCAL_PACKAGES, BuildOptions, plan_layers
 
 INSTALL = "python packages: "
@@ -23,9 +23,26 @@ PREFETCH = "download python packages (not in the image)"
 
 
 def compiled_ops(project: Path, **options: Any) -> tuple[Any, dict[str, Any]]:
+    """The plan and every named vertex: the image's and its side chains' (solved beside it)."""
     plan = plan_layers(load_config(project / "cog.yaml"), BuildOptions(**options))
-    definition = compile_plan(plan, {}, None).state.marshal()
-    return plan, {v.name: v for v in definition.walk()}
+    compiled = compile_plan(plan, {}, None)
+    ops = {}
+    for state in [compiled.state, *compiled.beside]:
+        ops.update({v.name: v for v in state.marshal().walk()})
+    return plan, ops
+
+
+def test_the_download_is_solved_beside_the_image_and_the_install_never_waits_for_it(tmp_path: Path) -> None:
+    """A dependency edit must not wait for a second resolve and container start before the install."""
+    project = write(tmp_path / "p", CPU, "six==1.16.0\n")
+    plan = plan_layers(load_config(project / "cog.yaml"), BuildOptions(base_image="python:3.11-slim"))
+    compiled = compile_plan(plan, {}, None)
+    image = {v.name for v in compiled.state.marshal().walk()}
+    assert PREFETCH not in image and any(n.startswith(INSTALL) for n in image)
+    assert [s.name for s in compiled.beside] == [PREFETCH]
+    prefetch = next(v for v in compiled.beside[0].marshal().walk() if v.name == PREFETCH)
+    script = prefetch.op.exec.meta.args[-1]
+    assert "flock 9" in script and "/root/.cache/uv/.cogkit-prefetch/$key" in script  # kept between builds
 
 
 def install_step(ops: dict[str, Any]) -> Any:
@@ -234,3 +251,28 @@ def test_remote_and_plain_requirements_pass_through(tmp_path: Path) -> None:
     config = load_config(project / "cog.yaml")
     assert config.requirements.local_paths == []
     assert "\n".join(config.requirements.requirements) + "\n" == lines
+
+
+def test_with_weights_below_the_torch_layer_is_exported_as_the_final_images_prefix(tmp_path: Path) -> None:
+    """DiffOp (dockerd 28.5): the early export stacks base, weights and torch as the image does, so the
+    containerd store's unpack of torch's layer (its chain ID) is the final image's own, not a second one."""
+    project = write(tmp_path, CPU + "  run:\n    - echo hi\n", "torch==2.13.0\nsix==1.16.0\n")
+    (project / "model.bin").write_bytes(b"\0" * (11 << 20))  # weights: 10 MiB and more
+    options = BuildOptions(separate_weights=True, base_image="python:3.11-slim")
+    plan = plan_layers(load_config(project / "cog.yaml"), options)
+    compiled = compile_plan(plan, {}, frozenset({MERGE_CAP, DIFF_CAP}))
+    used = {cap for meta in compiled.state.marshal().metadata.values() for cap in meta.caps}
+    caps = frozenset(used | {MERGE_CAP, DIFF_CAP})  # every cap the graph uses: merge stays merge
+    torch = "python packages (torch first): torch==2.13.0+cpu"
+    [prefix] = compiled.early
+    early = {v.digest: v for v in prefix.marshal(caps=caps).walk()}
+    head = early[prefix.marshal(caps=caps).head]
+    assert head.name == torch  # the early export starts when the main build reports this name done
+    assert head.op.WhichOneof("op") == "merge"
+    inputs = [early[d].name for d, _ in head.inputs]
+    assert inputs == ["python 3.11", "weights: 1 files, 12 MB", f"{torch} (restacked)"]
+    image = {v.name: v for v in compiled.state.marshal(caps=caps).walk()}
+    final = image["image = base + weights + dependencies + runtime + code"]
+    # the same two lower inputs as the image's merge: base and the very same weights vertex
+    assert [d for d, _ in head.inputs][:2] == [d for d, _ in final.inputs][:2]
+    assert image[torch].digest in {d for v in early.values() for d, _ in v.inputs}
