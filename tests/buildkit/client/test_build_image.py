@@ -130,15 +130,19 @@ def test_build_history_only_when_asked(
     engine: Any, dockerd: Client, base_image: str, record: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """BuildKit >= v0.11 records every solve in its build history unless the solve is internal;
-    cogkit leaves its builds out (~80 ms of a code-edit rebuild on 28.5) unless COGKIT_BUILD_HISTORY=1."""
-    if engine.name == "dockerd-20.10":
-        pytest.skip("BuildKit v0.8 has no build history")
+    cogkit leaves its builds out (~80 ms of a code-edit rebuild on 28.5) unless COGKIT_BUILD_HISTORY=1.
+    dockerd 20.10 (BuildKit v0.8) has no history API: the flag must not break a build there."""
     monkeypatch.setenv("COGKIT_BUILD_HISTORY", "1" if record else "0")
     token = uuid.uuid4().hex
     build = on_base(base_image, lambda base: (base.run(f"sh -c 'echo {token} > /built'").root(), None))
     report = dockerd.build(build, exporter=None, progress="quiet")
+    assert report.ref
     listed = subprocess.run(
         [BUILDX_CLI, "-H", engine.host, "buildx", "history", "ls", "--format", "{{.Ref}}"],
-        capture_output=True, text=True, timeout=60, check=True,
-    ).stdout
-    assert (report.ref in listed) is record, listed[-500:]
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if engine.name == "dockerd-20.10":  # BuildKit v0.8: no ListenBuildHistory, so nothing is recorded
+        assert listed.returncode != 0 and "ListenBuildHistory" in listed.stderr, listed.stderr[-500:]
+        return
+    assert listed.returncode == 0, listed.stderr[-500:]
+    assert (report.ref in listed.stdout) is record, listed.stdout[-500:]
