@@ -10,8 +10,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.retry import Retry  # the asyncio one: redis 8 warns on the synchronous Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 # Reconnects are ours (tenacity in the store), not redis-py's hidden retries. One silent retry
 # remains: the first command on a pooled connection that Redis closed (e.g. after a restart)
