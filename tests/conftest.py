@@ -12,6 +12,7 @@ Locally (CI unset) the same tests skip with a pointer to scripts/setup.sh.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -22,6 +23,12 @@ import pytest
 # The real-model fixtures (a cached torch + sentence-transformers venv, reference vectors, the embeddings
 # example with its weights), for any test directory: tests/model_venv.py.
 from model_venv import embeddings_project, embeddings_reference, embeddings_venv  # noqa: F401
+
+# A suite started in the background by a non-interactive shell (`nohup bash -c '...' &`) inherits SIGINT
+# ignored, and an ignored signal stays ignored across exec: every Ctrl-C test's child would never see its
+# SIGINT. Give the children the default disposition, as a terminal would.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass(frozen=True)
