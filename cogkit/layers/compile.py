@@ -19,6 +19,7 @@ Layer order (every layer only depends on what is below it, so put rarely-changin
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import shlex
@@ -590,7 +591,29 @@ def compile_plan(
         final = add(code_copy(add(runtime_layer(chain, staged)), plan))
     final = final.with_cwd("/src")
     config = image_config(plan, base_config or {}, openapi_schema)
+    if source_date_epoch is not None:
+        config["history"] = image_history(base_config or {}, layers, source_date_epoch)
     return Compiled(final, config, layers, use_merge, early, environment, beside)
+
+
+def image_history(base_config: Mapping[str, Any], layers: list[str], epoch: int) -> list[dict[str, Any]]:
+    """The image's history, the base's own entries then one per cogkit layer, for a reproducible export.
+
+    Without it the exporter names each layer after its build-cache record, and that record's description
+    depends on how the snapshot first entered the cache (an earlier pull or cache import of the same base
+    says "imported sha256:…", a fresh one "created by buildkit"): two builds of one context on different
+    cache states then gave two config digests."""
+    created = _rfc3339(epoch)
+    history = [dict(entry) for entry in base_config.get("history") or []]
+    base_layers = len((base_config.get("rootfs") or {}).get("diff_ids") or [])
+    if sum(not entry.get("empty_layer") for entry in history) != base_layers:
+        history = [{"created": created, "created_by": "base image layer"} for _ in range(base_layers)]
+    history += [{"created": created, "created_by": name, "comment": "cogkit"} for name in layers]
+    return history
+
+
+def _rfc3339(epoch: int) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_config(

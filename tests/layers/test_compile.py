@@ -178,6 +178,25 @@ def test_image_config(project: Path) -> None:
     assert labels["run.cog.version"]
 
 
+@pytest.mark.parametrize("caps", [None, {MERGE_CAP, DIFF_CAP}])
+def test_reproducible_builds_write_the_history_themselves(project: Path, caps: set[str] | None) -> None:
+    """With an epoch the config names every layer (the base's own entries, then cogkit's), so the exporter
+    never fills history in from its cache records, whose descriptions vary with the cache's past."""
+    options = BuildOptions(base_image=BASE, separate_weights=True)
+    plan = plan_layers(load_config(project / "cog.yaml"), options)
+    base = {"rootfs": {"diff_ids": ["sha256:a", "sha256:b"]},
+            "history": [{"created_by": "one"}, {"created_by": "ENV X=1", "empty_layer": True},
+                        {"created_by": "two"}]}  # fmt: skip
+    assert "history" not in compile_plan(plan, base, caps).image_config
+    compiled = compile_plan(plan, base, caps, source_date_epoch=1700000000)
+    history = compiled.image_config["history"]
+    assert [h["created_by"] for h in history] == ["one", "ENV X=1", "two", *compiled.layers]
+    assert all(h["created"] == "2023-11-14T22:13:20Z" for h in history[3:])
+    # a base whose history does not account for its layers gets one plain entry per layer
+    bare = compile_plan(plan, {"rootfs": {"diff_ids": ["sha256:a"]}}, caps, source_date_epoch=0)
+    assert [h["created_by"] for h in bare.image_config["history"]][:2] == ["base image layer", "python 3.11"]
+
+
 def test_debug_renderings(project: Path) -> None:
     _, compiled = compile_project(project, separate_weights=True)
     vertices = describe(compiled)

@@ -258,7 +258,9 @@ def test_webhook_events_filter_and_throttle(receiver):
         assert 3 <= len(sent) <= 12, len(sent)
         arrivals = [r.at for r in receiver.received if r.json["id"] == pid][:-1]  # non-terminal ones
         gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
-        assert all(g >= 0.4 for g in gaps), gaps
+        # throttled at 500 ms on the sender; arrivals jitter with delivery under load, but unthrottled
+        # events would arrive 100 ms apart
+        assert all(g >= 0.3 for g in gaps), gaps
         assert sent[0]["status"] == "processing"
         assert sent[-1]["status"] == "succeeded"
         partial = [b for b in sent[:-1] if b["output"]]
