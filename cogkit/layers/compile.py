@@ -603,17 +603,13 @@ def image_history(base_config: Mapping[str, Any], layers: list[str], epoch: int)
     depends on how the snapshot first entered the cache (an earlier pull or cache import of the same base
     says "imported sha256:…", a fresh one "created by buildkit"): two builds of one context on different
     cache states then gave two config digests."""
-    created = _rfc3339(epoch)
+    created = datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     history = [dict(entry) for entry in base_config.get("history") or []]
     base_layers = len((base_config.get("rootfs") or {}).get("diff_ids") or [])
     if sum(not entry.get("empty_layer") for entry in history) != base_layers:
         history = [{"created": created, "created_by": "base image layer"} for _ in range(base_layers)]
     history += [{"created": created, "created_by": name, "comment": "cogkit"} for name in layers]
     return history
-
-
-def _rfc3339(epoch: int) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def image_config(
