@@ -391,7 +391,9 @@ def test_sse_replay_by_put_and_a_dropped_stream_keeps_running():
 
 
 def test_sse_history_capacity_truncation_disabled_and_invalid():
-    body = {"input": {"n": 2, "delay": 2.0}}
+    # The subscriber comes 1 s after the first item and must come before the second: 5 s apart
+    # leaves room for a loaded machine (2 s did not, once, in CI).
+    body = {"input": {"n": 2, "delay": 5.0}}
     # capacity 2: start, log, output are 3 events, so a late subscriber is told 1 was dropped
     with ServerProcess("stream", env={"COG_STREAM_HISTORY_CAPACITY": "2"}) as srv:
         srv.wait_ready()
@@ -413,6 +415,7 @@ def test_sse_history_capacity_truncation_disabled_and_invalid():
         live = _sse(srv.port, "POST", "/predictions", {"input": {"n": 2}})
         assert [e for e, _ in live if e == "output"] == ["output", "output"] and live[-1][0] == "completed"
     # an invalid value warns once and keeps the default (1024): the replay is whole
+    body = {"input": {"n": 2, "delay": 2.0}}
     with ServerProcess("stream", env={"COG_STREAM_HISTORY_CAPACITY": "lots"}) as srv:
         srv.wait_ready()
         _async_put(srv, "capx", body)

@@ -391,13 +391,14 @@ class QueueWorker:
             if not held and not leases:
                 continue
             try:
+                # Leases first: an entry then never turns reclaimable while its lease still lives.
                 async with self.redis.pipeline(transaction=False) as pipe:
+                    for pid in leases:
+                        pipe.pexpire(lease_key(self.opts.stream, pid), self.lease_ms)
                     if held:
                         pipe.xclaim(
                             self.opts.stream, self.opts.group, self.opts.consumer, 0, held, justid=True
                         )
-                    for pid in leases:
-                        pipe.pexpire(lease_key(self.opts.stream, pid), self.lease_ms)
                     await pipe.execute(raise_on_error=False)
             except TRANSIENT_ERRORS as exc:
                 log.debug("heartbeat failed: %s", exc)

@@ -50,6 +50,8 @@ return begin(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2])
 # re-take and re-count them), adopt entries idle for a visibility timeout FIRST, fill the rest
 # with new entries, and begin every entry that names its prediction in an `id` field (entries
 # without one are begun by the worker once it has parsed the request).
+# A reclaimed entry found `busy` keeps its delivery count: --max-deliveries counts workers that
+# died holding an entry, not reclaims that raced a lease by a millisecond.
 # -> {next cursor, number reclaimed, entries, delivery counts of the reclaimed, verdicts}
 TAKE = (
     _IS_TERMINAL
@@ -87,6 +89,15 @@ for i, e in ipairs(entries) do
     local ls, lc = nil, nil
     if legacy then ls, lc = 'prediction:' .. pid, 'prediction:' .. pid .. ':cancel' end
     verdicts[i] = begin(key, key .. ':lease', key .. ':cancel', ls, lc, consumer .. '/' .. e[1], ARGV[7])
+    if verdicts[i] == 'busy' and i <= reclaimed then
+      -- Idle for a visibility timeout, yet its lease lives (a late heartbeat, or the holder died
+      -- less than a lease ago): no worker died holding this delivery, so take back the count
+      -- XAUTOCLAIM added, and age the entry so it is reclaimable the moment that lease lapses.
+      local left = math.max(redis.call('PTTL', key .. ':lease'), 0)
+      deliveries[i] = math.max(deliveries[i] - 1, 1)
+      redis.call('XCLAIM', stream, group, consumer, 0, e[1], 'IDLE', math.max(tonumber(ARGV[3]) - left, 0),
+                 'RETRYCOUNT', deliveries[i], 'JUSTID')
+    end
   else
     verdicts[i] = ''
   end

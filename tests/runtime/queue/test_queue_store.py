@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 from redis.connection import Connection
 from redis.exceptions import ResponseError
 
-from cogkit.runtime.queue.protocol import events_key, state_key
+from cogkit.runtime.queue.protocol import events_key, lease_key, state_key
 from cogkit.runtime.queue.store import UPDATE_LINGER, StateStore, _resp_command
 from cogkit.runtime.types import PredictionResponse
 
@@ -99,6 +99,43 @@ def test_a_lone_update_is_written_within_the_linger_and_a_finish_supersedes_a_pe
         events = [f[b"event"] for _, f in sync.xrange(events_key(stream, "p1"))]
         assert events == [b"start", b"completed"]  # the pending log update was folded into it
         assert sync.xpending(stream, "cogkit")["pending"] == 0  # acked in the same step
+        await store.close()
+        await client.aclose()
+
+    _run(main())
+    sync.close()
+
+
+def test_a_reclaim_that_finds_a_live_lease_does_not_count_a_delivery(private_redis) -> None:
+    # A dead worker's entry turns idle a moment before its lease lapses (or a live holder's
+    # heartbeat is late): the reclaim finds `busy`. That must not use up one of --max-deliveries,
+    # and the entry must be reclaimable again as soon as the lease is gone, not a timeout later.
+    stream, group = f"store-{uuid.uuid4().hex[:6]}", "cogkit"
+    sync = redis.Redis.from_url(private_redis.url)
+    sync.xgroup_create(stream, group, id="0", mkstream=True)
+    entry = sync.xadd(stream, {"id": "p1", "request": b"{}"}).decode()
+    sync.xreadgroup(group, "dead", {stream: ">"}, count=1)
+    sync.set(lease_key(stream, "p1"), f"dead/{entry}", px=600)
+    sync.xclaim(stream, group, "dead", 0, [entry], idle=5000, justid=True)
+
+    def pending() -> dict:
+        return sync.xpending_range(stream, group, "-", "+", 1)[0]
+
+    async def take(store: StateStore) -> tuple[int, list, list]:
+        _, count, _, delivered, verdicts = await store.take("alive", [], 1, "0-0", 1000)
+        return count, [int(n) for n in delivered], [v.decode() for v in verdicts]
+
+    async def main() -> None:
+        client = aioredis.Redis.from_url(private_redis.url)
+        store = StateStore(client, stream, group)
+        store.start()
+        assert await take(store) == (1, [1], ["busy"])
+        p = pending()
+        assert p["consumer"] == b"alive" and p["times_delivered"] == 1
+        assert 1000 - 600 <= p["time_since_delivered"] < 1000  # reclaimable when the lease lapses
+        await asyncio.sleep(0.7)
+        assert await take(store) == (1, [2], ["run"])  # the second delivery, and it runs
+        assert pending()["times_delivered"] == 2
         await store.close()
         await client.aclose()
 
