@@ -95,6 +95,9 @@ start() {
   net=$(cat "$DATA/subnet")
   ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
   ip -4 addr show dev "$BRIDGE" | grep -q "inet $net.1/24" || ip addr add "$net.1/24" dev "$BRIDGE"
+  # a fixed MAC (see scripts/setup-engine.sh: an unset bridge MAC follows its ports and stalls the
+  # containers still running when one leaves)
+  ip link set "$BRIDGE" address "$(printf '02:42:ac:1f:%02x:01' "${net##*.}")"
   ip link set "$BRIDGE" up
   sysctl -qw net.ipv4.ip_forward=1
   net_rules -A

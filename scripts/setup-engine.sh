@@ -106,6 +106,10 @@ if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
   ip link add "$BRIDGE" type bridge
 fi
 ip -4 addr show dev "$BRIDGE" | grep -q "inet $net.1/24" || ip addr add "$net.1/24" dev "$BRIDGE"
+# A fixed MAC, as dockerd gives docker0: a bridge whose address was never set takes the lowest MAC of its
+# ports, so it changed whenever a build step's container left, and the containers still running kept the
+# gateway's old MAC in their ARP cache and stalled for 15-60 s (concurrent build steps' downloads).
+ip link set "$BRIDGE" address "$(printf '02:42:ac:1f:%02x:01' "${net##*.}")"
 ip link set "$BRIDGE" up
 sysctl -qw net.ipv4.ip_forward=1
 iptables -t nat -C POSTROUTING -s "$net.0/24" ! -o "$BRIDGE" -j MASQUERADE 2>/dev/null \
