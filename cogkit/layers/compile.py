@@ -2,7 +2,10 @@
 
 Layer order (every layer only depends on what is below it, so put rarely-changing things low):
 
-    base → python → [weights] → system packages → python packages → run steps → runtime → code
+    no MergeOp:       base → python → [weights] → system packages → python packages → run steps
+                      → runtime → code
+    MergeOp + DiffOp: base → python → [weights] → runtime → (system packages … run steps, restacked)
+                      → code
 
 * Weights sit right above the base (and the Python install) when the daemon has no MergeOp
   (BuildKit v0.8 in dockerd 20.10): without MergeOp a layer is a diff against its parent, so
@@ -10,10 +13,14 @@ Layer order (every layer only depends on what is below it, so put rarely-changin
   dependency edit never copies or exports the weights again, and a code edit touches neither.
   (Editing weights re-runs the dependency steps, from warm apt/uv caches.) The Python layer goes
   below the weights because it only needs the base, so it runs while the weights transfer.
-  With MergeOp, weights and code are independent scratch layers merged on top, so nothing
-  re-creates them except their own content.
-* The runtime (cogkit server + `cog` module) comes after the user's packages and run steps, so a
-  cogkit upgrade never reinstalls torch or re-runs a model download.
+* With MergeOp and DiffOp (BuildKit v0.10+), weights, runtime and code are independent scratch
+  layers, and the dependency steps run on the bare base and are restacked with diff(): nothing
+  re-creates a layer except its own inputs. The order then only decides what the containerd image
+  store unpacks again, which is every layer above a changed one (its chain ID moves): so the layers
+  that change least go lowest. The runtime changes only with a cogkit upgrade, so it sits below the
+  dependencies; above them, every dependency edit unpacked its 18 MB again.
+* The runtime (cogkit server + `cog` module) is built apart from the user's packages and run steps
+  (runtime_stage), so a cogkit upgrade never reinstalls torch or re-runs a model download.
 * Build tools (uv) live in a side chain and are only mounted, never part of the image.
 """
 
@@ -109,6 +116,7 @@ def pip_freeze_state(environment: llb.State) -> llb.State:
     return environment.run(
         _sh(script),
         mounts=[llb.bind(_pip_freeze_tool(), TOOLS_MOUNT, readonly=True)],
+        network="none",  # no network sandbox to set up: ~0.1 s off every dependency edit on dockerd 28.5
         name="pip freeze (run.cog.pip_freeze label)",
     )
 
@@ -469,6 +477,7 @@ def runtime_stage(pybase: llb.State, deps: llb.State) -> llb.State:
             llb.bind(compat, "/cogkit/compat", readonly=True),
             llb.bind(_elfstrip_tool(), TOOLS_MOUNT, readonly=True),
         ],
+        network="none",  # only copies and compiles
         name="stage cogkit runtime (not in the image)",
     )
 
@@ -503,14 +512,15 @@ def code_copy(target: llb.State, plan: LayerPlan) -> llb.State:
     return target.file(action, name="code → /src")
 
 
-def _image_prefix(pybase: llb.State, weights: llb.State, chain: llb.State) -> llb.State:
-    """The final image's lower layers up to `chain`'s head (merge(base, weights, diff(base, chain)), as
-    the image stacks them), to export early: the containerd image store unpacks a layer again when the
-    layers below it differ, so an early export of the bare chain (no weights under it) would leave the
-    final export to unpack torch's layer a second time. Named as the chain's head, whose completion in
-    the main build starts the early export (cogkit/buildkit/early_export.py matches names)."""
+def _image_prefix(pybase: llb.State, lower: list[llb.State], chain: llb.State) -> llb.State:
+    """The final image's layers up to `chain`'s head (merge(base, *lower, diff(base, chain)), as the
+    image stacks them), to export early: the containerd image store unpacks a layer again when the
+    layers below it differ, so an early export of the bare chain (no weights or runtime under it)
+    would leave the final export to unpack torch's layer a second time. Named as the chain's head,
+    whose completion in the main build starts the early export (cogkit/buildkit/early_export.py
+    matches names)."""
     dependencies = llb.diff(pybase, chain, name=f"{chain.name} (restacked)")
-    return llb.merge([pybase, weights, dependencies], name=chain.name)
+    return llb.merge([pybase, *lower, dependencies], name=chain.name)
 
 
 def compile_plan(
@@ -543,17 +553,23 @@ def compile_plan(
         chain = add(python_layer(chain, tool, plan))
     pybase = chain
     early: list[llb.State] = []
-    # With DiffOp too, the weights go right above the base, below the dependencies: the containerd
-    # image store unpacks a layer again whenever any layer below it changes (its chain ID moves),
-    # and above the dependencies a pip edit cost a re-unpack of every weights byte (4.6 s per GiB
-    # on dockerd 28.5). The dependencies are restacked on top with diff(), layers unchanged.
-    weights_below = use_merge and bool(plan.weights) and bool(caps and DIFF_CAP in caps)
-    weights: llb.State | None = None
+    # With DiffOp too, the weights and the runtime go right above the base, below the dependencies:
+    # the containerd image store unpacks a layer again whenever any layer below it changes (its chain
+    # ID moves), and above the dependencies a pip edit cost a re-unpack of every weights byte (4.6 s
+    # per GiB on dockerd 28.5) and of the runtime's 18 MB. The dependencies are restacked on top with
+    # diff(), layers unchanged. Weights smaller than a framework among the dependencies (torch) go
+    # above them instead: see LayerPlan.weights_above_dependencies.
+    stacked = use_merge and bool(caps and DIFF_CAP in caps)
+    weights_on_top = stacked and plan.weights_above_dependencies
+    lower: list[llb.State] = []  # scratch layers between the base and the restacked dependencies
     if plan.weights and not use_merge:
         chain = add(weights_copy(chain, plan))
         early.append(chain)  # gigabytes: let dockerd checksum them while the dependencies install
-    elif weights_below:
-        weights = add(weights_copy(llb.scratch(), plan))
+    elif plan.weights and stacked and not weights_on_top:
+        lower.append(add(weights_copy(llb.scratch(), plan)))
+    staged = runtime_stage(pybase, runtime_deps(pybase, tool, plan))
+    if stacked:
+        lower.append(add(runtime_layer(llb.scratch(), staged)))
     if plan.system_packages:
         chain = add(system_packages_layer(chain, apt_prefetch(base, plan), plan))
     for index, step in enumerate(plan.pre_install):
@@ -565,20 +581,25 @@ def compile_plan(
         if heavy is not None:
             # torch installs while the rest is still downloading
             chain = add(python_packages_layer(chain, tool, plan, heavy))
-            early.append(chain if weights is None else _image_prefix(pybase, weights, chain))
+            early.append(_image_prefix(pybase, lower, chain) if stacked else chain)
         chain = add(python_packages_layer(chain, tool, plan))
     for index, step in enumerate(plan.run):
         chain = add(run_layer(chain, step, index, plan))
     environment = chain
-    staged = runtime_stage(pybase, runtime_deps(pybase, tool, plan))
-    if weights is not None:
-        # The runtime is a layer of its own on scratch here: above the dependencies in a chain it was a
+    if stacked:
+        # The runtime is a layer of its own on scratch here: in the chain above the dependencies it was a
         # new snapshot on every dependency edit, diffed, compressed (and pushed) again with the same files.
-        parts = [pybase, weights]
+        parts = [pybase, *lower]
         if chain is not pybase:
             parts.append(llb.diff(pybase, chain, name="dependencies (their layers, restacked)"))
-        parts += [add(runtime_layer(llb.scratch(), staged)), add(code_copy(llb.scratch(), plan))]
-        merged = llb.merge(parts, name="image = base + weights + dependencies + runtime + code")
+        if weights_on_top:
+            parts.append(add(weights_copy(llb.scratch(), plan)))
+        parts.append(add(code_copy(llb.scratch(), plan)))
+        if weights_on_top:
+            stack = "runtime + dependencies + weights"
+        else:
+            stack = ("weights + " if plan.weights else "") + "runtime + dependencies"
+        merged = llb.merge(parts, name=f"image = base + {stack} + code")
         final = chain.with_output(merged.output)  # the dependency chain's env, cwd and user
     elif use_merge:
         chain = add(runtime_layer(chain, staged))

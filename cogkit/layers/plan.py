@@ -8,6 +8,7 @@ LLB states; `cogkit debug` and the tests can inspect it without a daemon.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 import cogkit
 from cogkit.config import CONFIG_NAME, Config, RunStep
 from cogkit.config.compat import cuda_base_image
-from cogkit.config.requirements import PythonRequirements, rewrite_for_cuda
+from cogkit.config.requirements import PythonRequirements, canonicalize_name, rewrite_for_cuda
 from cogkit.config.torch_index import PYTORCH, TorchIndex
 from cogkit.context.ignore import read_dockerignore
 from cogkit.context.weights import WeightFile, find_weights
@@ -88,6 +89,38 @@ class LayerPlan:
     @property
     def merged_weights_bytes(self) -> int:
         return sum(w.size for w in self.weights)
+
+    @property
+    def weights_above_dependencies(self) -> bool:
+        """Where the weights go when the engine stacks independent layers (MergeOp + DiffOp).
+
+        The containerd image store unpacks again every layer above a changed one, so the bigger of the
+        two goes lower: below the dependencies a weights edit unpacks torch again (10 s for the CPU build
+        on dockerd 28.5, against 1.8 s for Cog's layout); above them a dependency edit unpacks the weights
+        again (4.6 s per GiB). Either way nothing is copied, exported or pushed again but what changed.
+        Decided from cog.yaml alone, so the same project always gets the same image: the weights go on
+        top only when a framework of known size is among the requirements and outweighs them."""
+        return 0 < self.merged_weights_bytes < heavy_dependency_bytes(self.requirements, self.config.gpu)
+
+
+# Installed sizes of the frameworks that dominate a model's dependencies, CPU and GPU builds (the CUDA
+# wheels bring their nvidia-* libraries). Any other package counts for nothing: most are megabytes.
+HEAVY_PACKAGES = {
+    "torch": (700_000_000, 4_000_000_000),
+    "tensorflow": (600_000_000, 2_500_000_000),
+    "tensorflow-cpu": (600_000_000, 600_000_000),
+    "jax": (250_000_000, 3_000_000_000),
+}
+
+
+def heavy_dependency_bytes(requirements: PythonRequirements, gpu: bool) -> int:
+    """A floor on the installed size of the requirements: the sum over the heavy frameworks they name."""
+    total = 0
+    for line in requirements.requirements:
+        name = canonicalize_name(re.split(r"[\s\[;=<>!~@]", line.strip(), maxsplit=1)[0])
+        if name in HEAVY_PACKAGES:
+            total += HEAVY_PACKAGES[name][1 if gpu else 0]
+    return total
 
 
 def choose_base(config: Config, override: str | None, use_cuda: bool = True) -> BaseImage:

@@ -10,7 +10,7 @@ import pytest
 
 from cogkit.config import load_config
 from cogkit.context.weights import SIZE_THRESHOLD
-from cogkit.layers.compile import CA_PATH, DIFF_CAP, MERGE_CAP, compile_plan
+from cogkit.layers.compile import CA_PATH, DIFF_CAP, MERGE_CAP, compile_plan, pip_freeze_state
 from cogkit.layers.describe import describe, render_dot, render_json, render_text
 from cogkit.layers.plan import BuildOptions, plan_layers
 from cogkit.llb.pb import ops_pb2
@@ -90,14 +90,15 @@ def test_with_diffop_the_weights_sit_below_the_dependencies(project: Path) -> No
     assert compiled.layers[-1] == "code → /src"
     vertices = {v.name: v for v in describe(compiled)}
     by_digest = {v.digest: v for v in vertices.values()}
-    merge = vertices["image = base + weights + dependencies + runtime + code"]
+    merge = vertices["image = base + weights + runtime + dependencies + code"]
     inputs = [by_digest[i].name for i in merge.inputs]
     assert inputs[1:] == [
         "weights: 1 files, 10 MB",
+        "cogkit runtime 0.1.0 + cog module",  # below the dependencies: their edits leave it packed
         "dependencies (their layers, restacked)",
-        "cogkit runtime 0.1.0 + cog module",
         "code → /src",
     ]
+    assert compiled.layers[:3] == [*inputs[:2], "cogkit runtime 0.1.0 + cog module"]  # history order
     diff = vertices["dependencies (their layers, restacked)"]
     lower, upper = (by_digest[i] for i in diff.inputs)
     assert lower.digest == merge.inputs[0] and lower.name == "python 3.11"  # the merge's first input
@@ -116,6 +117,49 @@ def test_with_diffop_the_weights_sit_below_the_dependencies(project: Path) -> No
     assert (diff_op.diff.lower.input, diff_op.diff.upper.input) == (0, 1) and len(diff_op.inputs) == 2
     _, without = compile_project(project, caps=frozenset({MERGE_CAP}), separate_weights=True)
     assert without.layers[-2:] == ["weights: 1 files, 10 MB", "code → /src"]  # no DiffOp: weights on top
+
+
+def test_with_diffop_the_runtime_sits_below_the_dependencies_with_or_without_weights(project: Path) -> None:
+    """No weights on dockerd 28.5 still stacks base + runtime + restacked dependencies + code: in the chain
+    above the dependencies the runtime's 18 MB were copied, exported and unpacked again on every pip edit."""
+    _, compiled = compile_project(project, caps=frozenset({MERGE_CAP, DIFF_CAP}))
+    assert compiled.layers == [
+        "python 3.11",
+        "cogkit runtime 0.1.0 + cog module",
+        "system packages: jq zlib1g",
+        "python packages: six==1.16.0",
+        "run: echo first",
+        "run: cat /run/secrets/tok > /dev/null",
+        "code → /src",
+    ]  # the order the merge stacks them in (the image history is written from this list)
+    vertices = {v.name: v for v in describe(compiled)}
+    by_digest = {v.digest: v for v in vertices.values()}
+    merge = vertices["image = base + runtime + dependencies + code"]
+    assert [by_digest[i].name for i in merge.inputs] == [
+        "python 3.11",
+        "cogkit runtime 0.1.0 + cog module",
+        "dependencies (their layers, restacked)",
+        "code → /src",
+    ]
+    runtime = vertices["cogkit runtime 0.1.0 + cog module"]
+    assert [by_digest[i].name for i in runtime.inputs] == ["stage cogkit runtime (not in the image)"]
+
+
+def test_steps_that_need_no_network_get_none(project: Path) -> None:
+    """The runtime's staging and the pip freeze only read files: with network none dockerd 28.5 sets up no
+    sandbox for them (~0.1 s of every dependency edit). Every step that may fetch keeps the sandbox."""
+    _, compiled = compile_project(project, caps=frozenset({MERGE_CAP, DIFF_CAP}))
+    assert compiled.environment is not None
+    modes = {
+        v.name: v.op.exec.network
+        for state in (compiled.state, pip_freeze_state(compiled.environment))
+        for v in state.marshal().walk()
+        if v.kind == "exec"
+    }
+    none = {name for name, mode in modes.items() if mode == ops_pb2.NetMode.NONE}
+    assert none == {"stage cogkit runtime (not in the image)", "pip freeze (run.cog.pip_freeze label)"}
+    assert modes["python packages: six==1.16.0"] == ops_pb2.NetMode.UNSET
+    assert modes["run: echo first"] == ops_pb2.NetMode.UNSET
 
 
 def test_weights_excluded_from_code_context(project: Path) -> None:

@@ -253,13 +253,25 @@ def test_remote_and_plain_requirements_pass_through(tmp_path: Path) -> None:
     assert "\n".join(config.requirements.requirements) + "\n" == lines
 
 
-def test_with_weights_below_the_torch_layer_is_exported_as_the_final_images_prefix(tmp_path: Path) -> None:
-    """DiffOp (dockerd 28.5): the early export stacks base, weights and torch as the image does, so the
-    containerd store's unpack of torch's layer (its chain ID) is the final image's own, not a second one."""
+@pytest.mark.parametrize(
+    ("weights_mib", "stack"),
+    [
+        (12, ["python 3.11", "cogkit runtime 0.1.0 + cog module"]),  # under torch's 700 MB: weights on top
+        (800, ["python 3.11", "weights: 1 files, 839 MB", "cogkit runtime 0.1.0 + cog module"]),
+    ],
+)
+def test_the_torch_layer_is_exported_early_as_the_final_images_prefix(
+    tmp_path: Path, weights_mib: int, stack: list[str]
+) -> None:
+    """DiffOp (dockerd 28.5): the early export stacks what lies under torch as the image does (base, the
+    weights when they outweigh torch, the runtime), so the containerd store's unpack of torch's layer (its
+    chain ID) is the final image's own, not a second one."""
     project = write(tmp_path, CPU + "  run:\n    - echo hi\n", "torch==2.13.0\nsix==1.16.0\n")
-    (project / "model.bin").write_bytes(b"\0" * (11 << 20))  # weights: 10 MiB and more
+    with (project / "model.bin").open("wb") as fh:
+        fh.truncate(weights_mib << 20)  # sparse: the size is all the plan reads
     options = BuildOptions(separate_weights=True, base_image="python:3.11-slim")
     plan = plan_layers(load_config(project / "cog.yaml"), options)
+    assert plan.weights_above_dependencies is (weights_mib == 12)
     compiled = compile_plan(plan, {}, frozenset({MERGE_CAP, DIFF_CAP}))
     used = {cap for meta in compiled.state.marshal().metadata.values() for cap in meta.caps}
     caps = frozenset(used | {MERGE_CAP, DIFF_CAP})  # every cap the graph uses: merge stays merge
@@ -270,9 +282,29 @@ def test_with_weights_below_the_torch_layer_is_exported_as_the_final_images_pref
     assert head.name == torch  # the early export starts when the main build reports this name done
     assert head.op.WhichOneof("op") == "merge"
     inputs = [early[d].name for d, _ in head.inputs]
-    assert inputs == ["python 3.11", "weights: 1 files, 12 MB", f"{torch} (restacked)"]
+    assert inputs == [*stack, f"{torch} (restacked)"]
     image = {v.name: v for v in compiled.state.marshal(caps=caps).walk()}
-    final = image["image = base + weights + dependencies + runtime + code"]
-    # the same two lower inputs as the image's merge: base and the very same weights vertex
-    assert [d for d, _ in head.inputs][:2] == [d for d, _ in final.inputs][:2]
+    [final] = [v for name, v in image.items() if name.startswith("image = base + ")]
+    # the same lower inputs as the image's merge: the very same base, weights and runtime vertices
+    assert [d for d, _ in head.inputs][: len(stack)] == [d for d, _ in final.inputs][: len(stack)]
     assert image[torch].digest in {d for v in early.values() for d, _ in v.inputs}
+    names = {v.digest: v.name for v in image.values()}
+    weights = f"weights: 1 files, {(weights_mib << 20) / 1e6:.0f} MB"
+    top = [weights] if plan.weights_above_dependencies else []
+    upper = [names[d] for d, _ in final.inputs][len(stack) :]
+    assert upper == ["dependencies (their layers, restacked)", *top, "code → /src"]
+    rest = [torch, "python packages: torch==2.13.0+cpu six==1.16.0", "run: echo hi"]
+    assert compiled.layers == [*stack, *rest, *top, "code → /src"]  # the history's order is the merge's
+
+
+def test_only_a_framework_of_known_size_puts_the_weights_above_the_dependencies() -> None:
+    from cogkit.config.requirements import PythonRequirements
+    from cogkit.layers.plan import heavy_dependency_bytes
+
+    def heavy(*lines: str, gpu: bool = False) -> int:
+        return heavy_dependency_bytes(PythonRequirements([], list(lines), []), gpu)
+
+    assert heavy("six==1.16.0", "numpy", "transformers>=4") == 0  # most packages: megabytes, not counted
+    assert heavy("torch==2.13.0+cpu", "six") == 700_000_000
+    assert heavy("Torch[opt] @ https://example.com/torch.whl", gpu=True) == 4_000_000_000  # with CUDA's libs
+    assert heavy("tensorflow~=2.16", "jax[cpu]") == 850_000_000
