@@ -567,6 +567,9 @@ def compile_plan(
         early.append(chain)  # gigabytes: let dockerd checksum them while the dependencies install
     elif plan.weights and stacked and not weights_on_top:
         lower.append(add(weights_copy(llb.scratch(), plan)))
+        # Exported early as the final image's own prefix (base + weights), so the containerd store
+        # compresses and unpacks the weights while apt and uv work, not after the last step.
+        early.append(llb.merge([pybase, lower[-1]], name=lower[-1].name))
     staged = runtime_stage(pybase, runtime_deps(pybase, tool, plan))
     if stacked:
         lower.append(add(runtime_layer(llb.scratch(), staged)))

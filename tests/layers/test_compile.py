@@ -59,13 +59,24 @@ def test_layer_order_without_mergeop_puts_weights_below_dependencies(project: Pa
     assert not compiled.uses_merge
 
 
-def test_weights_layer_is_offered_for_early_export_only_without_mergeop(project: Path) -> None:
+def test_weights_layer_is_offered_for_early_export_below_the_dependencies(project: Path) -> None:
     _, linear = compile_project(project, separate_weights=True)
     assert [state.name for state in linear.early] == ["weights: 1 files, 10 MB"]
     early_head = linear.early[0].marshal().head
     assert early_head in {v.digest for v in describe(linear)}  # a vertex of the image graph itself
+    # DiffOp: the prefix merge(base, weights), the very inputs the image's merge starts with, so the
+    # containerd store's compression and unpack of the weights are the final image's own
+    _, stacked = compile_project(project, caps=frozenset({MERGE_CAP, DIFF_CAP}), separate_weights=True)
+    [prefix] = stacked.early
+    used = {cap for meta in stacked.state.marshal().metadata.values() for cap in meta.caps}
+    caps = frozenset(used | {MERGE_CAP, DIFF_CAP})  # every cap the graph uses: merge stays merge
+    head = {v.digest: v for v in prefix.marshal(caps=caps).walk()}[prefix.marshal(caps=caps).head]
+    assert head.kind == "merge" and head.name == "weights: 1 files, 10 MB"  # started when that step is done
+    image = stacked.state.marshal(caps=caps).walk()
+    [final] = [v for v in image if v.name.startswith("image = base + ")]
+    assert list(head.inputs) == list(final.inputs[:2])
     _, merged = compile_project(project, caps=frozenset({MERGE_CAP}), separate_weights=True)
-    assert merged.early == []  # merged weights are an independent layer: nothing to wait for
+    assert merged.early == []  # weights on top, nothing above them to overlap with
     _, plain = compile_project(project)
     assert plain.early == []
 
@@ -85,7 +96,7 @@ def test_with_diffop_the_weights_sit_below_the_dependencies(project: Path) -> No
     dependency edit leaves the weights layer's chain ID alone (the containerd store unpacks nothing)."""
     caps = frozenset({MERGE_CAP, DIFF_CAP})
     _, compiled = compile_project(project, caps=caps, separate_weights=True)
-    assert compiled.uses_merge and compiled.early == []
+    assert compiled.uses_merge and [state.name for state in compiled.early] == ["weights: 1 files, 10 MB"]
     assert compiled.layers[:2] == ["python 3.11", "weights: 1 files, 10 MB"]  # right above base + Python
     assert compiled.layers[-1] == "code → /src"
     vertices = {v.name: v for v in describe(compiled)}

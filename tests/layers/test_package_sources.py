@@ -276,7 +276,8 @@ def test_the_torch_layer_is_exported_early_as_the_final_images_prefix(
     used = {cap for meta in compiled.state.marshal().metadata.values() for cap in meta.caps}
     caps = frozenset(used | {MERGE_CAP, DIFF_CAP})  # every cap the graph uses: merge stays merge
     torch = "python packages (torch first): torch==2.13.0+cpu"
-    [prefix] = compiled.early
+    *_, prefix = compiled.early  # after the weights' own early export when they are below torch
+    assert [state.name for state in compiled.early[:-1]] == [n for n in stack if n.startswith("weights:")]
     early = {v.digest: v for v in prefix.marshal(caps=caps).walk()}
     head = early[prefix.marshal(caps=caps).head]
     assert head.name == torch  # the early export starts when the main build reports this name done
