@@ -182,7 +182,9 @@ stop() {
     # A network namespace of a build step that was running when dockerd stopped stays bind-mounted
     # (nsfs): nothing is stored there, so it is unmounted. Layers are different: dockerd unmounts them
     # on shutdown; refuse rather than delete through one left behind.
-    findmnt -rn -t nsfs -o TARGET | grep "^$RUN/" | xargs -r -n1 umount -l
+    # (none is the usual case, and findmnt and grep then exit 1: under pipefail that ended the script
+    # before the purge, so every purged engine's data root stayed behind)
+    { findmnt -rn -t nsfs -o TARGET || true; } | { grep "^$RUN/" || true; } | xargs -r -n1 umount -l
     if findmnt -rn -o TARGET | grep -q "^$DATA/\|^$RUN/"; then
       die "mounts are left under $DATA or $RUN; not purging"
     fi
