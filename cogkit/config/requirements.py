@@ -63,6 +63,11 @@ def canonicalize_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def requirement_name(line: str) -> str:
+    """The canonical project name a requirement line starts with (`Torch[x]>=2 ; …` -> `torch`)."""
+    return canonicalize_name(re.split(r"[\s\[;=<>!~@]", line.strip(), maxsplit=1)[0])
+
+
 def _parse(line: str) -> Requirement | None:
     from packaging.requirements import InvalidRequirement, Requirement
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from typing import Any
 
 from cogkit import __version__, llb
 from cogkit.config.compat import TORCH_PACKAGES
-from cogkit.config.requirements import LOCAL_MOUNT, PythonRequirements, canonicalize_name
+from cogkit.config.requirements import LOCAL_MOUNT, PythonRequirements, requirement_name
 from cogkit.layers.plan import (
     CONTEXT,
     FIND_LINKS,
@@ -332,8 +331,7 @@ def torch_first(reqs: PythonRequirements) -> PythonRequirements | None:
 
 
 def _torch_line(line: str) -> bool:
-    name = re.split(r"[\s\[;=<>!~@]", line.strip(), maxsplit=1)[0]
-    return canonicalize_name(name) in TORCH_PACKAGES
+    return requirement_name(line) in TORCH_PACKAGES
 
 
 PREFETCH_DIR = "/root/.cache/uv/.cogkit-prefetch"

@@ -8,7 +8,6 @@ LLB states; `cogkit debug` and the tests can inspect it without a daemon.
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 import cogkit
 from cogkit.config import CONFIG_NAME, Config, RunStep
 from cogkit.config.compat import cuda_base_image
-from cogkit.config.requirements import PythonRequirements, canonicalize_name, rewrite_for_cuda
+from cogkit.config.requirements import PythonRequirements, requirement_name, rewrite_for_cuda
 from cogkit.config.torch_index import PYTORCH, TorchIndex
 from cogkit.context.ignore import read_dockerignore
 from cogkit.context.weights import WeightFile, find_weights
@@ -117,7 +116,7 @@ def heavy_dependency_bytes(requirements: PythonRequirements, gpu: bool) -> int:
     """A floor on the installed size of the requirements: the sum over the heavy frameworks they name."""
     total = 0
     for line in requirements.requirements:
-        name = canonicalize_name(re.split(r"[\s\[;=<>!~@]", line.strip(), maxsplit=1)[0])
+        name = requirement_name(line)
         if name in HEAVY_PACKAGES:
             total += HEAVY_PACKAGES[name][1 if gpu else 0]
     return total
