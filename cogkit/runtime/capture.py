@@ -4,11 +4,6 @@ fds 1 and 2 are dup2'd onto pipes, so output from print(), C extensions and subp
 is captured. A reader thread forwards it as log frames; before a prediction reports Done the
 main thread drains the pipes itself (under the same lock), which orders every byte written
 during the prediction before its result without a round trip.
-
-Frames carry whole lines, as Cog's do: with PYTHONUNBUFFERED (set in every image) print() is
-two writes, the text and its "\n", and a read between them would otherwise split one line into
-two log events. A line's unfinished end waits for the rest, at most PARTIAL_LINE_WAIT seconds
-(a prompt without a newline still shows), or MAX_PARTIAL_LINE characters, or the next drain.
 """
 
 from __future__ import annotations
@@ -20,24 +15,12 @@ import os
 import select
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 from cogkit.runtime import ipc
 
 Sink = Callable[[str, str], None]  # (text, source)
-
-PARTIAL_LINE_WAIT = 0.05  # seconds an unfinished line waits for its end before it is sent alone
-MAX_PARTIAL_LINE = 8192  # characters of an unfinished line held back at most
-
-
-def split_lines(text: str) -> tuple[str, str]:
-    """(the complete lines, the unfinished end); progress bars end their lines with "\r"."""
-    cut = max(text.rfind("\n"), text.rfind("\r")) + 1
-    if cut == 0 and len(text) >= MAX_PARTIAL_LINE:
-        cut = len(text)
-    return text[:cut], text[cut:]
 
 
 class OutputCapture:
@@ -50,8 +33,6 @@ class OutputCapture:
         self._lock = threading.Lock()
         self._fds: dict[int, str] = {}
         self._decoders = {}
-        self._partial: dict[int, str] = {}  # read fd -> the unfinished line read so far
-        self._partial_since: dict[int, float] = {}  # read fd -> when that line's first piece came
         self.original_stderr_fd = os.dup(2)
         for target, source in ((1, "stdout"), (2, "stderr")):
             read_fd, write_fd = pipes[source] if pipes else os.pipe()
@@ -81,43 +62,21 @@ class OutputCapture:
                 return False
             if not data:
                 return False
-            text = self._partial.get(fd, "") + self._decoders[fd].decode(data)
-            lines, rest = split_lines(text)
-            if rest and (lines or not self._partial.get(fd)):
-                self._partial_since[fd] = time.monotonic()  # a new unfinished line starts
-            self._partial[fd] = rest
-            if lines:
-                self._sink(lines, self._fds[fd])
+            text = self._decoders[fd].decode(data)
+            if text:
+                self._sink(text, self._fds[fd])
             if len(data) < 1 << 16:
                 return True
-
-    def _send_partial(self) -> None:
-        """Send every unfinished line as it is. Caller holds the lock."""
-        for fd, rest in self._partial.items():
-            if rest:
-                self._partial[fd] = ""
-                self._sink(rest, self._fds[fd])
 
     def _pump(self) -> None:
         poller = select.poll()
         for fd in self._fds:
             poller.register(fd, select.POLLIN)
-        open_fds = len(self._fds)
-        timeout: float | None = None  # ms until the oldest unfinished line stops waiting for its end
-        while open_fds:
-            ready = poller.poll(timeout)
-            with self._lock:
-                for fd, _event in ready:
+        while True:
+            for fd, _event in poller.poll():
+                with self._lock:
                     if not self._read_available(fd):
                         poller.unregister(fd)
-                        open_fds -= 1
-                waiting = [self._partial_since[fd] for fd, rest in self._partial.items() if rest]
-                timeout = None
-                if waiting:
-                    timeout = (min(waiting) + PARTIAL_LINE_WAIT - time.monotonic()) * 1000
-                    if timeout <= 0 or not open_fds:
-                        self._send_partial()  # nothing came to finish the line: it goes out as it is
-                        timeout = None
 
     def drain(self) -> None:
         """Forward everything written so far (after flushing Python's own buffers)."""
@@ -129,7 +88,6 @@ class OutputCapture:
         with self._lock:
             for fd in self._fds:
                 self._read_available(fd)
-            self._send_partial()
 
 
 class RoutedStream(io.TextIOBase):

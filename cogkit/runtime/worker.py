@@ -72,6 +72,12 @@ def describe_exit(returncode: int | None) -> str:
 
 
 MERGE_LIMIT = 1 << 16  # merge unconsumed log text up to ~64 KiB per event: few events, small joins
+PARTIAL_LINE_WAIT = 0.05  # seconds an unfinished log line waits for its end before it is handed on
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class _PendingLog:
@@ -90,6 +96,13 @@ class PredictionEvents:
 
     Consecutive Log events that have not been consumed yet are merged, so a slow consumer
     facing a log flood holds a few big strings instead of millions of events.
+
+    A Log is handed on in whole lines, as Cog's are: with PYTHONUNBUFFERED (set in every image)
+    print() is several writes, the words and then the newline, and the child's pump may forward
+    them as separate frames. Log text whose last line is unfinished waits for the rest, at most
+    PARTIAL_LINE_WAIT seconds (a prompt without a newline still shows), and never past the next
+    other event (an output, Done): order is kept, and nothing waits once the child is gone. The
+    waiting happens here, in the parent, so text the child has sent survives the child's death.
     """
 
     __slots__ = ("id", "seq", "owns_slot", "_events", "_waiter", "_finished")
@@ -105,13 +118,12 @@ class PredictionEvents:
     def _push(self, event: Event) -> None:
         events = self._events
         if type(event) is Log:
-            if events:
-                last = events[-1]
-                if type(last) is _PendingLog and last.source == event.source and last.size < MERGE_LIMIT:
-                    last.parts.append(event.text)
-                    last.size += len(event.text)
-                    return
-            events.append(_PendingLog(event.source, [event.text]))  # type: ignore[arg-type]
+            last = events[-1] if events else None
+            if type(last) is _PendingLog and last.source == event.source and last.size < MERGE_LIMIT:
+                last.parts.append(event.text)  # a consumer holding back an unfinished line is woken too
+                last.size += len(event.text)
+            else:
+                events.append(_PendingLog(event.source, [event.text]))  # type: ignore[arg-type]
         else:
             events.append(event)
         waiter = self._waiter
@@ -122,20 +134,47 @@ class PredictionEvents:
         return self
 
     async def __anext__(self) -> Event:
-        while not self._events:
-            if self._finished:
-                raise StopAsyncIteration
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
+        deadline: float | None = None
+        while True:
+            while not self._events:
+                if self._finished:
+                    raise StopAsyncIteration
+                await self._wait(None)
+            head = self._events[0]
+            if type(head) is not _PendingLog or len(self._events) > 1 or head.size >= MERGE_LIMIT:
+                break  # not a log, or another event follows it, or too much text to hold back
+            text = "".join(head.parts)
+            cut = max(text.rfind("\n"), text.rfind("\r")) + 1
+            if cut == len(text):  # ends with its line: the usual case
+                self._events.popleft()
+                return Log(text, head.source)
+            if cut:  # hand on the whole lines; the unfinished end waits for the rest
+                head.parts, head.size = [text[cut:]], len(text) - cut
+                return Log(text[:cut], head.source)
+            loop = asyncio.get_running_loop()
+            if deadline is None:
+                deadline = loop.time() + PARTIAL_LINE_WAIT
+            if loop.time() >= deadline:
+                break
+            await self._wait(deadline - loop.time())
         event = self._events.popleft()
         if type(event) is _PendingLog:
             return Log("".join(event.parts), event.source)  # type: ignore[attr-defined]
         if type(event) is Done:
             self._finished = True
         return event
+
+    async def _wait(self, timeout: float | None) -> None:
+        """Until the next push, or `timeout` seconds."""
+        loop = asyncio.get_running_loop()
+        self._waiter = waiter = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
 
 
 class _DataProtocol(asyncio.Protocol):

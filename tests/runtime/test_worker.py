@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from cogkit.runtime import worker as worker_module
 from cogkit.runtime.events import Done, Log, Metric, Output, OutputChunk
 from cogkit.runtime.slots import Busy
-from cogkit.runtime.worker import Worker, WorkerUnavailable
+from cogkit.runtime.worker import PredictionEvents, Worker, WorkerUnavailable
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 
@@ -275,6 +276,76 @@ def test_fd_level_capture_of_c_writes_and_subprocesses() -> None:
             assert logs_of(events).count("python print") == 1
         finally:
             await worker.stop()
+
+    run(scenario)
+
+
+def test_a_line_written_in_pieces_is_one_log_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a loaded machine may stall the writer between two pieces for longer than the usual 50 ms
+    monkeypatch.setattr(worker_module, "PARTIAL_LINE_WAIT", 5.0)
+
+    async def scenario() -> None:
+        worker = await started("capture.py:Pieces")
+        try:
+            events = await collect(worker.predict("p", {"n": 20}))
+            texts = [e.text for e in events if isinstance(e, Log)]
+            assert "".join(texts) == "".join(f"item {i}\n" for i in range(20))
+            assert all(text.endswith("\n") for text in texts), texts
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_an_unfinished_log_line_is_handed_on_after_a_short_wait() -> None:
+    async def scenario() -> None:
+        worker = await started("capture.py:Pieces")
+        try:
+            arrived: list[tuple[float, Any]] = []
+            async for event in worker.predict("p", {"n": 0, "prompt_wait": 1.5}):
+                arrived.append((time.monotonic(), event))
+            logs = [(at, event.text) for at, event in arrived if isinstance(event, Log)]
+            assert [text for _at, text in logs] == ["prompt> "]
+            done_at, done = arrived[-1]
+            assert isinstance(done, Done) and done.status == "succeeded"
+            assert done_at - logs[0][0] > 0.7, "the unfinished line waited for Done instead of ~50 ms"
+        finally:
+            await worker.stop()
+
+    run(scenario)
+
+
+def test_prediction_events_join_pieces_but_never_hold_a_line_past_another_event(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def scenario() -> None:
+        events = PredictionEvents("p")
+        monkeypatch.setattr(worker_module, "PARTIAL_LINE_WAIT", 5.0)
+        events._push(Log("item", "stdout"))
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.05)
+        assert not waiting.done(), "an unfinished line was handed on at once"
+        events._push(Log(" 0\n", "stdout"))
+        assert await waiting == Log("item 0\n", "stdout")
+        events._push(Log("a\nb", "stdout"))  # a line, and the start of the next
+        assert await anext(events) == Log("a\n", "stdout")
+        waiting = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        events._push(Log("c\n", "stdout"))
+        assert await waiting == Log("bc\n", "stdout")
+        events._push(Log("partial", "stdout"))
+        events._push(Output("x"))  # another event: the unfinished line goes first, as it is
+        assert [await anext(events), await anext(events)] == [Log("partial", "stdout"), Output("x")]
+        events._push(Log("50%\r", "stderr"))  # a progress bar's line
+        assert await anext(events) == Log("50%\r", "stderr")
+        monkeypatch.setattr(worker_module, "PARTIAL_LINE_WAIT", 0.2)
+        events._push(Log("prompt> ", "stdout"))
+        started = time.monotonic()
+        assert await anext(events) == Log("prompt> ", "stdout")
+        assert time.monotonic() - started >= 0.19
+        events._push(Done(status="succeeded"))
+        assert [event async for event in events] == [Done(status="succeeded")]
 
     run(scenario)
 
