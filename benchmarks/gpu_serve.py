@@ -369,6 +369,7 @@ LABELS = {
     "direct": "model called directly",
     "cogkit": "cogkit serve --local",
     "floor": "floor: aiohttp + one process hop (serving_floor.py)",
+    "http": "aiohttp, model in the handler (serving_floor.py --in-process)",
     "coglet": "coglet 0.23.1",
 }
 

@@ -87,14 +87,19 @@ class Coglet(Peer):
 
 
 class Floor(Peer):
-    """benchmarks/serving_floor.py: HTTP + one process hop and nothing else, the floor under such servers."""
+    """benchmarks/serving_floor.py: HTTP + one process hop and nothing else, the floor under such servers;
+    in_process: the same HTTP with predict() in the handler, the HTTP part of that floor alone."""
 
-    def __init__(self, venv: ModelVenv, threads: int) -> None:
-        super().__init__("floor", str(venv.python), "floor: aiohttp + a worker process")
-        self.venv, self.threads = venv, threads
+    def __init__(self, venv: ModelVenv, threads: int, in_process: bool = False) -> None:
+        if in_process:
+            super().__init__("http", str(venv.python), "aiohttp, model in-process")
+        else:
+            super().__init__("floor", str(venv.python), "floor: aiohttp + a worker")
+        self.venv, self.threads, self.in_process = venv, threads, in_process
 
     def command(self, port: int) -> list[str]:
-        return [self.python, str(ROOT / "benchmarks" / "serving_floor.py"), "--port", str(port)]
+        flags = ["--in-process"] if self.in_process else []
+        return [self.python, str(ROOT / "benchmarks" / "serving_floor.py"), "--port", str(port), *flags]
 
     def env(self, project: Path, port: int, conc: int | None) -> dict[str, str]:
         return {
@@ -148,7 +153,7 @@ def bench(args: argparse.Namespace) -> dict[str, object]:
         log(f"direct: {meta['direct']}")
         peers: list[Peer] = [CogkitServe(cogkit_venv, args.threads)]
         if args.floor:
-            peers.append(Floor(cogkit_venv, args.threads))
+            peers += [Floor(cogkit_venv, args.threads), Floor(cogkit_venv, args.threads, in_process=True)]
         if not args.no_coglet:
             assert coglet_venv is not None
             peers.append(Coglet(coglet_venv, args.threads))
@@ -173,7 +178,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads, the same for all three")
     p.add_argument("--server-core", default="0")
     p.add_argument("--load-core", default="1")
-    p.add_argument("--floor", action="store_true", help="also serving_floor.py (HTTP + a process hop)")
+    p.add_argument("--floor", action="store_true",
+                   help="also serving_floor.py: HTTP + a process hop, and HTTP alone")
     p.add_argument("--no-coglet", action="store_true", help="leave coglet out")
     args = p.parse_args()
     os.sched_setaffinity(0, {int(c) for c in args.load_core.split(",")})

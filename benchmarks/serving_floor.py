@@ -9,8 +9,11 @@ no design with an HTTP front and an isolated model process can go below on the s
 the yardstick for `cogkit serve` (benchmarks/real_model_serving.py --floor runs it beside cogkit and
 coglet, pinned and driven the same way).
 
+With --in-process there is no worker at all: the handler calls predict() itself, on the event loop. That
+is the HTTP part of the floor alone, so the two together split the floor into HTTP and the process hop.
+
 It runs in the model's venv (aiohttp and msgspec come with cogkit there), from the project directory:
-    python serving_floor.py --port 8393
+    python serving_floor.py --port 8393 [--in-process]
 GET /health-check answers {"status": "READY"} once setup() has returned in the child.
 """
 
@@ -25,16 +28,21 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 
-def worker(conn: Connection, project: str) -> None:
-    """The child: import the predictor, set it up, then answer one frame per prediction."""
-    import msgspec
-
+def load_predictor(project: str) -> Any:
     sys.path[:0] = [os.environ["COGKIT_COMPAT"], project] if "COGKIT_COMPAT" in os.environ else [project]
     os.chdir(project)
     from predict import Predictor  # type: ignore[import-not-found]
 
     predictor = Predictor()
     predictor.setup()
+    return predictor
+
+
+def worker(conn: Connection, project: str) -> None:
+    """The child: import the predictor, set it up, then answer one frame per prediction."""
+    import msgspec
+
+    predictor = load_predictor(project)
     encode, decode = msgspec.json.Encoder().encode, msgspec.json.Decoder().decode
     conn.send_bytes(b"ready")
     while True:
@@ -43,6 +51,40 @@ def worker(conn: Connection, project: str) -> None:
         except EOFError:
             return
         conn.send_bytes(encode(predictor.predict(**decode(request))))
+
+
+async def serve_in_process(port: int, project: str) -> None:
+    """The same HTTP handling with predict() called right in the handler: no process, no hop."""
+    import msgspec
+    from aiohttp import web
+
+    predictor = load_predictor(project)
+    body_of = msgspec.json.Decoder(dict[str, Any]).decode
+    encode = msgspec.json.Encoder().encode
+
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "READY"})
+
+    async def predictions(request: web.Request) -> web.Response:
+        body = body_of(await request.read())
+        output = encode(predictor.predict(**(body.get("input") or {})))
+        return web.Response(
+            body=b'{"status":"succeeded","output":' + output + b"}", content_type="application/json"
+        )
+
+    await run_app(port, health, predictions)
+
+
+async def run_app(port: int, health: Any, predictions: Any) -> None:
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get("/health-check", health)
+    app.router.add_post("/predictions", predictions)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
 
 
 async def serve(port: int, project: str) -> None:
@@ -79,21 +121,16 @@ async def serve(port: int, project: str) -> None:
             body=b'{"status":"succeeded","output":' + output + b"}", content_type="application/json"
         )
 
-    app = web.Application()
-    app.router.add_get("/health-check", health)
-    app.router.add_post("/predictions", predictions)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await asyncio.Event().wait()
+    await run_app(port, health, predictions)
 
 
 def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--in-process", action="store_true", help="no worker: predict() in the handler")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, os.getcwd()))
+    asyncio.run((serve_in_process if args.in_process else serve)(args.port, os.getcwd()))
 
 
 if __name__ == "__main__":
