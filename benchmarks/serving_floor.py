@@ -53,6 +53,26 @@ def worker(conn: Connection, project: str) -> None:
         conn.send_bytes(encode(predictor.predict(**decode(request))))
 
 
+async def run_app(port: int, health: Any, predictions: Any) -> None:
+    from aiohttp import web
+
+    app = web.Application()
+    app.router.add_get("/health-check", health)
+    app.router.add_post("/predictions", predictions)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await asyncio.Event().wait()
+
+
+def succeeded(output: bytes) -> Any:
+    """The response: the output's JSON, encoded once (by the worker, or right in the handler)."""
+    from aiohttp import web
+
+    body = b'{"status":"succeeded","output":' + output + b"}"
+    return web.Response(body=body, content_type="application/json")
+
+
 async def serve_in_process(port: int, project: str) -> None:
     """The same HTTP handling with predict() called right in the handler: no process, no hop."""
     import msgspec
@@ -68,23 +88,9 @@ async def serve_in_process(port: int, project: str) -> None:
     async def predictions(request: web.Request) -> web.Response:
         body = body_of(await request.read())
         output = encode(predictor.predict(**(body.get("input") or {})))
-        return web.Response(
-            body=b'{"status":"succeeded","output":' + output + b"}", content_type="application/json"
-        )
+        return succeeded(output)
 
     await run_app(port, health, predictions)
-
-
-async def run_app(port: int, health: Any, predictions: Any) -> None:
-    from aiohttp import web
-
-    app = web.Application()
-    app.router.add_get("/health-check", health)
-    app.router.add_post("/predictions", predictions)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    await asyncio.Event().wait()
 
 
 async def serve(port: int, project: str) -> None:
@@ -117,9 +123,7 @@ async def serve(port: int, project: str) -> None:
         async with lock:
             parent.send_bytes(msgspec.json.encode(body.get("input") or {}))
             output = await replies.get()
-        return web.Response(
-            body=b'{"status":"succeeded","output":' + output + b"}", content_type="application/json"
-        )
+        return succeeded(output)
 
     await run_app(port, health, predictions)
 

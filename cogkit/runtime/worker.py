@@ -126,9 +126,8 @@ class PredictionEvents:
                 events.append(_PendingLog(event.source, [event.text]))  # type: ignore[arg-type]
         else:
             events.append(event)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if self._waiter is not None:
+            _wake(self._waiter)
 
     def __aiter__(self) -> PredictionEvents:
         return self
@@ -151,6 +150,7 @@ class PredictionEvents:
             if cut:  # hand on the whole lines; the unfinished end waits for the rest
                 head.parts, head.size = [text[cut:]], len(text) - cut
                 return Log(text[:cut], head.source)
+            head.parts = [text]  # joined once, however many pieces come while it waits
             loop = asyncio.get_running_loop()
             if deadline is None:
                 deadline = loop.time() + PARTIAL_LINE_WAIT
